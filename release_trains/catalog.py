@@ -1,0 +1,478 @@
+"""Load the catalog and config from a root folder, validate them, and build the models.
+
+Every problem of every file is collected before anything fails, so `validate` (and any
+command that meets bad input) reports them all at once, each with its file, line and path.
+Participant name resolution lives here too, since it is a question asked of the catalog.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import versions
+from .errors import CatalogError, GateExpressionError, InputError, ResolutionError, ValidationFailed
+from .gates_parser import Comparison, Expression, parse_expression
+from .models import (
+    Catalog,
+    Config,
+    Dependency,
+    Gate,
+    GateCheck,
+    Participant,
+    QualityGates,
+    RollbackPolicy,
+    Service,
+    Train,
+    Trigger,
+    parse_duration,
+)
+from .validation import problem, schema_problems
+from .yaml_io import load_file
+
+# name -> candidate files, first existing wins (CONTRACT: YAML over JSON)
+FILES: dict[str, tuple[str, ...]] = {
+    "trains": ("catalog/release-trains.yaml",),
+    "services": ("catalog/service-index.yaml", "catalog/service-index.json"),
+    "quality": ("catalog/latest_quality_snapshot.json",),
+    "specs": ("catalog/specs-index.yaml", "catalog/specs-index.json"),
+    "config": ("config/upgrade-policies.yaml",),
+}
+REQUIRED = ("trains", "services")
+
+
+@dataclass
+class Problems:
+    """Problems and warnings collected while loading; raised together at the end."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, source: Path, path: list[str | int], message: str) -> None:
+        self.errors.append(problem(source, path, message))
+
+
+def find_file(root: Path, kind: str) -> Path | None:
+    for rel in FILES[kind]:
+        if (root / rel).exists():
+            return root / rel
+    return None
+
+
+def load_catalog(root: Path, *, validate: bool = True) -> Catalog:
+    """The catalog under `root`; raises ValidationFailed listing every problem found."""
+    catalog, problems = check_catalog(root, validate=validate)
+    if problems.errors or catalog is None:
+        raise ValidationFailed(problems.errors)
+    return catalog
+
+
+def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None, Problems]:
+    """Load everything under `root`, collecting (not raising) every problem."""
+    problems = Problems()
+    files: dict[str, Path] = {}
+    docs: dict[str, Any] = {}
+    for kind in FILES:
+        path = find_file(root, kind)
+        if path is None:
+            if kind in REQUIRED:
+                problems.errors.append(f"{root / FILES[kind][0]}: file not found")
+            continue
+        files[kind] = path
+        try:
+            docs[kind] = load_file(path)
+        except CatalogError as e:
+            problems.errors.append(str(e))
+            continue
+        if validate:
+            found = schema_problems(kind, docs[kind], path)
+            problems.errors.extend(found)
+            if found:
+                del docs[kind]  # do not build models from a document that broke its schema
+    if any(k not in docs for k in REQUIRED):
+        return None, problems
+
+    config = _config(docs.get("config") or {}, files.get("config"), problems)
+    services = _services(docs["services"], files["services"], docs.get("quality"), problems)
+    specs, libraries = _registries(docs.get("specs") or {}, services)
+    trains = _trains(docs["trains"], files["trains"], config, problems)
+    aliases: dict[str, list[str]] = {}
+    for service in services.values():
+        for alias in service.aliases:
+            aliases.setdefault(alias, []).append(service.name)
+    catalog = Catalog(
+        root=root,
+        services=services,
+        aliases={k: tuple(v) for k, v in aliases.items()},
+        trains=trains,
+        specs=specs,
+        libraries=libraries,
+        config=config,
+        files=files,
+    )
+    return catalog, problems
+
+
+# --- services ----------------------------------------------------------------------------
+
+
+def _services(
+    doc: Any, source: Path, quality: Any, problems: Problems
+) -> dict[str, Service]:
+    raw = doc["services"]
+    entries: list[tuple[list[str | int], str, dict[str, Any]]]
+    if isinstance(raw, dict):
+        entries = [(["services", k], k, v or {}) for k, v in raw.items()]
+    else:
+        entries = [(["services", i], s["name"], s) for i, s in enumerate(raw)]
+    snapshot = (quality or {}).get("services", {})
+    services: dict[str, Service] = {}
+    for path, name, s in entries:
+        if name in services:
+            problems.add(source, [*path, "name"], f"duplicate service {name!r}")
+            continue
+        if isinstance(raw, dict) and s.get("name", name) != name:
+            problems.add(source, [*path, "name"], f"name {s['name']!r} differs from its key")
+        services[name] = _service(name, s, snapshot.get(name) or {})
+    return services
+
+
+def _service(name: str, s: dict[str, Any], snap: dict[str, Any]) -> Service:
+    q = s.get("quality") or {}
+    metrics = snap.get("metrics") or {}
+    score = snap.get("score", q.get("score"))
+    coverage = q.get("coverage", metrics.get("coverage"))
+    # Two sources may disagree on vulnerabilities: the higher count is the safe one to gate on.
+    vulns = [v for v in (q.get("open_critical_vulns"), metrics.get("critical_vulns")) if v is not None]
+    deps = (s.get("dependencies") or {}).get("internal") or []
+    return Service(
+        name=name,
+        version=s.get("version"),
+        aliases=tuple(s.get("aliases") or ()),
+        depends_on=tuple(dict.fromkeys(versions.split_pinned(d)[0] for d in deps)),
+        api_contracts=tuple(versions.split_pinned(c) for c in s.get("api_contracts") or ()),
+        quality_score=float(score) if score is not None else None,
+        coverage=to_percent(coverage),
+        critical_vulns=max(vulns) if vulns else None,
+        release=s.get("release") or {},
+    )
+
+
+def to_percent(value: float | None) -> float | None:
+    """Catalog coverage in [0, 1] is a fraction (0.61 = 61 %); above 1 it is already percent."""
+    if value is None:
+        return None
+    return float(value) * 100 if value <= 1 else float(value)
+
+
+def _registries(
+    doc: Mapping[str, Any], services: Mapping[str, Service]
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Versions published per spec and library: the specs index plus services' api_contracts."""
+    specs: dict[str, list[str]] = {}
+    libraries: dict[str, list[str]] = {}
+
+    def add(target: dict[str, list[str]], name: str, entry: Mapping[str, Any]) -> None:
+        found = list(entry.get("versions") or ())
+        if entry.get("latest_version"):
+            found.append(entry["latest_version"])
+        target.setdefault(name, []).extend(found)
+
+    for name, entry in doc.items():
+        if name in ("specs", "libraries") and isinstance(entry, dict) and not (
+            "versions" in entry or "latest_version" in entry
+        ):
+            for sub, e in entry.items():
+                add(specs if name == "specs" else libraries, sub, e)
+        elif name != "metadata":
+            add(specs, name, entry)  # the flat {name: {latest_version}} form
+    for service in services.values():
+        for name, version in service.api_contracts:
+            if version:
+                specs.setdefault(name, []).append(version)
+    return (
+        {k: tuple(dict.fromkeys(v)) for k, v in specs.items()},
+        {k: tuple(dict.fromkeys(v)) for k, v in libraries.items()},
+    )
+
+
+# --- config ------------------------------------------------------------------------------
+
+
+def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> Config:
+    rt = doc.get("release_trains") or {}
+    qg = rt.get("quality_gates") or {}
+    defaults = QualityGates()
+    validation = rt.get("validation") or {}
+    executor = rt.get("executor") or {}
+    rollback = rt.get("rollback") or {}
+    triggers = _triggers(
+        rollback.get("triggers") or [], source, ["release_trains", "rollback", "triggers"], problems
+    )
+    for name, spec in (rt.get("signals") or {}).items():
+        if source and not _signal_has_source(spec):
+            problems.add(source, ["release_trains", "signals", name], "signal has no source")
+    return Config(
+        environment=rt.get("environment", "production"),
+        quality_gates=QualityGates(
+            min_quality_score=qg.get("min_quality_score", defaults.min_quality_score),
+            max_critical_vulns=qg.get("max_critical_vulns", defaults.max_critical_vulns),
+            min_coverage=qg.get("min_coverage", defaults.min_coverage),
+            max_failure_rate=qg.get("max_failure_rate", defaults.max_failure_rate),
+        ),
+        health_check_timeout_s=parse_duration(validation.get("health_check_timeout", 300)),
+        dependency_check_timeout_s=parse_duration(validation.get("dependency_check_timeout", 60)),
+        rollback_timeout_s=parse_duration(validation.get("rollback_timeout", 600)),
+        per_service_estimate_s=parse_duration((rt.get("estimates") or {}).get("per_service", 600)),
+        deployer=rt.get("deployer") or {},
+        health=rt.get("health") or {},
+        signals=rt.get("signals") or {},
+        rollback_enabled=bool(rollback.get("enabled", False)),
+        triggers=triggers,
+        max_parallel=executor.get("max_parallel", 1),
+        on_stop=executor.get("on_stop", "finish"),
+        lock_stale_after_s=parse_duration(executor.get("lock_stale_after", 120)),
+        notifications=rt.get("notifications") or {},
+    )
+
+
+def _signal_has_source(spec: Mapping[str, Any]) -> bool:
+    return any(k in spec for k in ("value", "file", "command", "http_json", "prometheus"))
+
+
+def _triggers(
+    raw: list[dict[str, Any]], source: Path | None, path: list[str | int], problems: Problems
+) -> tuple[Trigger, ...]:
+    out = []
+    for i, t in enumerate(raw):
+        expr = _expression(t["expression"], source, [*path, i, "expression"], problems)
+        if expr is not None:
+            name = t.get("name") or str(expr)
+            out.append(Trigger(name=name, expression=expr, for_count=t.get("for", 1)))
+    return tuple(out)
+
+
+def _expression(
+    text: str, source: Path | None, path: list[str | int], problems: Problems
+) -> Expression | None:
+    try:
+        return parse_expression(text)
+    except GateExpressionError as e:
+        if source is not None:
+            problems.add(source, path, str(e))
+        else:
+            problems.errors.append(str(e))
+        return None
+
+
+# --- trains ------------------------------------------------------------------------------
+
+BUILTIN_SUBJECTS = {
+    "all_participants_quality": GateCheck.QUALITY,
+    "all_participants_coverage": GateCheck.COVERAGE,
+    "no_open_critical_vulns": GateCheck.CRITICAL_VULNS,
+    "all_services_healthy": GateCheck.HEALTHY,
+}
+OBJECT_TYPES = {
+    "quality_score": GateCheck.QUALITY,
+    "quality": GateCheck.QUALITY,
+    "coverage": GateCheck.COVERAGE,
+    "vulnerabilities": GateCheck.CRITICAL_VULNS,
+    "health": GateCheck.HEALTHY,
+}
+
+
+def _trains(doc: Any, source: Path, config: Config, problems: Problems) -> dict[str, Train]:
+    trains: dict[str, Train] = {}
+    for i, t in enumerate(doc["trains"]):
+        path: list[str | int] = ["trains", i]
+        if t["name"] in trains:
+            problems.add(source, [*path, "name"], f"duplicate train name {t['name']!r}")
+            continue
+        train = _train(t, source, path, config, problems)
+        if train is not None:
+            trains[train.name] = train
+    return trains
+
+
+def _train(
+    t: dict[str, Any], source: Path, path: list[str | int], config: Config, problems: Problems
+) -> Train | None:
+    before = len(problems.errors)
+    participants = []
+    for j, p in enumerate(t["participants"]):
+        p = {"name": p} if isinstance(p, str) else p
+        if p.get("version") is not None and not versions.is_valid_version(p["version"]):
+            problems.add(source, [*path, "participants", j, "version"], f"invalid version {p['version']!r}")
+        participants.append(Participant(name=p["name"], version=p.get("version")))
+    seen = [p.name for p in participants]
+    for dup in sorted({n for n in seen if seen.count(n) > 1}):
+        problems.add(source, [*path, "participants"], f"participant {dup!r} is listed twice")
+
+    target = t.get("target_version")
+    if target is not None and not versions.is_valid_version(target.rsplit(":", 1)[-1]):
+        problems.add(source, [*path, "target_version"], f"invalid target version {target!r}")
+
+    dependencies = []
+    for j, d in enumerate(t.get("dependencies") or []):
+        dep = _dependency(d, source, [*path, "dependencies", j], problems)
+        if dep is not None:
+            dependencies.append(dep)
+
+    gates = []
+    for j, g in enumerate(t.get("gates") or []):
+        gate = _gate(g, source, [*path, "gates", j], config, problems)
+        if gate is not None:
+            gates.append(gate)
+
+    rb = t.get("rollback") or {}
+    triggers = _triggers(rb.get("triggers") or [], source, [*path, "rollback", "triggers"], problems)
+    schedule = t.get("schedule") or {}
+    duration = t.get("estimated_duration", schedule.get("estimated_duration"))
+    if len(problems.errors) > before:
+        return None
+    return Train(
+        name=t["name"],
+        participants=tuple(participants),
+        target_version=target,
+        description=t.get("description", ""),
+        dependencies=tuple(dependencies),
+        gates=tuple(gates),
+        status=t.get("status", "planning"),
+        estimated_duration_s=parse_duration(duration) if duration is not None else None,
+        start_time=schedule.get("start_time"),
+        rollback=RollbackPolicy(
+            enabled=rb.get("enabled"),
+            timeout_s=parse_duration(rb["timeout"]) if "timeout" in rb else None,
+            health_check_threshold=rb.get("health_check_threshold"),
+            triggers=triggers,
+        ),
+    )
+
+
+def _dependency(
+    d: dict[str, Any], source: Path, path: list[str | int], problems: Problems
+) -> Dependency | None:
+    kind = "spec" if "spec" in d else "library"
+    try:
+        name, constraint = versions.split_requirement(d[kind])
+        if "version" in d:
+            if constraint:
+                raise InputError(f"{d[kind]!r} has a constraint and a `version:` key; keep one")
+            constraint = d["version"].strip()
+        versions.parse_constraint(constraint)
+    except InputError as e:
+        problems.add(source, [*path, kind], str(e))
+        return None
+    return Dependency(kind=kind, name=name, constraint=constraint)
+
+
+def _gate(
+    g: str | dict[str, Any], source: Path, path: list[str | int], config: Config, problems: Problems
+) -> Gate | None:
+    written_as_string = isinstance(g, str)
+    if isinstance(g, str):
+        g = {"expression": g}
+    required = g.get("required", True)
+    when = g.get("when", "before")
+    if "expression" in g or "custom" in g:
+        key = "custom" if "custom" in g else "expression"
+        text = g[key]
+        expr = _expression(text, source, path if written_as_string else [*path, key], problems)
+        if expr is None:
+            return None
+        return _gate_from_expression(
+            expr, label=g.get("name") or text, required=required, when=when, config=config,
+            source=source, path=path, problems=problems,
+        )
+    # the object form: {name, type, threshold | max_vulns, required}
+    gate_type = g.get("type", g["name"])
+    check = OBJECT_TYPES.get(gate_type, GateCheck.SIGNAL)
+    comparison = None
+    if check in (GateCheck.QUALITY, GateCheck.COVERAGE):
+        default = (
+            config.quality_gates.min_quality_score
+            if check is GateCheck.QUALITY
+            else config.quality_gates.min_coverage
+        )
+        threshold = g.get("threshold", default)
+        if threshold is None:
+            problems.add(source, path, f"gate {g['name']!r} of type {gate_type!r} needs a threshold")
+            return None
+        comparison = Expression(gate_type, Comparison(">=", float(threshold)))
+    elif check is GateCheck.SIGNAL and "threshold" in g:
+        comparison = Expression(g["name"], Comparison(">=", float(g["threshold"])))
+    max_vulns = g.get("max_vulns") if check is GateCheck.CRITICAL_VULNS else None
+    return Gate(
+        label=g["name"],
+        check=check,
+        comparison=comparison,
+        signals=tuple(dict.fromkeys((g["name"], gate_type))),
+        max_vulns=max_vulns if max_vulns is not None else config.quality_gates.max_critical_vulns,
+        required=required,
+        when=when,
+    )
+
+
+def _gate_from_expression(
+    expr: Expression,
+    *,
+    label: str,
+    required: bool,
+    when: str,
+    config: Config,
+    source: Path,
+    path: list[str | int],
+    problems: Problems,
+) -> Gate | None:
+    check = BUILTIN_SUBJECTS.get(expr.subject, GateCheck.SIGNAL)
+    needs_comparison = check in (GateCheck.QUALITY, GateCheck.COVERAGE)
+    takes_none = check in (GateCheck.HEALTHY,)
+    if needs_comparison and (expr.comparison is None or isinstance(expr.comparison.value, bool)):
+        problems.add(source, path, f"{expr.subject} needs a numeric comparison, e.g. '{expr.subject} >= 80'")
+        return None
+    if takes_none and expr.comparison is not None:
+        problems.add(source, path, f"{expr.subject} takes no comparison")
+        return None
+    max_vulns = config.quality_gates.max_critical_vulns
+    if check is GateCheck.CRITICAL_VULNS and expr.comparison is not None:
+        problems.add(source, path, "no_open_critical_vulns takes no comparison (set max_vulns in the object form)")
+        return None
+    return Gate(
+        label=label,
+        check=check,
+        comparison=expr if check is not GateCheck.CRITICAL_VULNS else None,
+        signals=(expr.subject,) if check is GateCheck.SIGNAL else (),
+        max_vulns=(max_vulns if max_vulns is not None else 0) if check is GateCheck.CRITICAL_VULNS else None,
+        required=required,
+        when=when,
+    )
+
+
+# --- participant resolution --------------------------------------------------------------
+
+
+def resolve(catalog: Catalog, name: str) -> str:
+    """The catalog service a participant name means: exact, then alias, then `<name>-service`."""
+    services = catalog.services
+    if name in services:
+        return name
+    by_alias = catalog.aliases.get(name, ())
+    if len(by_alias) == 1:
+        return by_alias[0]
+    if len(by_alias) > 1:
+        raise ResolutionError(
+            f"participant {name!r} is ambiguous: it is an alias of {', '.join(sorted(by_alias))}; "
+            "use the full service name"
+        )
+    if f"{name}-service" in services:
+        return f"{name}-service"
+    close = difflib.get_close_matches(name, list(services), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ResolutionError(
+        f"participant {name!r} matches no service in {catalog.files.get('services')} "
+        f"(tried {name!r}, an alias {name!r}, {name + '-service'!r}){hint}"
+    )

@@ -1,0 +1,94 @@
+"""The root command group and the one place that turns exceptions into exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from .. import __version__
+from ..errors import EXIT_INPUT, EXIT_INTERNAL, ReleaseTrainError
+from .context import Options
+
+COMMANDS = {  # name -> module under release_trains.cli; imported only when run (start-up time)
+    "validate": "validate_cmd",
+    "plan": "plan_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that command runs, so `--help` stays fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        from importlib import import_module
+
+        module = import_module(f"release_trains.cli.{COMMANDS[cmd_name]}")
+        command: click.Command = module.command
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=str),
+    default=".",
+    show_default=True,
+    help="Project root holding catalog/, config/ and analysis/.",
+)
+@click.option(
+    "--state",
+    envvar="RELEASE_TRAINS_STATE",
+    default=None,
+    help="State store URL (default: sqlite under ROOT/analysis/state/).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
+@click.version_option(__version__, prog_name="release-trains")
+@click.pass_context
+def cli(ctx: click.Context, root: str, state: str | None, verbose: bool) -> None:
+    """Plan, execute, roll back and report coordinated multi-service release trains.
+
+    Exit codes: 0 done / ready, 1 checked and said no, 2 bad input, 3 not now (lock or
+    status), 4 internal error.
+    """
+    ctx.obj = Options.build(root=root, state=state, verbose=verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every exception is mapped here and only here."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        result = cli.main(args=argv, prog_name="release-trains", standalone_mode=False)
+    except ReleaseTrainError as e:
+        click.echo(f"error: {e}", err=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return EXIT_INPUT
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (`| head`): not an error of ours; silence the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        click.echo(f"internal error: {type(e).__name__}: {e}", err=True)
+        if verbose:
+            traceback.print_exc()
+        else:
+            click.echo("(run again with -v for the traceback)", err=True)
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0

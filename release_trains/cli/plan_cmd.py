@@ -1,0 +1,96 @@
+"""release-trains plan TRAIN: resolve, order, check and evaluate; say why a train is not ready."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..catalog import load_catalog
+from ..errors import EXIT_NO, EXIT_OK
+from ..planning import Plan, plan_train, save_plan
+from ..yaml_io import dump_json, write_atomic
+from .context import Options, console, pass_options, print_json, utcnow
+from .render import duration, outcome_style
+
+
+@click.command("plan")
+@click.argument("train")
+@click.option("--validate", is_flag=True, help="Schema-check every file first (always done).")
+@click.option("--dry-run", is_flag=True, help="Write nothing (no latest-plan.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the plan JSON here.")
+@pass_options
+def command(opts: Options, train: str, validate: bool, dry_run: bool, as_json: bool, output: Path | None) -> int:
+    """Plan TRAIN: exit 0 ready, 1 not ready, 2 bad input."""
+    catalog = load_catalog(opts.root)
+    from .state import known_versions, train_status
+
+    plan = plan_train(
+        catalog,
+        train,
+        now=utcnow(),
+        current_versions=known_versions(opts, catalog),
+        status=train_status(opts, train),
+    )
+    if not dry_run:
+        save_plan(plan, opts.root)
+        if output:
+            write_atomic(output, dump_json(plan.to_json()))
+    if as_json:
+        print_json(plan.to_json())
+    else:
+        show(plan)
+    return EXIT_OK if plan.ready else EXIT_NO
+
+
+def show(plan: Plan) -> None:
+    from rich.table import Table
+
+    out = console()
+    verdict = "[green]READY[/]" if plan.ready else "[red]NOT READY[/]"
+    out.print(f"[bold]Train {plan.train.name}[/] ({plan.status}): {verdict}")
+    if plan.train.description:
+        out.print(plan.train.description)
+
+    table = Table(title="Participants, in release order", title_justify="left")
+    for col in ("wave", "participant", "service", "from", "to", "quality", "crit. vulns"):
+        table.add_column(col)
+    wave_of = {s: i + 1 for i, w in enumerate(plan.ordering.waves) for s in w}
+    by_service = {p.service: p for p in plan.participants}
+    for name in plan.ordering.order or [p.service for p in plan.participants]:
+        p = by_service[name]
+        to = p.to_version or "?"
+        if p.redeploy:
+            to += " (redeploy)"
+        table.add_row(
+            str(wave_of.get(name, "-")), p.name, p.service, p.from_version or "(first install)", to,
+            "?" if p.quality_score is None else f"{p.quality_score:g}",
+            "?" if p.critical_vulns is None else str(p.critical_vulns),
+        )  # fmt: skip
+    out.print(table)
+
+    if plan.dependencies:
+        deps = Table(title="Dependencies", title_justify="left")
+        for col in ("dependency", "constraint", "outcome", "detail"):
+            deps.add_column(col)
+        for d in plan.dependencies:
+            style = "green" if d.outcome == "satisfied" else "red"
+            deps.add_row(f"{d.kind} {d.name}", d.constraint or "any", f"[{style}]{d.outcome}[/]", d.detail)
+        out.print(deps)
+
+    gates = Table(title="Gates", title_justify="left")
+    for col in ("gate", "required", "when", "outcome", "evidence"):
+        gates.add_column(col)
+    for g in plan.gates:
+        gates.add_row(g.gate, "yes" if g.required else "no", g.when,
+                      f"[{outcome_style(g.outcome.value)}]{g.outcome.value}[/]", g.detail)  # fmt: skip
+    out.print(gates)
+
+    for note in plan.notes:
+        out.print(f"note: {note}")
+    out.print(f"Estimated duration: {duration(plan.estimated_duration_s)}")
+    if plan.problems:
+        out.print("[bold red]Why it is not ready:[/]")
+        for p in plan.problems:
+            out.print(f"  - {p}", markup=False)

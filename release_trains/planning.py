@@ -1,0 +1,313 @@
+"""A Plan: resolve participants, work out versions, order them, check dependencies, evaluate
+the gates, estimate the timeline, and say plainly why a train is not ready.
+
+Expected "no" answers (a failing gate, an unknown spec, a cycle) are problems in the Plan,
+not exceptions; only bad input (an unknown train, a participant that resolves to nothing)
+raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import versions
+from .catalog import resolve
+from .errors import ResolutionError, UnknownTrainError
+from .gates import GateContext, GateResult, Health, evaluate
+from .gates_parser import Comparison, Expression
+from .models import Catalog, Dependency, Gate, GateCheck, Outcome, Service, Train
+from .ordering import Ordering, order_services
+from .signals import Reading, read_signal
+from .yaml_io import dump_json, write_atomic
+
+
+@dataclass(frozen=True)
+class PlannedService:
+    name: str  # the participant as written in the train
+    service: str  # the catalog service it resolved to
+    from_version: str | None  # None: first install
+    to_version: str | None
+    quality_score: float | None
+    critical_vulns: int | None
+
+    @property
+    def first_install(self) -> bool:
+        return self.from_version is None
+
+    @property
+    def redeploy(self) -> bool:
+        """Released at the version it already runs: the plan says so rather than hiding it."""
+        return (
+            self.from_version is not None
+            and self.to_version is not None
+            and versions.same_version(self.from_version, self.to_version)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "service": self.service,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "quality_score": self.quality_score,
+            "critical_vulns": self.critical_vulns,
+            "first_install": self.first_install,
+            "redeploy": self.redeploy,
+        }
+
+
+@dataclass(frozen=True)
+class DependencyResult:
+    kind: str
+    name: str
+    constraint: str
+    outcome: str  # satisfied | unsatisfied | unknown
+    found: tuple[str, ...]
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "constraint": self.constraint,
+            "outcome": self.outcome,
+            "found": list(self.found),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    train: Train
+    status: str
+    participants: tuple[PlannedService, ...]
+    ordering: Ordering
+    dependencies: tuple[DependencyResult, ...]
+    gates: tuple[GateResult, ...]
+    problems: tuple[str, ...]
+    estimated_duration_s: float
+    created_at: str
+    notes: tuple[str, ...] = field(default=())  # facts worth knowing that do not block
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+    def service(self, name: str) -> PlannedService:
+        return next(p for p in self.participants if p.service == name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "train": self.train.name,
+            "ready": self.ready,
+            "status": self.status,
+            "created_at": self.created_at,
+            "participants": [p.to_json() for p in self.participants],
+            "order": list(self.ordering.order),
+            "waves": [list(w) for w in self.ordering.waves],
+            "dependencies": [d.to_json() for d in self.dependencies],
+            "gates": [g.to_json() for g in self.gates],
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+            "estimated_duration_s": self.estimated_duration_s,
+        }
+
+
+def find_train(catalog: Catalog, name: str) -> Train:
+    try:
+        return catalog.trains[name]
+    except KeyError:
+        known = ", ".join(catalog.trains) or "none"
+        raise UnknownTrainError(
+            f"unknown train {name!r} in {catalog.files['trains']}; trains: {known}"
+        ) from None
+
+
+def resolve_participants(catalog: Catalog, train: Train) -> list[Service]:
+    """Every participant's service; all unresolved names are reported together."""
+    resolved, errors = [], []
+    for p in train.participants:
+        try:
+            resolved.append(catalog.services[resolve(catalog, p.name)])
+        except ResolutionError as e:
+            errors.append(str(e))
+    if errors:
+        raise ResolutionError(f"train {train.name!r}: " + "\n".join(errors))
+    dupes = {name for name, n in Counter(s.name for s in resolved).items() if n > 1}
+    if dupes:
+        raise ResolutionError(
+            f"train {train.name!r}: participants name the same service twice: {', '.join(sorted(dupes))}"
+        )
+    return resolved
+
+
+def target_versions(train: Train, resolved: list[Service]) -> list[str | None]:
+    """Each participant's new version (None: no new version, redeploy the current one).
+
+    A participant's own `version` wins. `target_version: "<prefix>:<version>"` goes to the
+    participants whose written or resolved name is the prefix; a prefix that matches none of
+    them is a label ("security-patch:2025-Q1") and its version goes to every participant; a
+    bare version goes to every participant.
+    """
+    prefix, target = None, None
+    if train.target_version:
+        prefix, _, target = train.target_version.rpartition(":")
+    matched = {
+        i
+        for i, (p, s) in enumerate(zip(train.participants, resolved))
+        if prefix and prefix in (p.name, s.name)
+    }
+    out: list[str | None] = []
+    for i, p in enumerate(train.participants):
+        if p.version:
+            out.append(p.version)
+        elif matched:
+            out.append(target if i in matched else None)
+        else:
+            out.append(target or None)
+    return out
+
+
+def check_dependency(catalog: Catalog, dep: Dependency) -> DependencyResult:
+    registry = catalog.specs if dep.kind == "spec" else catalog.libraries
+    found = registry.get(dep.name, ())
+    constraint = versions.parse_constraint(dep.constraint)
+    shown = dep.constraint or "any version"
+    if not found:
+        where = "the specs index" + (" or any service's api_contracts" if dep.kind == "spec" else "")
+        return DependencyResult(
+            dep.kind, dep.name, dep.constraint, "unknown", (),
+            f"{dep.kind} {dep.name} is published nowhere (not in {where})",
+        )  # fmt: skip
+    if any(versions.satisfies(v, constraint) for v in found):
+        return DependencyResult(
+            dep.kind, dep.name, dep.constraint, "satisfied", found,
+            f"{dep.name} {', '.join(found)} satisfies {shown}",
+        )  # fmt: skip
+    return DependencyResult(
+        dep.kind, dep.name, dep.constraint, "unsatisfied", found,
+        f"{dep.name}: found {', '.join(found)}, none satisfies {shown}",
+    )  # fmt: skip
+
+
+def standard_gates(catalog: Catalog, train: Train) -> list[Gate]:
+    """The config's quality gates, for checks the train does not already make itself."""
+    qg = catalog.config.quality_gates
+    own = {g.check for g in train.gates}
+    out = []
+    if qg.min_quality_score is not None and GateCheck.QUALITY not in own:
+        cmp = Expression("all_participants_quality", Comparison(">=", qg.min_quality_score))
+        out.append(Gate(label=str(cmp), check=GateCheck.QUALITY, comparison=cmp, origin="config"))
+    if qg.max_critical_vulns is not None and GateCheck.CRITICAL_VULNS not in own:
+        out.append(
+            Gate(
+                label="no_open_critical_vulns",
+                check=GateCheck.CRITICAL_VULNS,
+                max_vulns=qg.max_critical_vulns,
+                origin="config",
+            )
+        )
+    if qg.min_coverage is not None and GateCheck.COVERAGE not in own:
+        cmp = Expression("all_participants_coverage", Comparison(">=", qg.min_coverage))
+        out.append(Gate(label=str(cmp), check=GateCheck.COVERAGE, comparison=cmp, origin="config"))
+    return out
+
+
+def signal_reader(catalog: Catalog) -> Callable[[str], Reading | None]:
+    """Reads config signals on demand, each at most once per plan."""
+    cache: dict[str, Reading | None] = {}
+
+    def read(name: str) -> Reading | None:
+        if name not in cache:
+            spec = catalog.config.signals.get(name)
+            cache[name] = None if spec is None else read_signal(name, spec, root=catalog.root)
+        return cache[name]
+
+    return read
+
+
+def plan_train(
+    catalog: Catalog,
+    train_name: str,
+    *,
+    now: datetime,
+    current_versions: Mapping[str, str] | None = None,
+    status: str | None = None,
+    read: Callable[[str], Reading | None] | None = None,
+    check_health: Callable[[Service], Health] | None = None,
+) -> Plan:
+    """The plan for one train. `current_versions` are what the deployer or state store knows."""
+    train = find_train(catalog, train_name)
+    resolved = resolve_participants(catalog, train)
+    current = current_versions or {}
+    problems: list[str] = []
+    notes: list[str] = []
+
+    participants = []
+    for p, s, to in zip(train.participants, resolved, target_versions(train, resolved)):
+        frm = current.get(s.name, s.version)
+        planned = PlannedService(p.name, s.name, frm, to or frm, s.quality_score, s.critical_vulns)
+        participants.append(planned)
+        if planned.to_version is None:
+            problems.append(f"{s.name}: no version to release (first install and no target version)")
+        elif planned.first_install:
+            notes.append(f"{s.name}: first install of {planned.to_version} (no previous version to roll back to)")
+        elif planned.redeploy:
+            notes.append(f"{s.name}: redeploy, no version change ({planned.to_version})")
+
+    ordering = order_services(catalog.graph(), [s.name for s in resolved])
+    if ordering.cycle:
+        problems.append(f"dependency cycle: {ordering.cycle_text()}")
+
+    deps = tuple(check_dependency(catalog, d) for d in train.dependencies)
+    problems += [d.detail for d in deps if d.outcome != "satisfied"]
+
+    ctx = GateContext(resolved, read or signal_reader(catalog), check_health)
+    gate_results = []
+    for gate in (*standard_gates(catalog, train), *train.gates):
+        if gate.when == "before":
+            result = evaluate(gate, ctx)
+            if result.blocks:
+                problems.append(f"gate {gate.label}: {result.outcome.value}: {result.detail}")
+        else:
+            result = GateResult(gate.label, gate.required, Outcome.UNKNOWN,
+                                f"evaluated {gate.when} release", (), gate.when)  # fmt: skip
+        gate_results.append(result)
+
+    return Plan(
+        train=train,
+        status=status or train.status,
+        participants=tuple(participants),
+        ordering=ordering,
+        dependencies=deps,
+        gates=tuple(gate_results),
+        problems=tuple(problems),
+        estimated_duration_s=estimate(catalog, train, ordering),
+        created_at=now.isoformat(timespec="seconds"),
+        notes=tuple(notes),
+    )
+
+
+def estimate(catalog: Catalog, train: Train, ordering: Ordering) -> float:
+    """The train's own estimate, else a per-service estimate over the waves."""
+    if train.estimated_duration_s is not None:
+        return train.estimated_duration_s
+    per = catalog.config.per_service_estimate_s
+    width = catalog.config.max_parallel
+    return float(sum(math.ceil(len(w) / width) for w in ordering.waves) * per)
+
+
+def save_plan(plan: Plan, root: Path) -> Path:
+    """latest-plan.json and a timestamped copy, each written atomically."""
+    folder = root / "analysis" / "reports" / "release-trains" / plan.train.name
+    text = dump_json(plan.to_json())
+    stamp = plan.created_at.replace(":", "").replace("-", "")
+    write_atomic(folder / f"plan-{stamp}.json", text)
+    write_atomic(folder / "latest-plan.json", text)
+    return folder / "latest-plan.json"

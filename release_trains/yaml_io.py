@@ -1,0 +1,214 @@
+"""The one way catalog and config files are read.
+
+Safe loading only (no Python tags), the libyaml C parser when present, a size limit, an
+alias-expansion limit (a "billion laughs" file is refused), duplicate keys refused, and
+timestamps kept as the strings people wrote. JSON files go through the json module.
+
+Line numbers are not collected while loading (that would cost time on every run); when a
+message needs one, `line_of` composes the file again and walks to the JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CatalogError
+
+try:  # the C parser is 5-10x faster on large catalogs; fall back quietly where libyaml is absent
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_EXPANDED_NODES = 5_000_000  # what the document may grow to through aliases
+MAX_DEPTH = 64  # nesting depth; real catalogs stay under 10
+
+PathItem = str | int
+JsonPath = Sequence[PathItem]
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """SafeLoader that refuses duplicate keys, counts alias reuse and keeps timestamps as text."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_uses = 0
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects:
+            self.alias_uses += 1
+        return super().construct_object(node, deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Hashable, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key_node.value!r} (first at line {seen[key_node.value] + 1})",
+                    key_node.start_mark,
+                )
+            seen[key_node.value] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+# "2025-10-07T19:48:27Z" stays a string: schemas and messages speak of what people wrote.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or a CatalogError naming the file and what is wrong with it."""
+    try:
+        size = os.stat(path).st_size
+        if path.is_dir():
+            raise CatalogError(f"{path}: is a directory, expected a file")
+        if size > MAX_FILE_BYTES:
+            raise CatalogError(
+                f"{path}: file is {size} bytes, over the {MAX_FILE_BYTES} byte limit"
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CatalogError(f"{path}: is a directory, expected a file") from None
+    except PermissionError:
+        raise CatalogError(f"{path}: permission denied") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise CatalogError(f"{path}:{line}: not valid UTF-8 (byte {e.start})") from None
+
+
+def load_file(path: Path) -> Any:
+    """Load a YAML or JSON file (by extension) into plain Python data."""
+    text = read_text(path)
+    if not text.strip():
+        raise CatalogError(f"{path}: file is empty")
+    if path.suffix.lower() == ".json":
+        return _load_json(path, text)
+    return _load_yaml(path, text)
+
+
+def _load_json(path: Path, text: str) -> Any:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        hint = " (is this a YAML file named .json?)" if ":" in text and "{" not in text else ""
+        raise CatalogError(f"{path}:{e.lineno}: invalid JSON: {e.msg}{hint}") from None
+    except RecursionError:
+        raise CatalogError(f"{path}: document is nested too deeply") from None
+    _check_shape(path, data)
+    return data
+
+
+def _load_yaml(path: Path, text: str) -> Any:
+    loader = _Loader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = e.problem or e.context or "invalid YAML"
+        if "could not determine a constructor" in str(problem):
+            problem = f"unsafe or unknown tag refused ({problem.split('for the tag')[-1].strip()})"
+        raise CatalogError(f"{path}{line}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise CatalogError(f"{path}: invalid YAML: {e}") from None
+    except RecursionError:
+        raise CatalogError(f"{path}: document is nested too deeply") from None
+    finally:
+        loader.dispose()
+    if loader.alias_uses:
+        size = _expanded_size(data)
+        if size > MAX_EXPANDED_NODES:
+            raise CatalogError(
+                f"{path}: aliases expand the document to {size} nodes, over the limit of "
+                f"{MAX_EXPANDED_NODES} (an alias bomb?)"
+            )
+    _check_shape(path, data)
+    return data
+
+
+def _expanded_size(data: Any) -> int:
+    """Node count with every alias expanded, computed without expanding (memo by identity)."""
+    memo: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not isinstance(node, (dict, list)) or (id(node) in memo and not children_done):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if children_done:
+            memo[id(node)] = 1 + sum(memo.get(id(c), 1) for c in children)
+            if memo[id(node)] > MAX_EXPANDED_NODES:
+                return memo[id(node)]
+            continue
+        memo[id(node)] = 0  # guards against recursive aliases
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if isinstance(c, (dict, list)) and id(c) not in memo)
+    return memo.get(id(data), 1)
+
+
+def _check_shape(path: Path, data: Any) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH before anything recurses into them."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CatalogError(f"{path}: document is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+
+
+def line_of(path: Path, json_path: JsonPath) -> int | None:
+    """1-based line of the node at `json_path` in the file, or of its nearest ancestor."""
+    try:
+        node = yaml.compose(read_text(path), Loader=_BaseLoader)
+    except Exception:  # only used to decorate a message: never let it raise
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for item in json_path:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if getattr(k, "value", None) == str(item)]
+            if not match:
+                return line
+            key, node = match[0]
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(item, int) and item < len(node.value):
+            node = node.value[item]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def dump_json(data: Any) -> str:
+    """The one JSON style the tool writes: stable key order as built, two-space indent."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and os.replace, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
