@@ -55,6 +55,12 @@ class UnknownTrainError(InputError):
     """A train name that is not defined."""
 
 
+class RefusedError(ReleaseTrainError):
+    """Checked and said no, e.g. a partial rollback that would break a dependency."""
+
+    exit_code = EXIT_NO
+
+
 class NotNowError(ReleaseTrainError):
     """The action is refused at this moment (lock held, status does not allow it)."""
 

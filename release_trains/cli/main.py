@@ -16,6 +16,12 @@ from .context import Options
 COMMANDS = {  # name -> module under release_trains.cli; imported only when run (start-up time)
     "validate": "validate_cmd",
     "plan": "plan_cmd",
+    "execute": "execute_cmd",
+    "pause": "pause_cmd",
+    "resume": "resume_cmd",
+    "unlock": "unlock_cmd",
+    "audit": "audit_cmd",
+    "rollback": "rollback_cmd",
 }
 
 

@@ -1,0 +1,106 @@
+"""release-trains execute / resume: run a train through its lifecycle in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from ..catalog import load_catalog
+from ..errors import EXIT_OK
+from ..executor import Executor, RunOutcome, Settings, dry_run
+from ..journal import actor
+from .context import Options, console, pass_options, print_json, utcnow
+from .render import outcome_style
+from .state import read_store, write_store
+
+
+def run_train(opts: Options, train: str, *, max_parallel: int | None, as_json: bool, resume_only: bool) -> int:
+    catalog = load_catalog(opts.root)
+    out = console(stderr=True)
+    settings = Settings(
+        clock=utcnow,
+        who=actor(),
+        max_parallel=max_parallel or catalog.config.max_parallel,
+        echo=None if as_json else (lambda line: out.print(line, markup=False, highlight=False)),
+    )
+    store = write_store(opts)
+    previous = _stop_on_signals(settings.stop)
+    try:
+        outcome = Executor(catalog=catalog, store=store, train=train, settings=settings).execute(
+            resume_only=resume_only
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        store.close()
+    if as_json:
+        print_json(outcome.to_json())
+    else:
+        show(outcome)
+    return outcome.exit_code
+
+
+def _stop_on_signals(stop: threading.Event) -> dict[int, object]:
+    """SIGTERM and the first Ctrl-C stop the executor before its next service (the running
+    deploy finishes); the run is left `paused` and can be resumed. A second Ctrl-C aborts."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def show(outcome: RunOutcome) -> None:
+    out = console()
+    style = outcome_style(outcome.status)
+    out.print(f"Train {outcome.train} (run {outcome.run_id}): [{style}]{outcome.status}[/]")
+    for s in outcome.steps:
+        line = f"  {s.service}: {s.status} {s.from_version or '(new)'} -> {s.to_version} [{s.health}]"
+        if s.error:
+            line += f" - {s.error}"
+        out.print(line, markup=False)
+    if outcome.reason:
+        out.print(f"reason: {outcome.reason}", markup=False)
+    if outcome.status == "paused":
+        out.print(f"resume with: release-trains resume {outcome.train}", markup=False)
+
+
+@click.command("execute")
+@click.argument("train")
+@click.option("--dry-run", is_flag=True, help="Print the exact steps and change nothing.")
+@click.option("--max-parallel", type=click.IntRange(1, 64), default=None, help="Services released at once (default 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_options
+def command(opts: Options, train: str, dry_run: bool, max_parallel: int | None, as_json: bool) -> int:
+    """Release TRAIN: 0 completed, 1 failed/paused/rolled back, 3 locked or not allowed now."""
+    if dry_run:
+        return _dry_run(opts, train, as_json)
+    return run_train(opts, train, max_parallel=max_parallel, as_json=as_json, resume_only=False)
+
+
+def _dry_run(opts: Options, train: str, as_json: bool) -> int:
+    catalog = load_catalog(opts.root)
+    store = read_store(opts)
+    try:
+        doc = dry_run(catalog, store, train, clock=utcnow)
+    finally:
+        if store:
+            store.close()
+    if as_json:
+        print_json(doc)
+    else:
+        out = console()
+        out.print(f"Dry run of {train}: nothing will be changed", markup=False)
+        for i, step in enumerate(doc["steps"], start=1):
+            out.print(f"  {i}. {step['service']}: {step['from_version'] or '(new)'} -> {step['to_version']}: {step['call']}", markup=False)
+        for p in doc["problems"]:
+            out.print(f"  not ready: {p}", markup=False)
+    return EXIT_OK if doc["ready"] else 1

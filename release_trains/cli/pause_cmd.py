@@ -1,0 +1,43 @@
+"""release-trains pause TRAIN: ask the running executor to stop before its next service."""
+
+from __future__ import annotations
+
+import click
+
+from .. import audit, lifecycle
+from ..catalog import load_catalog
+from ..errors import UnknownTrainError
+from ..journal import actor
+from ..planning import find_train
+from .context import Options, pass_options, utcnow
+from .state import write_store
+
+
+@click.command("pause")
+@click.argument("train")
+@click.option("--reason", default="paused by an operator", show_default=True)
+@pass_options
+def command(opts: Options, train: str, reason: str) -> int:
+    """Stop TRAIN's executor before its next service; the train becomes `paused`."""
+    catalog = load_catalog(opts.root)
+    find_train(catalog, train)
+    store = write_store(opts)
+    try:
+        run = store.latest_run(train)
+        if run is None:
+            raise UnknownTrainError(f"train {train!r} has never run: nothing to pause")
+        if run.status not in lifecycle.ACTIVE:
+            raise lifecycle.refuse(train, run.status, "pause")
+        who = actor()
+        now = utcnow().isoformat(timespec="milliseconds")
+        if store.locks(train):
+            store.request_pause(run.id, f"{who}: {reason}")
+            message = "pause requested: the executor stops before its next service"
+        else:  # nobody runs it (the process died): pause it directly so it can be resumed
+            store.set_run_status(run.id, "paused", now=now, reason=f"paused by {who}: {reason}")
+            message = "no executor is running this train; it is now paused"
+        audit.append(audit.path_for(opts.root), ts=now, actor=who, action="pause", train=train, service=None, detail=reason)
+    finally:
+        store.close()
+    click.echo(message)
+    return 0

@@ -1,0 +1,83 @@
+"""release-trains rollback TRAIN --reason R: released services back to their previous versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..catalog import load_catalog
+from ..errors import EXIT_NO, EXIT_OK
+from ..executor import Settings
+from ..journal import actor
+from ..rollback import RollbackPlan, RollbackResult, rollback_train
+from .context import Options, console, pass_options, print_json, utcnow
+from .state import read_store, write_store
+
+
+@click.command("rollback")
+@click.argument("train")
+@click.option("--reason", required=True, help="Why (lands in the audit log with your name).")
+@click.option("--dry-run", is_flag=True, help="Print exactly what would be done; change nothing.")
+@click.option("--force", is_flag=True, help="Go past failed steps and unsafe subsets; retry a failed rollback.")
+@click.option("--service", "services", multiple=True, help="Roll back only these services (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_options
+def command(opts: Options, train: str, reason: str, dry_run: bool, force: bool, services: tuple[str, ...], as_json: bool) -> int:
+    """Roll TRAIN back, dependents first: 0 rolled back, 1 failed or refused, 3 locked."""
+    catalog = load_catalog(opts.root)
+    out = console(stderr=True)
+    settings = Settings(
+        clock=utcnow, who=actor(),
+        echo=None if as_json else (lambda line: out.print(line, markup=False, highlight=False)),
+    )  # fmt: skip
+    store = read_store(opts) if dry_run else write_store(opts)
+    try:
+        plan, result = rollback_train(
+            catalog, store, train, settings=settings, reason=reason, only=list(services) or None,
+            force=force, dry_run=dry_run,
+        )  # fmt: skip
+    finally:
+        if store:
+            store.close()
+    doc = document(plan, result, reason=reason, dry_run=dry_run)
+    if as_json:
+        print_json(doc)
+    else:
+        show(doc, plan)
+    if result is None:
+        return EXIT_NO if plan.refusals and not force else EXIT_OK
+    return EXIT_OK if result.status == "rolled_back" else EXIT_NO
+
+
+def document(plan: RollbackPlan, result: RollbackResult | None, *, reason: str, dry_run: bool) -> dict[str, Any]:
+    def outcome(name: str, action: str) -> str:
+        if result is None:
+            return "manual" if action == "manual" else "planned"
+        return result.outcomes.get(name, "not_started")
+
+    return {
+        "train": plan.run.train,
+        "run_id": plan.run.id,
+        "dry_run": dry_run,
+        "reason": reason,
+        "order": plan.order,
+        "waves": [list(w) for w in plan.waves],
+        "services": [s.to_json(outcome(s.service, s.action)) for s in plan.steps],
+        "refusals": list(plan.refusals),
+        "status": result.status if result else None,
+        "detail": result.reason if result else None,
+    }
+
+
+def show(doc: dict[str, Any], plan: RollbackPlan) -> None:
+    out = console()
+    head = "Dry run: nothing changed. Would roll back" if doc["dry_run"] else "Rolled back"
+    out.print(f"{head} {doc['train']} (run {doc['run_id']}), dependents first:", markup=False)
+    for i, s in enumerate(doc["services"], start=1):
+        target = s["to_version"] or "nothing (undeploy)"
+        out.print(f"  {i}. {s['service']}: {s['from_version']} -> {target} [{s['outcome']}] via {s['call']}", markup=False)
+    for r in doc["refusals"]:
+        out.print(f"refused: {r}", markup=False)
+    if doc["status"]:
+        out.print(f"{doc['status']}: {doc['detail']}", markup=False)

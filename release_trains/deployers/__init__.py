@@ -1,0 +1,49 @@
+"""Deployers: local (the embedded default), command (argv templates), http (webhook).
+
+`build_deployer` picks one from the `deployer:` settings (config, or a service's `release:`
+override). The http deployer is imported only when chosen, so httpx is loaded only then.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import InputError
+from .base import Deployer, DeployRequest, DeployResult, LocalEnvironment, Log, Sleep
+from .command import CommandDeployer
+from .local import LocalDeployer
+
+__all__ = [
+    "DeployRequest",
+    "DeployResult",
+    "Deployer",
+    "LocalEnvironment",
+    "build_deployer",
+]
+
+KINDS = ("local", "command", "http")
+
+
+def build_deployer(
+    settings: Mapping[str, Any],
+    *,
+    store: LocalEnvironment,
+    environment: str,
+    log: Log,
+    sleep: Sleep = time.sleep,
+) -> Deployer:
+    """The deployer `settings["type"]` names (default local); InputError if it is unusable."""
+    kind = settings.get("type", "local")
+    if kind == "local":
+        return LocalDeployer(store, environment, log)
+    if kind == "command":
+        return CommandDeployer.from_settings(
+            settings, environment=environment, log=log, sleep=sleep
+        )
+    if kind == "http":
+        from .http import HttpDeployer
+
+        return HttpDeployer.from_settings(settings, environment=environment, log=log, sleep=sleep)
+    raise InputError(f"unknown deployer type {kind!r}; expected one of {', '.join(KINDS)}")

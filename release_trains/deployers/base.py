@@ -1,0 +1,146 @@
+"""The deployer interface, its request and result, and the one retry-with-backoff helper.
+
+Template fields always speak from the release's point of view: `{version}` is the version
+the train releases and `{previous_version}` the one that ran before it. A rollback request
+carries `version` = the version to return to and `previous_version` = the version being
+left, so `template_values` swaps them for a rollback: that is why the documented
+`rollback: ["./bin/deploy", "{service}", "{previous_version}"]` deploys the old version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..models import parse_duration
+from .templates import Values
+
+BACKOFF_CAP_S = 30.0
+ACTIONS = ("deploy", "rollback", "undeploy", "check", "current_version")
+
+Log = Callable[[str], None]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    service: str
+    version: str
+    previous_version: str | None
+    train: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    ok: bool
+    detail: str
+    attempts: int = 1
+
+
+class LocalEnvironment(Protocol):
+    """Where the local deployer keeps versions (implemented by the state store)."""
+
+    def deployed_version(self, environment: str, service: str) -> str | None: ...
+
+    def set_deployed_version(
+        self, environment: str, service: str, version: str | None
+    ) -> None: ...  # None: undeployed
+
+
+class Deployer(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    def deploy(self, req: DeployRequest) -> DeployResult: ...
+
+    def rollback(self, req: DeployRequest) -> DeployResult:
+        """Return to req.version, leaving req.previous_version."""
+        ...
+
+    def undeploy(self, req: DeployRequest) -> DeployResult | None:
+        """Remove req.version; None: this deployer cannot (a first install then needs a person)."""
+        ...
+
+    def current_version(self, service: str) -> str | None:
+        """The deployed version; None: cannot tell (the reason goes to the log)."""
+        ...
+
+    def check(self, req: DeployRequest) -> DeployResult | None:
+        """Artifact check at staging; None: nothing to check with."""
+        ...
+
+    def describe(self, action: str, req: DeployRequest) -> str:
+        """The exact call `action` would make, for --dry-run."""
+        ...
+
+
+def template_values(action: str, req: DeployRequest) -> Values:
+    """The template fields for `action`, from the release's point of view (module docstring)."""
+    version: str | None = req.version
+    previous = req.previous_version
+    if action == "rollback":
+        version, previous = req.previous_version, req.version
+    return {
+        "service": req.service,
+        "version": version,
+        "previous_version": previous,
+        "train": req.train,
+        "environment": req.environment,
+    }
+
+
+def check_action(action: str) -> None:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown deployer action {action!r}; expected one of {ACTIONS}")
+
+
+def seconds(settings: Mapping[str, Any], key: str, default: float) -> float:
+    """A duration setting (300, "300s", "5m") in seconds."""
+    value = settings.get(key)
+    return default if value is None else parse_duration(value)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try's outcome; `retryable` is False where trying again cannot change it."""
+
+    ok: bool
+    detail: str
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class Retry:
+    retries: int = 0
+    backoff_s: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Retry:
+        return cls(int(settings.get("retries", 0)), seconds(settings, "backoff", 1.0))
+
+    def delay(self, retry: int) -> float:
+        """Seconds before retry number `retry` (1-based): backoff, doubling, capped at 30 s."""
+        return float(min(self.backoff_s * 2 ** (retry - 1), BACKOFF_CAP_S))
+
+
+def with_retries(
+    attempt: Callable[[], Attempt],
+    *,
+    retry: Retry,
+    what: str,
+    log: Log,
+    sleep: Sleep = time.sleep,
+) -> DeployResult:
+    """Run `attempt` until it succeeds, cannot be retried, or `retry.retries` are spent."""
+    tries = 0
+    while True:
+        tries += 1
+        result = attempt()
+        if result.ok or not result.retryable or tries > retry.retries:
+            return DeployResult(result.ok, result.detail, tries)
+        wait = retry.delay(tries)
+        log(f"{what}: attempt {tries} failed ({result.detail}); retrying in {wait:g} s")
+        sleep(wait)  # backoff: give the target time to recover before the next attempt

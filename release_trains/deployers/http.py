@@ -1,0 +1,268 @@
+"""Deploy through a webhook: POST a JSON body, optionally poll a status URL until final.
+
+Settings: `url` (required), `status_url`, `version_url`, `headers`, `timeout` (s, default 300:
+per request, and for polling), `poll_interval` (default 2), `retries` (default 0), `backoff`.
+URLs take the template fields (values URL-quoted); header values may name environment
+variables as `${DEPLOY_TOKEN}`. Expanded header values are secrets: they are sent and never
+written anywhere else; details and logs show the unexpanded templates, and any text that
+comes back (a response body, an error message) is scrubbed of them before it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..errors import InputError
+from .base import (
+    Attempt,
+    DeployRequest,
+    DeployResult,
+    Log,
+    Retry,
+    Sleep,
+    check_action,
+    seconds,
+    template_values,
+    with_retries,
+)
+from .templates import VALUE, Values, fields_used, render_url
+
+OK_STATUSES = frozenset({"succeeded", "done", "success"})
+FAILED_STATUSES = frozenset({"failed", "error"})
+_ENV = re.compile(r"\$\{(\w+)\}")
+_SNIPPET = 200  # characters of a response body kept as evidence
+_RETRYABLE_4XX = frozenset({408, 425, 429})  # the other 4xx say the request itself is wrong
+
+
+@dataclass(frozen=True)
+class HttpDeployer:
+    url: str
+    environment: str
+    log: Log
+    status_url: str | None = None
+    version_url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # unexpanded templates
+    timeout_s: float = 300.0
+    poll_interval_s: float = 2.0
+    retry: Retry = field(default_factory=Retry)
+    sleep: Sleep = time.sleep
+    kind: str = field(default="http", init=False)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Mapping[str, Any], *, environment: str, log: Log, sleep: Sleep = time.sleep
+    ) -> HttpDeployer:
+        url = settings.get("url")
+        if not url:
+            raise InputError("deployer type http needs a `url`")
+        fields_used([url, settings.get("status_url") or ""])  # unknown fields fail up front
+        if not fields_used([settings.get("version_url") or ""]) <= {"service", "environment"}:
+            raise InputError("the version_url template may use only {service} and {environment}")
+        return cls(
+            url,
+            environment,
+            log,
+            status_url=settings.get("status_url"),
+            version_url=settings.get("version_url"),
+            headers=dict(settings.get("headers") or {}),
+            timeout_s=seconds(settings, "timeout", 300.0),
+            poll_interval_s=seconds(settings, "poll_interval", 2.0),
+            retry=Retry.from_settings(settings),
+            sleep=sleep,
+        )
+
+    def deploy(self, req: DeployRequest) -> DeployResult:
+        return self._act("deploy", req)
+
+    def rollback(self, req: DeployRequest) -> DeployResult:
+        return self._act("rollback", req)
+
+    def undeploy(self, req: DeployRequest) -> DeployResult | None:
+        return self._act("undeploy", req)
+
+    def check(self, req: DeployRequest) -> DeployResult | None:
+        # No artifact to fetch, but a header variable that is not set should stop the train
+        # at staging (InputError), not halfway through its deploys.
+        expand_headers(self.headers)
+        return None
+
+    def current_version(self, service: str) -> str | None:
+        if self.version_url is None:
+            return None
+        url = render_url(self.version_url, {"service": service, "environment": self.environment})
+        headers, secrets = expand_headers(self.headers)
+        try:
+            with httpx.Client(timeout=self.timeout_s, headers=headers) as client:
+                version, why = _version_from(client.get(url))
+        except httpx.HTTPError as e:
+            version, why = None, http_failure(e, timeout_s=self.timeout_s)
+        if version is None:
+            self.log(redact(f"{service}: current version unknown: GET {url} -> {why}", secrets))
+        return version
+
+    def describe(self, action: str, req: DeployRequest) -> str:
+        check_action(action)
+        shown = "".join(f" -H '{k}: {v}'" for k, v in self.headers.items())
+        if action == "current_version":
+            if self.version_url is None:
+                return "http: no version_url configured"
+            fields: Values = {"service": req.service, "environment": req.environment}
+            return f"GET {render_url(self.version_url, fields)}{shown}"
+        if action == "check":
+            return "http: nothing to check"
+        values = template_values(action, req)
+        body = json.dumps(_body(action, values))
+        return f"POST {render_url(self.url, values)} {body}{shown}"
+
+    def _act(self, action: str, req: DeployRequest) -> DeployResult:
+        values = template_values(action, req)
+        url = render_url(self.url, values)  # InputError on a bad value, before any request
+        status_url = render_url(self.status_url, values) if self.status_url else None
+        headers, secrets = expand_headers(self.headers)
+
+        def log(line: str) -> None:
+            self.log(redact(line, secrets))
+
+        def progress(line: str) -> None:
+            log(f"{req.service}: {line}")
+
+        def attempt() -> Attempt:
+            result = self._post(url, body=_body(action, values), headers=headers)
+            if result.ok:
+                progress(result.detail)
+                if status_url is not None:
+                    result = self._poll(status_url, headers=headers, posted=result, log=progress)
+            return Attempt(result.ok, redact(result.detail, secrets), result.retryable)
+
+        return with_retries(
+            attempt, retry=self.retry, what=f"{req.service}: {action}", log=log, sleep=self.sleep
+        )
+
+    def _post(self, url: str, *, body: Mapping[str, Any], headers: Mapping[str, str]) -> Attempt:
+        try:
+            with httpx.Client(timeout=self.timeout_s, headers=dict(headers)) as client:
+                response = client.post(url, json=body)
+        except httpx.HTTPError as e:
+            return Attempt(False, f"POST {url}: {http_failure(e, timeout_s=self.timeout_s)}")
+        code = response.status_code
+        if response.is_success:
+            return Attempt(True, f"POST {url} -> {code}")
+        retryable = code >= 500 or code in _RETRYABLE_4XX
+        return Attempt(False, f"POST {url} -> {code}{_snippet(response)}", retryable)
+
+    def _poll(self, url: str, *, headers: Mapping[str, str], posted: Attempt, log: Log) -> Attempt:
+        """GET `url` every poll interval until its `status` is final or the timeout expires."""
+        deadline = time.monotonic() + self.timeout_s
+        last, seen = "no answer yet", ""
+        with httpx.Client(headers=dict(headers)) as client:
+            while True:
+                remaining = deadline - time.monotonic()
+                status, last = _status(client, url, timeout_s=max(0.001, remaining))
+                if status in OK_STATUSES:
+                    return Attempt(True, f"{posted.detail}; GET {url}: status {status!r}")
+                if status in FAILED_STATUSES:
+                    return Attempt(False, f"{posted.detail}; GET {url}: status {status!r}")
+                if last != seen:
+                    log(f"GET {url}: {last}")
+                    seen = last
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return Attempt(
+                        False,
+                        f"{posted.detail}; status not final after {self.timeout_s:g} s "
+                        f"(GET {url}: {last})",
+                    )
+                self.sleep(min(self.poll_interval_s, remaining))  # the poll interval itself
+
+
+def _status(client: httpx.Client, url: str, *, timeout_s: float) -> tuple[str | None, str]:
+    """The `status` a status URL reports now (lower case), or None, with what was seen."""
+    try:
+        response = client.get(url, timeout=timeout_s)
+    except httpx.HTTPError as e:
+        return None, http_failure(e, timeout_s=timeout_s)
+    if not response.is_success:
+        return None, f"{response.status_code}{_snippet(response)}"
+    try:
+        doc = response.json()
+    except ValueError:
+        return None, f"{response.status_code}, body is not JSON"
+    status = doc.get("status") if isinstance(doc, dict) else None
+    if not isinstance(status, str):
+        return None, f"{response.status_code}, no string `status` in the body"
+    return status.strip().lower(), f"status {status!r}"
+
+
+def _version_from(response: httpx.Response) -> tuple[str | None, str]:
+    if not response.is_success:
+        return None, f"{response.status_code}{_snippet(response)}"
+    try:
+        doc = response.json()
+    except ValueError:
+        return None, "body is not JSON"
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(version, str) or not VALUE.fullmatch(version):
+        return None, f"field version={version!r} is not a version"
+    return version, ""
+
+
+def _body(action: str, values: Values) -> dict[str, Any]:
+    return {"action": action, **values}
+
+
+def _snippet(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())
+    return f": {text[:_SNIPPET]}" if text else ""
+
+
+def expand_headers(templates: Mapping[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Headers with `${VAR}` expanded from the environment, and the expanded values.
+
+    The expanded values are returned so callers can scrub them from anything they show.
+    Error messages name the header and the variable, never a value.
+    """
+    headers: dict[str, str] = {}
+    secrets: list[str] = []
+    for name, template in templates.items():
+
+        def value_of(match: re.Match[str], header: str = name) -> str:
+            variable = match.group(1)
+            value = os.environ.get(variable)
+            if value is None:
+                raise InputError(f"header {header}: environment variable {variable} is not set")
+            if not value.isprintable() or not value.isascii():
+                raise InputError(
+                    f"header {header}: environment variable {variable} holds characters "
+                    "that cannot go in an HTTP header (control or non-ASCII)"
+                )
+            if value:
+                secrets.append(value)
+            return value
+
+        headers[name] = _ENV.sub(value_of, template)
+    return headers, tuple(secrets)
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every expanded header value replaced by `***` (longest first)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def http_failure(error: Exception, *, timeout_s: float) -> str:
+    """A short reason for a failed request: connection refused, timed out after 5 s, ..."""
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out after {timeout_s:g} s"
+    if isinstance(error, httpx.ConnectError):
+        text = str(error)
+        return "connection refused" if "refused" in text.lower() else f"cannot connect: {text}"
+    return f"{type(error).__name__}: {error}"

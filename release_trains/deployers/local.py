@@ -1,0 +1,60 @@
+"""The embedded default: versions live in the state store, each change one atomic write.
+
+Nothing is fetched or started, so a deploy cannot fail on its own; an error from the store
+(busy, unwritable) propagates unchanged, because it is a state problem, not a failed deploy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .base import DeployRequest, DeployResult, LocalEnvironment, Log, check_action
+
+
+@dataclass(frozen=True)
+class LocalDeployer:
+    store: LocalEnvironment
+    environment: str
+    log: Log
+    kind: str = field(default="local", init=False)
+
+    def deploy(self, req: DeployRequest) -> DeployResult:
+        return self._set(req, req.version)
+
+    def rollback(self, req: DeployRequest) -> DeployResult:
+        return self._set(req, req.version)
+
+    def undeploy(self, req: DeployRequest) -> DeployResult | None:
+        return self._set(req, None)
+
+    def current_version(self, service: str) -> str | None:
+        return self.store.deployed_version(self.environment, service)
+
+    def check(self, req: DeployRequest) -> DeployResult | None:
+        return DeployResult(True, "local environment: nothing to fetch")
+
+    def describe(self, action: str, req: DeployRequest) -> str:
+        check_action(action)
+        if action == "current_version":
+            return f"local: read {req.service} in environment {req.environment}"
+        if action == "check":
+            return "local: nothing to fetch"
+        if action == "undeploy":
+            return _change(req, req.version, None)
+        return _change(req, req.previous_version, req.version)
+
+    def _set(self, req: DeployRequest, version: str | None) -> DeployResult:
+        # The evidence names what the store held, which is the truth even if the request's
+        # previous_version was stale.
+        old = self.store.deployed_version(req.environment, req.service)
+        self.store.set_deployed_version(req.environment, req.service, version)
+        detail = _change(req, old, version)
+        self.log(f"{req.service}: {detail}")
+        return DeployResult(True, detail)
+
+
+def _change(req: DeployRequest, old: str | None, new: str | None) -> str:
+    return (
+        f"local: set {req.service} {old or '(none)'} -> {new or '(none)'}"
+        f" in environment {req.environment}"
+    )

@@ -1,0 +1,485 @@
+"""Drives a train through validating -> staging -> executing -> verifying -> completed.
+
+Every state change is committed to the store before the work it announces starts, so a run
+killed at any moment can be resumed: a step left `deploying` is reconciled by asking the
+deployer what is running, and nothing already released is deployed again.
+
+Services are released in dependency order with graphlib's get_ready/done, so with
+`max_parallel > 1` a service starts as soon as its own dependencies are released.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from graphlib import TopologicalSorter
+from typing import Any
+
+from . import lifecycle
+from .deployers import build_deployer
+from .deployers.base import Deployer, DeployRequest
+from .errors import EXIT_NO, EXIT_OK, InputError
+from .gates import GateContext, GateResult, Health, evaluate
+from .journal import Journal
+from .models import Catalog, Service
+from .planning import Plan, plan_train, resolve_participants
+from .probes import check_health, health_settings
+from .store import Lock, Run, Step, Store
+
+FINAL_STEP = frozenset({"released"})
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    train: str
+    run_id: int
+    status: str
+    reason: str | None
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.status == "completed" else EXIT_NO
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "train": self.train,
+            "run_id": self.run_id,
+            "status": self.status,
+            "reason": self.reason,
+            "services": [
+                {
+                    "service": s.service, "status": s.status, "from_version": s.from_version,
+                    "to_version": s.to_version, "attempts": s.attempts, "health": s.health,
+                    "error": s.error,
+                }  # fmt: skip
+                for s in self.steps
+            ],
+        }
+
+
+@dataclass
+class Settings:
+    """What a run needs besides the catalog and the store (time and identity come in here)."""
+
+    clock: Callable[[], datetime]
+    who: str
+    max_parallel: int = 1
+    echo: Callable[[str], None] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)  # SIGTERM / Ctrl-C
+    sleep: Callable[[float], None] | None = None
+
+
+def deployer_settings(catalog: Catalog, service: Service) -> dict[str, Any]:
+    """Config `deployer:` with the service's own `release.deployer` keys on top; a service
+    that names another deployer type takes only its own settings."""
+    own = dict(service.release.get("deployer") or {})
+    base = dict(catalog.config.deployer)
+    if "type" in own and own["type"] != base.get("type", "local"):
+        return own
+    return {**base, **own}
+
+
+def deployer_for(catalog: Catalog, service: Service, *, store: Any, log: Callable[[str], None]) -> Deployer:
+    return build_deployer(
+        deployer_settings(catalog, service), store=store, environment=catalog.config.environment, log=log
+    )
+
+
+def current_versions(catalog: Catalog, store: Store | None, services: list[Service]) -> dict[str, str]:
+    """What runs now, per service: the deployer's answer, else what the store recorded."""
+    recorded = store.deployed_versions(catalog.config.environment) if store else {}
+    out: dict[str, str] = {}
+    for s in services:
+        reported = deployer_for(catalog, s, store=store or _NoStore(), log=lambda _: None).current_version(s.name)
+        version = reported or recorded.get(s.name)
+        if version:
+            out[s.name] = version
+    return out
+
+
+class _NoStore:
+    """Stands in for the store where none exists yet (dry runs on a fresh checkout)."""
+
+    def deployed_version(self, environment: str, service: str) -> str | None:
+        return None
+
+    def set_deployed_version(self, environment: str, service: str, version: str | None) -> None:
+        raise RuntimeError("a dry run never deploys")
+
+
+class Executor:
+    def __init__(self, *, catalog: Catalog, store: Store, train: str, settings: Settings) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.train_name = train
+        self.s = settings
+        self.train = catalog.trains[train] if train in catalog.trains else None
+        self.lock_id = uuid.uuid4().hex[:12]
+        self.journal: Journal | None = None
+        self.run: Run | None = None
+        self._stopping: str | None = None  # why no new service may start
+        self._failure: str | None = None
+
+    # --- entry points ----------------------------------------------------------------------
+
+    def execute(self, *, resume_only: bool = False) -> RunOutcome:
+        from .planning import find_train
+
+        train = find_train(self.catalog, self.train_name)
+        services = resolve_participants(self.catalog, train)
+        run = self.store.latest_run(train.name)
+        status = run.status if run else train.status
+        if resume_only and status != "paused":
+            raise lifecycle.refuse(train.name, status, "resume")
+        if status == "completed":
+            raise lifecycle.refuse(train.name, status, "execute")
+        self._lock([s.name for s in services])
+        try:
+            run = self.store.latest_run(train.name)  # re-read under the lock
+            return self._run(run, services)
+        finally:
+            self.store.release(self.lock_id)
+            if self.journal:
+                self.journal.close()
+
+    # --- the phases ------------------------------------------------------------------------
+
+    def _run(self, run: Run | None, services: list[Service]) -> RunOutcome:
+        assert self.train is not None
+        now = self._now()
+        resumable = run is not None and run.status not in ("completed", "rolled_back")
+        if run is None or not resumable:
+            run = self.store.create_run(
+                train=self.train.name, status="planning", actor=self.s.who, plan="{}",
+                max_parallel=self.s.max_parallel, now=now,
+            )  # fmt: skip
+        self.run = run
+        self.journal = Journal(
+            root=self.catalog.root, store=self.store, train=self.train.name, run_id=run.id,
+            clock=self.s.clock, who=self.s.who, echo=self.s.echo,
+        )  # fmt: skip
+        self.store.request_pause(run.id, None)
+        start = "planning" if run.status in ("planning",) else run.status
+        if start in lifecycle.ACTIVE:
+            self.journal.event("resume", f"resuming run {run.id} left {start} by a stopped or killed process", audited=True)
+            start = "paused"  # an interrupted run resumes like a paused one
+        if start == "failed":
+            self.journal.event("retry", f"executing run {run.id} again after it failed", audited=True)
+        self._move(start, "validating")
+
+        # validating: the plan must still be ready
+        plan = plan_train(
+            self.catalog, self.train.name, now=self.s.clock(),
+            current_versions=current_versions(self.catalog, self.store, services), status="validating",
+        )  # fmt: skip
+        self.store.set_run_plan(run.id, json.dumps(plan.to_json()), max_parallel=self.s.max_parallel, now=self._now())
+        if not plan.ready:
+            return self._finish("failed", "plan not ready: " + "; ".join(plan.problems))
+
+        # staging: rollback points and artifact checks
+        self._move("validating", "staging")
+        failure = self._stage(plan, services)
+        if failure:
+            return self._finish("failed", failure)
+
+        # executing
+        self._move("staging", "executing")
+        self._release_all(plan, services)
+        if self._stopping and not self._failure:
+            return self._pause(self._stopping)
+        if self._failure:
+            return self._fail(self._failure)
+
+        # verifying
+        self._move("executing", "verifying")
+        failure = self._verify(services)
+        if failure:
+            return self._fail(failure)
+        return self._finish("completed", None)
+
+    def _stage(self, plan: Plan, services: list[Service]) -> str | None:
+        assert self.run and self.journal
+        existing = {s.service: s for s in self.store.steps(self.run.id)}
+        new_steps = []
+        for position, name in enumerate(plan.ordering.order):
+            service = self.catalog.services[name]
+            planned = plan.service(name)
+            if name in existing:
+                step = existing[name]
+                if step.status in ("failed", "skipped"):
+                    self.store.update_step(self.run.id, name, status="pending", error=None)
+                continue
+            deployer = self._deployer(service)
+            req = self._request(name, planned.to_version or "", planned.from_version)
+            check = deployer.check(req)
+            if check is not None and not check.ok:
+                return f"{name}: artifact check failed: {check.detail}"
+            if check is not None:
+                self.journal.event("artifact", check.detail, service=name)
+            new_steps.append(Step(self.run.id, name, position, "pending", planned.from_version, planned.to_version))
+            point = planned.from_version or "none (first install)"
+            self.journal.event("rollback-point", f"{name}: {point}; target {planned.to_version}", service=name)
+        self.store.add_steps(new_steps)
+        return None
+
+    def _release_all(self, plan: Plan, services: list[Service]) -> None:
+        assert self.run and self.journal
+        by_name = {s.name: s for s in services}
+        steps = {s.service: s for s in self.store.steps(self.run.id)}
+        sorter: TopologicalSorter[str] = TopologicalSorter(
+            {name: plan.ordering.requires.get(name, frozenset()) for name in plan.ordering.order}
+        )
+        sorter.prepare()
+        ready: list[str] = []
+        running: dict[Future[bool], str] = {}
+        failed: set[str] = set()
+        with ThreadPoolExecutor(max_workers=self.s.max_parallel, thread_name_prefix="release") as pool:
+            while sorter.is_active():
+                ready.extend(sorted(sorter.get_ready()))
+                while ready and len(running) < self.s.max_parallel and not self._should_stop():
+                    name = ready.pop(0)
+                    if steps[name].status == "released":
+                        sorter.done(name)  # released by an earlier process: never twice
+                        ready.extend(sorted(sorter.get_ready()))
+                        continue
+                    running[pool.submit(self._release_one, by_name[name], steps[name])] = name
+                if not running:
+                    break  # stopping, or nothing more can start
+                finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                self._heartbeat()
+                for fut in finished:
+                    name = running.pop(fut)
+                    if fut.result():
+                        sorter.done(name)
+                        self._during_gates(services)
+                    else:
+                        failed.add(name)
+                        self._failure = self._failure or f"{name} failed: {self._step(name).error}"
+        self._skip_rest(plan, failed)
+
+    def _should_stop(self) -> bool:
+        if self._failure:
+            return True
+        if self.s.stop.is_set() and not self._stopping:
+            self._stopping = "stopped by a signal (SIGTERM/Ctrl-C) before the next service"
+        request = self.store.pause_request(self.run.id) if self.run else None
+        if request and not self._stopping:
+            self._stopping = f"paused by {request}"
+        return self._stopping is not None
+
+    def _release_one(self, service: Service, step: Step) -> bool:
+        """deploy -> health verification -> released; False on failure (recorded)."""
+        assert self.run and self.journal
+        name, run_id = service.name, self.run.id
+        to = step.to_version or ""
+        deployer = self._deployer(service)
+        req = self._request(name, to, step.from_version)
+        need_deploy = True
+        if step.status in ("deploying", "verifying"):
+            # Interrupted mid-step by a kill: ask what runs before deploying again.
+            running_now = deployer.current_version(name)
+            need_deploy = running_now != to
+            self.journal.event(
+                "reconcile",
+                f"step was left {step.status}; deployer reports {running_now or 'nothing'}: "
+                + ("deploying again" if need_deploy else "already deployed, verifying"),
+                service=name,
+            )
+        if need_deploy:
+            self.store.update_step(
+                run_id, name, status="deploying", attempts=step.attempts + 1, started_at=self._now(), error=None
+            )
+            self.journal.event("deploy", f"{step.from_version or 'none'} -> {to} via {deployer.describe('deploy', req)}", service=name, audited=True)
+            result = deployer.deploy(req)
+            if not result.ok:
+                self.store.update_step(run_id, name, status="failed", error=result.detail, finished_at=self._now())
+                self.journal.event("deploy-failed", result.detail, service=name, audited=True)
+                return False
+        self.store.record_release(
+            run_id, name, environment=self.catalog.config.environment, version=to, now=self._now(), status="verifying"
+        )
+        health = self._health(service)
+        verdict = {True: "healthy", False: "unhealthy", None: "not verified"}[health.healthy]
+        if health.healthy is False:
+            self.store.update_step(
+                run_id, name, status="failed", health=verdict, health_detail=health.detail,
+                error=f"health verification failed: {health.detail}", finished_at=self._now(),
+            )  # fmt: skip
+            self.journal.event("health-failed", health.detail, service=name, audited=True)
+            return False
+        self.store.update_step(
+            run_id, name, status="released", health=verdict, health_detail=health.detail, finished_at=self._now()
+        )
+        self.journal.event("released", f"{to} ({health.detail})", service=name, audited=True)
+        return True
+
+    def _skip_rest(self, plan: Plan, failed: set[str]) -> None:
+        """Steps that never started: skipped, saying whether a dependency failed."""
+        if not self._failure or not self.run:
+            return
+        for step in self.store.steps(self.run.id):
+            if step.status != "pending":
+                continue
+            blockers = sorted(plan.ordering.requires.get(step.service, frozenset()) & failed)
+            why = f"depends on {', '.join(blockers)} which failed" if blockers else "train stopped after a failure"
+            self.store.update_step(self.run.id, step.service, status="skipped", error=why)
+            failed.add(step.service)  # its own dependents are skipped for the same reason
+            self.journal and self.journal.event("skipped", why, service=step.service)
+
+    def _during_gates(self, services: list[Service]) -> None:
+        results = self._gates("during", services)
+        bad = [r for r in results if r.blocks]
+        if bad and not self._failure:
+            self._failure = "gate during release: " + "; ".join(f"{r.gate}: {r.outcome.value}: {r.detail}" for r in bad)
+
+    def _verify(self, services: list[Service]) -> str | None:
+        assert self.run and self.journal
+        problems = []
+        for service in services:
+            health = self._health(service)
+            if health.healthy is False:
+                problems.append(f"{service.name} unhealthy after release: {health.detail}")
+                self.store.update_step(self.run.id, service.name, health="unhealthy", health_detail=health.detail)
+            elif health.healthy:
+                self.store.update_step(self.run.id, service.name, health="healthy", health_detail=health.detail)
+        problems += [f"gate {r.gate}: {r.outcome.value}: {r.detail}" for r in self._gates("after", services) if r.blocks]
+        return "; ".join(problems) or None
+
+    def _gates(self, when: str, services: list[Service]) -> list[GateResult]:
+        assert self.train and self.journal
+        from .planning import signal_reader
+
+        gates = [g for g in self.train.gates if g.when == when]
+        if not gates:
+            return []
+        ctx = GateContext(services, signal_reader(self.catalog), self._health)
+        results = [evaluate(g, ctx) for g in gates]
+        for r in results:
+            self.journal.event("gate", f"{r.gate} ({when}): {r.outcome.value}: {r.detail}")
+        return results
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _health(self, service: Service) -> Health:
+        assert self.train and self.journal
+        settings = health_settings(self.catalog.config.health, service.release)
+        threshold = self.train.rollback.health_check_threshold
+        fields = {"service": service.name, "train": self.train.name, "environment": self.catalog.config.environment}
+        kwargs: dict[str, Any] = {"threshold": 100.0 if threshold is None else threshold, "fields": fields}
+        if self.s.sleep:
+            kwargs["sleep"] = self.s.sleep
+        return check_health(service.name, settings, **kwargs)
+
+    def _deployer(self, service: Service) -> Deployer:
+        assert self.journal
+        journal = self.journal
+        return deployer_for(self.catalog, service, store=self.store, log=journal.output)
+
+    def _request(self, service: str, version: str, previous: str | None) -> DeployRequest:
+        assert self.train
+        return DeployRequest(
+            service=service, version=version, previous_version=previous,
+            train=self.train.name, environment=self.catalog.config.environment,
+        )  # fmt: skip
+
+    def _step(self, name: str) -> Step:
+        assert self.run
+        return next(s for s in self.store.steps(self.run.id) if s.service == name)
+
+    def _move(self, current: str, new: str) -> None:
+        assert self.run and self.journal
+        lifecycle.check(self.train_name, current, new)
+        self.store.set_run_status(self.run.id, new, now=self._now())
+        self.journal.event("status", f"{current} -> {new}", audited=True)
+
+    def _current_status(self) -> str:
+        assert self.run
+        run = self.store.run(self.run.id)
+        assert run
+        return run.status
+
+    def _finish(self, status: str, reason: str | None) -> RunOutcome:
+        assert self.run and self.journal
+        current = self._current_status()
+        lifecycle.check(self.train_name, current, status)
+        self.store.set_run_status(self.run.id, status, now=self._now(), reason=reason, final=status in lifecycle.FINAL)
+        self.journal.event("status", f"{current} -> {status}" + (f": {reason}" if reason else ""), audited=True)
+        return RunOutcome(self.train_name, self.run.id, status, reason, tuple(self.store.steps(self.run.id)))
+
+    def _fail(self, reason: str) -> RunOutcome:
+        """The hook automatic rollback plugs into (rollback.py); without it the train fails."""
+        return self._finish("failed", reason)
+
+    def _pause(self, reason: str) -> RunOutcome:
+        assert self.run
+        self.store.request_pause(self.run.id, None)
+        return self._finish("paused", reason)
+
+    def _lock(self, services: list[str]) -> None:
+        assert self.train is not None
+        take_lock(
+            self.catalog, self.store, self.train.name, services,
+            lock_id=self.lock_id, settings=self.s,
+        )  # fmt: skip
+
+    def _heartbeat(self) -> None:
+        self.store.heartbeat(self.lock_id, self._now())
+
+    def _now(self) -> str:
+        return self.s.clock().isoformat(timespec="milliseconds")
+
+
+def take_lock(
+    catalog: Catalog, store: Store, train: str, services: list[str], *, lock_id: str, settings: Settings
+) -> None:
+    """Lock the train and each of its services, or raise LockHeldError (exit 3) naming the
+    holder. A lock whose process is gone is taken over, with a log line and an audit record."""
+    from . import audit
+
+    now = settings.clock().isoformat(timespec="milliseconds")
+    lock = Lock(
+        resource="", lock_id=lock_id, train=train, holder=settings.who,
+        host=socket.gethostname(), pid=os.getpid(), started_at=now, heartbeat_at=now,
+    )  # fmt: skip
+    resources = [f"train:{train}", *(f"service:{s}" for s in services)]
+    taken = store.acquire(
+        resources, lock, stale_after_s=catalog.config.lock_stale_after_s, now_ts=settings.clock().timestamp()
+    )
+    for held in {t.lock_id: t for t in taken}.values():
+        message = f"took over the stale lock {held.lock_id} of {held.holder} (pid {held.pid} is gone)"
+        if settings.echo:
+            settings.echo(message)
+        audit.append(
+            audit.path_for(catalog.root), ts=now, actor=settings.who, action="lock-takeover",
+            train=train, service=None, detail=message,
+        )  # fmt: skip
+
+
+def dry_run(catalog: Catalog, store: Store | None, train: str, *, clock: Callable[[], datetime]) -> dict[str, Any]:
+    """Exactly what `execute` would do, changing nothing."""
+    from .planning import find_train
+
+    t = find_train(catalog, train)
+    services = resolve_participants(catalog, t)
+    plan = plan_train(catalog, train, now=clock(), current_versions=current_versions(catalog, store, services))
+    steps = []
+    for name in plan.ordering.order:
+        p = plan.service(name)
+        deployer = deployer_for(catalog, catalog.services[name], store=store or _NoStore(), log=lambda _: None)
+        req = DeployRequest(name, p.to_version or "", p.from_version, train, catalog.config.environment)
+        try:
+            call = deployer.describe("deploy", req)
+        except InputError as e:
+            call = f"refused: {e}"
+        steps.append({"service": name, "from_version": p.from_version, "to_version": p.to_version, "call": call})
+    return {"train": train, "dry_run": True, "ready": plan.ready, "problems": list(plan.problems),
+            "waves": [list(w) for w in plan.ordering.waves], "steps": steps}  # fmt: skip
+

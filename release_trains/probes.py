@@ -1,0 +1,188 @@
+"""Health checks: http (status and an optional JSON field) or command (exit 0), or none.
+
+Settings (config `release_trains.health`, overridden key by key by a service's own
+`release.health`): `type`, `url` / `command` (templates, see deployers/templates.py),
+`expect_status` (200), `json_field` (dotted path) and `json_value`, `timeout` (5 s per probe),
+`samples` (1) taken `interval` (1 s) apart, each retried up to `retries` (3) times, again
+`interval` apart. A service is healthy when ok samples / samples * 100 >= threshold.
+No check configured is "not verified" (healthy None): never reported as healthy.
+A misconfigured check (no url, unknown type, bad template) raises InputError.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .deployers.base import seconds
+from .deployers.process import run
+from .deployers.templates import Values, render_argv, render_url
+from .errors import InputError
+from .gates import Health
+from .signals import dig
+
+NOT_CONFIGURED = "not verified: no health check configured"
+KINDS = ("http", "command", "none")
+
+Probe = Callable[[], "tuple[bool, str]"]  # one try: passed, and the evidence
+
+
+def health_settings(
+    config_health: Mapping[str, Any], service_release: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Config `health:` with the keys of the service's own `release.health` laid over it."""
+    own = service_release.get("health") or {}
+    return {**config_health, **own}
+
+
+def check_health(
+    service: str,
+    settings: Mapping[str, Any],
+    *,
+    threshold: float = 100.0,
+    sleep: Callable[[float], None] = time.sleep,
+    fields: Mapping[str, str] | None = None,
+) -> Health:
+    """Probe `service` now; `fields` fill the url/command templates ({service} by default)."""
+    kind = _kind(settings)
+    if kind == "none":
+        return Health(service, None, NOT_CONFIGURED)
+    values: Values = {"service": service, **(fields or {})}
+    timeout_s = seconds(settings, "timeout", 5.0)
+    probe = (
+        _http_probe(settings, values, timeout_s=timeout_s)
+        if kind == "http"
+        else _command_probe(settings, values, timeout_s=timeout_s)
+    )
+    samples = int(settings.get("samples", 1))
+    if samples < 1:
+        raise InputError(f"health check samples must be at least 1, not {samples}")
+    return _verdict(
+        service,
+        probe,
+        samples=samples,
+        retries=max(0, int(settings.get("retries", 3))),
+        interval_s=seconds(settings, "interval", 1.0),
+        threshold=threshold,
+        sleep=sleep,
+    )
+
+
+def _kind(settings: Mapping[str, Any]) -> str:
+    kind = settings.get("type")
+    if kind is None:  # an untyped check says what it is by what it has
+        kind = "http" if "url" in settings else "command" if "command" in settings else "none"
+    if kind not in KINDS:
+        raise InputError(f"unknown health check type {kind!r}; expected one of {', '.join(KINDS)}")
+    return str(kind)
+
+
+def _verdict(
+    service: str,
+    probe: Probe,
+    *,
+    samples: int,
+    retries: int,
+    interval_s: float,
+    threshold: float,
+    sleep: Callable[[float], None],
+) -> Health:
+    passed, taken = 0, 0
+    last_ok = last_bad = ""
+    for n in range(samples):
+        if n:
+            sleep(interval_s)  # samples are spread over time on purpose: that is their point
+        ok, evidence = _sample(probe, retries=retries, interval_s=interval_s, sleep=sleep)
+        taken += 1
+        passed += ok
+        last_ok, last_bad = (evidence, last_bad) if ok else (last_ok, evidence)
+        if (passed + samples - taken) / samples * 100 < threshold:
+            break  # even if every remaining sample passed, the threshold could not be met
+    healthy = passed / samples * 100 >= threshold
+    count = f"{passed}/{taken} probes ok"
+    if taken < samples:
+        count += f" of {samples} planned"
+    if threshold < 100 or not healthy:
+        count += f" (threshold {threshold:g}%)"
+    if healthy:
+        detail = f"{count}: {last_ok}" if last_ok else count
+        if last_bad:
+            detail += f"; last failure: {last_bad}"
+    else:
+        detail = f"{count}: {last_bad}"
+    return Health(service, healthy, detail)
+
+
+def _sample(
+    probe: Probe, *, retries: int, interval_s: float, sleep: Callable[[float], None]
+) -> tuple[bool, str]:
+    """One sample: the probe, retried up to `retries` times until it passes."""
+    for attempt in range(retries + 1):
+        if attempt:
+            sleep(interval_s)  # a service that is still starting gets time to come up
+        ok, evidence = probe()
+        if ok:
+            return True, evidence
+    return False, evidence
+
+
+def _http_probe(settings: Mapping[str, Any], values: Values, *, timeout_s: float) -> Probe:
+    import httpx
+
+    from .deployers.http import http_failure
+
+    if not settings.get("url"):
+        raise InputError("health check type http needs a `url`")
+    url = render_url(settings["url"], values)
+    expect = int(settings.get("expect_status", 200))
+    field = settings.get("json_field")
+
+    def probe() -> tuple[bool, str]:
+        try:
+            response = httpx.get(url, timeout=timeout_s)
+        except httpx.HTTPError as e:
+            return False, f"GET {url}: {http_failure(e, timeout_s=timeout_s)}"
+        if response.status_code != expect:
+            return False, f"GET {url}: status {response.status_code}, expected {expect}"
+        evidence = f"GET {url} -> {response.status_code}"
+        if field is None:
+            return True, evidence
+        ok, why = _field_check(response, field=field, settings=settings)
+        return ok, f"{evidence}, {why}" if ok else f"GET {url}: {why}"
+
+    return probe
+
+
+def _field_check(response: Any, *, field: str, settings: Mapping[str, Any]) -> tuple[bool, str]:
+    try:
+        doc = response.json()
+    except ValueError:
+        return False, "body is not JSON"
+    try:
+        actual = dig(doc, field)
+    except (LookupError, ValueError):
+        return False, f"field {field} missing"
+    if "json_value" not in settings:  # no value to compare with: the field must be truthy
+        return bool(actual), f"field {field}={actual!r}" + ("" if actual else " is not true")
+    expected = settings["json_value"]
+    # True == 1 in Python; a health field that says 1 where true is expected is a mismatch.
+    same = actual == expected and isinstance(actual, bool) == isinstance(expected, bool)
+    text = f"field {field}={actual!r}"
+    return same, text if same else f"{text} expected {expected!r}"
+
+
+def _command_probe(settings: Mapping[str, Any], values: Values, *, timeout_s: float) -> Probe:
+    if not settings.get("command"):
+        raise InputError("health check type command needs a `command` argv template")
+    argv = render_argv(settings["command"], values)
+    shown = shlex.join(argv)
+
+    def probe() -> tuple[bool, str]:
+        result = run(argv, timeout_s=timeout_s)
+        if result.ok:
+            return True, f"{shown} -> exit 0"
+        return False, f"{shown}: {result.reason(timeout_s)}"
+
+    return probe

@@ -1,0 +1,305 @@
+"""Rollback plans and their execution, manual (`release-trains rollback`) and automatic.
+
+A rollback returns each service a run deployed to the version recorded at staging, in
+reverse dependency order (dependents first). A first install has no previous version: it is
+undeployed where the deployer can, and otherwise reported as needing manual action; it is
+never reported as rolled back when it was not.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .deployers.base import DeployRequest
+from . import lifecycle
+from .errors import InputError, LockHeldError, RefusedError
+from .models import Catalog
+from .ordering import order_services
+from .store import Run, Step, Store, pid_alive
+
+# Steps whose service may run the new version: released, interrupted mid-deploy, failed its
+# health verification after deploying, or left behind by an earlier rollback that failed.
+DEPLOYED = frozenset({"released", "deploying", "verifying", "rolling_back"})
+
+
+@dataclass(frozen=True)
+class RollbackStep:
+    service: str
+    from_version: str | None  # what runs now (the release's target)
+    to_version: str | None  # the recorded previous version; None: first install
+    action: str  # rollback | undeploy | manual
+    call: str  # the exact deployer call, for --dry-run
+
+    def to_json(self, outcome: str) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "action": self.action,
+            "call": self.call,
+            "outcome": outcome,
+        }
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    run: Run
+    steps: tuple[RollbackStep, ...]  # dependents first
+    waves: tuple[tuple[str, ...], ...]
+    refusals: tuple[str, ...]  # why a --service subset would break a dependency
+
+    @property
+    def order(self) -> list[str]:
+        return [s.service for s in self.steps]
+
+
+def deployed_steps(steps: list[Step]) -> list[Step]:
+    return [
+        s
+        for s in steps
+        if s.status in DEPLOYED
+        or (s.status == "failed" and (s.health == "unhealthy" or s.rollback_started_at))
+    ]
+
+
+def plan_rollback(
+    catalog: Catalog,
+    store: Store,
+    run: Run,
+    *,
+    only: list[str] | None = None,
+    deployer_for: Callable[[str], Any],
+) -> RollbackPlan:
+    steps = store.steps(run.id)
+    candidates = {s.service: s for s in deployed_steps(steps)}
+    participants = [s.service for s in steps]
+    ordering = order_services(catalog.graph(), participants)
+    chosen = set(candidates)
+    refusals: list[str] = []
+    if only:
+        unknown = sorted(set(only) - {s.service for s in steps})
+        if unknown:
+            raise InputError(
+                f"not a service of train {run.train!r}: {', '.join(unknown)} "
+                f"(its services: {', '.join(participants)})"
+            )
+        chosen = set(only) & set(candidates)
+        staying = set(candidates) - chosen
+        for s in sorted(staying):
+            going_back = sorted(_transitive(ordering.requires, s) & chosen)
+            if going_back:
+                refusals.append(
+                    f"{s} stays on {candidates[s].to_version} but depends on "
+                    f"{', '.join(going_back)}, which would go back"
+                )
+    waves = tuple(
+        tuple(n for n in wave if n in chosen) for wave in ordering.dependents_first()
+    )
+    waves = tuple(w for w in waves if w)
+    out = []
+    for wave in waves:
+        for name in wave:
+            step = candidates[name]
+            deployer = deployer_for(name)
+            req = DeployRequest(
+                service=name, version=step.from_version or "", previous_version=step.to_version,
+                train=run.train, environment=catalog.config.environment,
+            )  # fmt: skip
+            if step.from_version is None:
+                can_undeploy = getattr(deployer, "can_undeploy", lambda: True)()
+                action = "undeploy" if can_undeploy else "manual"
+                call = deployer.describe("undeploy", req) if can_undeploy else "none: first install and the deployer cannot undeploy"
+            else:
+                action, call = "rollback", deployer.describe("rollback", req)
+            out.append(RollbackStep(name, step.to_version, step.from_version, action, call))
+    return RollbackPlan(run, tuple(out), waves, tuple(refusals))
+
+
+def _transitive(requires: Any, start: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(requires.get(start, ()))
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(requires.get(n, ()))
+    return seen
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    status: str  # rolled_back | failed
+    reason: str
+    outcomes: dict[str, str]  # service -> rolled_back | failed | manual | not_started
+
+
+def execute_rollback(
+    plan: RollbackPlan,
+    *,
+    store: Store,
+    catalog: Catalog,
+    deployer_for: Callable[[str], Any],
+    check_health: Callable[[str], Any],
+    event: Callable[..., None],
+    now: Callable[[], str],
+    force: bool,
+    timeout_s: float,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> RollbackResult:
+    """Run the steps dependents first; stop at the first failure unless `force`."""
+    deadline = monotonic() + timeout_s
+    outcomes = {s.service: "not_started" for s in plan.steps}
+    failures: list[str] = []
+    env = catalog.config.environment
+    for step in plan.steps:
+        if monotonic() > deadline:
+            failures.append(f"rollback timed out after {timeout_s:g} s")
+            break
+        if failures and not force:
+            break
+        name = step.service
+        if step.action == "manual":
+            outcomes[name] = "manual"
+            failures.append(f"{name}: first install, needs manual undeploy")
+            event("rollback-manual", "first install and the deployer cannot undeploy: needs manual action", service=name, audited=True)
+            continue
+        store.update_step(plan.run.id, name, status="rolling_back", rollback_started_at=now(), error=None)
+        event("rollback", f"{step.from_version} -> {step.to_version or 'undeployed'} via {step.call}", service=name, audited=True)
+        deployer = deployer_for(name)
+        req = DeployRequest(
+            service=name, version=step.to_version or "", previous_version=step.from_version,
+            train=plan.run.train, environment=env,
+        )  # fmt: skip
+        result = deployer.undeploy(req) if step.action == "undeploy" else deployer.rollback(req)
+        if result is None or not result.ok:
+            detail = "the deployer cannot undeploy" if result is None else result.detail
+            outcomes[name] = "failed"
+            failures.append(f"{name}: rollback failed: {detail}")
+            store.update_step(plan.run.id, name, status="failed", error=f"rollback failed: {detail}", rollback_finished_at=now())
+            event("rollback-failed", detail, service=name, audited=True)
+            continue
+        store.set_deployed_version(env, name, step.to_version)
+        health = check_health(name) if step.to_version else None
+        if health is not None and health.healthy is False:
+            outcomes[name] = "failed"
+            failures.append(f"{name}: unhealthy after rollback: {health.detail}")
+            store.update_step(plan.run.id, name, status="failed", health="unhealthy", health_detail=health.detail,
+                              error=f"unhealthy after rollback: {health.detail}", rollback_finished_at=now())  # fmt: skip
+            event("rollback-failed", f"unhealthy after rollback: {health.detail}", service=name, audited=True)
+            continue
+        outcomes[name] = "rolled_back"
+        store.update_step(plan.run.id, name, status="rolled_back", rollback_finished_at=now(),
+                          health={True: "healthy", None: "not verified"}[health.healthy if health else None],
+                          health_detail=health.detail if health else None)  # fmt: skip
+        event("rolled-back", f"back on {step.to_version or 'nothing (undeployed)'}", service=name, audited=True)
+    if failures:
+        still = sorted(n for n, o in outcomes.items() if o != "rolled_back")
+        return RollbackResult("failed", "; ".join(failures) + f"; still on the new version: {', '.join(still)}", outcomes)
+    return RollbackResult("rolled_back", "every service is back on its previous version", outcomes)
+
+
+def rollback_train(
+    catalog: Catalog,
+    store: Store | None,
+    train: str,
+    *,
+    settings: Any,
+    reason: str,
+    only: list[str] | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    journal: Any = None,
+    lock_held: bool = False,
+) -> tuple[RollbackPlan, RollbackResult | None]:
+    """Plan (and unless `dry_run`, run) the rollback of TRAIN's latest run.
+
+    Used by `release-trains rollback` and by the executor's automatic rollback (which already
+    holds the lock and its journal). A train that is executing is first asked to pause; the
+    rollback then waits for its lock, up to the rollback timeout.
+    """
+    import uuid
+
+    from .executor import deployer_for, take_lock
+    from .journal import Journal
+    from .planning import find_train
+    from .probes import check_health, health_settings
+
+    t = find_train(catalog, train)
+    run = store.latest_run(train) if store else None
+    if store is None or run is None:
+        raise InputError(f"train {train!r} has never run: there is nothing to roll back")
+    timeout_s = t.rollback.timeout_s or catalog.config.rollback_timeout_s
+
+    def deployer(name: str) -> Any:
+        return deployer_for(catalog, catalog.services[name], store=store, log=(journal.output if journal else lambda _: None))
+
+    if dry_run:
+        return plan_rollback(catalog, store, run, only=only, deployer_for=deployer), None
+
+    lock_id = uuid.uuid4().hex[:12]
+    own_journal = journal is None
+    if not lock_held:
+        _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
+        take_lock(catalog, store, train, [s.service for s in store.steps(run.id)], lock_id=lock_id, settings=settings)
+    try:
+        run = store.latest_run(train)
+        assert run is not None
+        if journal is None:
+            journal = Journal(root=catalog.root, store=store, train=train, run_id=run.id,
+                              clock=settings.clock, who=settings.who, echo=settings.echo)  # fmt: skip
+        plan = plan_rollback(catalog, store, run, only=only, deployer_for=deployer)
+        if plan.refusals and not force:
+            raise RefusedError(
+                "refusing a partial rollback: " + "; ".join(plan.refusals) + " (use --force to do it anyway)"
+            )
+        retried = any(s.rollback_started_at for s in store.steps(run.id)) and run.status == "failed"
+        if retried and not force:
+            raise lifecycle.refuse(train, run.status, "roll back again without --force")
+        if not plan.steps:
+            raise InputError(f"train {train!r} (run {run.id}, {run.status}) has no released service to roll back")
+        if run.status not in lifecycle.TRANSITIONS or "rolled_back" not in lifecycle.TRANSITIONS[run.status]:
+            raise lifecycle.refuse(train, run.status, "roll back")
+        journal.event("rollback-start", f"reason: {reason}; order: {', '.join(plan.order)}",
+                      audit_detail={"reason": reason, "order": plan.order}, audited=True)  # fmt: skip
+        threshold = t.rollback.health_check_threshold
+
+        def health(name: str) -> Any:
+            fields = {"service": name, "train": train, "environment": catalog.config.environment}
+            settings_ = health_settings(catalog.config.health, catalog.services[name].release)
+            return check_health(name, settings_, threshold=100.0 if threshold is None else threshold, fields=fields)
+
+        result = execute_rollback(
+            plan, store=store, catalog=catalog, deployer_for=deployer, check_health=health,
+            event=journal.event, now=journal.now, force=force, timeout_s=timeout_s,
+        )  # fmt: skip
+        final_reason = f"{reason}: {result.reason}"
+        current = store.latest_run(train)
+        assert current is not None
+        lifecycle.check(train, current.status, result.status)
+        store.set_run_status(run.id, result.status, now=journal.now(), reason=final_reason, final=True)
+        journal.event("status", f"{current.status} -> {result.status}: {final_reason}", audited=True)
+        return plan, result
+    finally:
+        if not lock_held:
+            store.release(lock_id)
+        if own_journal and journal is not None:
+            journal.close()
+
+
+def _stop_executor(store: Store, run: Run, *, settings: Any, timeout_s: float) -> None:
+    """Ask a running executor to pause and wait (bounded) until it lets its lock go."""
+    if run.status not in lifecycle.ACTIVE or not store.locks(run.train):
+        return
+    store.request_pause(run.id, f"{settings.who}: stopping for a rollback")
+    deadline = time.monotonic() + timeout_s
+    while store.locks(run.train):
+        lock = store.locks(run.train)[0]
+        if lock.host == socket.gethostname() and not pid_alive(lock.pid):
+            return  # its process is gone: the lock is stale and will be taken over
+        if time.monotonic() > deadline:
+            raise LockHeldError(f"the executor of {run.train!r} did not stop within {timeout_s:g} s: {lock.describe()}")
+        time.sleep(0.2)  # polling another process's progress, bounded by the deadline

@@ -1,0 +1,469 @@
+"""State persistence: train runs, one row per service step, deployed versions, locks, events.
+
+The embedded default is SQLite under `analysis/state/` (WAL so readers never block the
+executor, one transaction per state change, a busy timeout). Everything the executor,
+monitoring and rollback need goes through the methods of `Store`, so a server database can be
+added behind the same methods later without touching them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, LockHeldError, StateBusyError, StateError
+
+DEFAULT_BUSY_TIMEOUT_S = 10.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    train TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    finished_at TEXT,
+    reason TEXT,
+    actor TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    max_parallel INTEGER NOT NULL DEFAULT 1,
+    pause_requested TEXT,            -- "actor: reason" when someone asked the executor to stop
+    phase_started_at TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_train ON runs (train, id);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    service TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    from_version TEXT,               -- the rollback point recorded at staging; NULL: first install
+    to_version TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    finished_at TEXT,
+    error TEXT,
+    health TEXT NOT NULL DEFAULT 'not verified',
+    health_detail TEXT,
+    rollback_started_at TEXT,
+    rollback_finished_at TEXT,
+    PRIMARY KEY (run_id, service)
+);
+CREATE TABLE IF NOT EXISTS deployed (
+    environment TEXT NOT NULL,
+    service TEXT NOT NULL,
+    version TEXT,                    -- NULL: undeployed
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (environment, service)
+);
+CREATE TABLE IF NOT EXISTS locks (
+    resource TEXT PRIMARY KEY,       -- "train:<name>" or "service:<name>"
+    lock_id TEXT NOT NULL,
+    train TEXT NOT NULL,
+    holder TEXT NOT NULL,            -- user@host
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    service TEXT,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    train: str
+    status: str
+    started_at: str
+    updated_at: str
+    finished_at: str | None
+    reason: str | None
+    actor: str
+    plan: str  # the plan document (JSON text) the run executes
+    max_parallel: int
+    pause_requested: str | None
+    phase_started_at: str | None
+
+    def plan_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.plan)
+        return doc
+
+
+@dataclass(frozen=True)
+class Step:
+    run_id: int
+    service: str
+    position: int
+    status: str
+    from_version: str | None
+    to_version: str | None
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+    health: str = "not verified"
+    health_detail: str | None = None
+    rollback_started_at: str | None = None
+    rollback_finished_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Lock:
+    resource: str
+    lock_id: str
+    train: str
+    holder: str
+    host: str
+    pid: int
+    started_at: str
+    heartbeat_at: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.holder} (pid {self.pid}, lock {self.lock_id}, since {self.started_at}, "
+            f"last heartbeat {self.heartbeat_at})"
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    run_id: int
+    ts: str
+    kind: str
+    service: str | None
+    message: str
+
+
+def default_path(root: Path) -> Path:
+    return root / "analysis" / "state" / "release-trains.db"
+
+
+def path_from_url(url: str | None, root: Path) -> Path:
+    """`--state` accepts a path or `sqlite:///path`; other schemes are not built yet."""
+    if not url:
+        return default_path(root)
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite://"))
+    if url.startswith("sqlite://"):
+        return Path(url.removeprefix("sqlite://"))
+    if "://" in url:
+        raise InputError(f"state URL {url!r}: only sqlite:///PATH (or a plain path) is supported")
+    return Path(url)
+
+
+def open_store(
+    url: str | None, root: Path, *, create: bool, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+) -> Store | None:
+    """The state store, or None when it does not exist and `create` is false (reads only)."""
+    path = path_from_url(url, root)
+    if not create and not path.exists():
+        return None
+    return Store(path, busy_timeout_s=busy_timeout_s, create=create)
+
+
+class Store:
+    def __init__(self, path: Path, *, busy_timeout_s: float, create: bool) -> None:
+        self.path = path
+        self.busy_timeout_s = busy_timeout_s
+        self._mutex = threading.RLock()  # one connection, shared by the executor's threads
+        try:
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise StateError(f"cannot open the state store {path}: {e}") from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            if create:
+                self._db.execute("PRAGMA journal_mode = WAL")  # readers never block the executor
+                self._db.executescript(_SCHEMA)
+            # WAL + NORMAL: a commit survives a killed process; only power loss may lose the last one
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.OperationalError as e:
+            raise self._translate(e) from None
+
+    def close(self) -> None:
+        with self._mutex:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction; SQLite's lock errors become exit-3/exit-4 errors with a clear text."""
+        with self._mutex:
+            try:
+                self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                raise self._translate(e) from None
+
+    def _translate(self, e: sqlite3.OperationalError) -> Exception:
+        text = str(e)
+        if "locked" in text or "busy" in text:
+            return StateBusyError(
+                f"the state store {self.path} stayed locked by another process for more than "
+                f"{self.busy_timeout_s:g} s; try again when it is free"
+            )
+        if "readonly" in text or "unable to open" in text or "disk I/O" in text:
+            return StateError(f"cannot write the state store {self.path}: {text} (check permissions)")
+        return StateError(f"state store {self.path}: {text}")
+
+    # --- runs ------------------------------------------------------------------------------
+
+    def create_run(
+        self, *, train: str, status: str, actor: str, plan: str, max_parallel: int, now: str
+    ) -> Run:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (train, status, started_at, updated_at, actor, plan, max_parallel,"
+                " phase_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (train, status, now, now, actor, plan, max_parallel, now),
+            )
+            run_id = cur.lastrowid
+        run = self.run(int(run_id or 0))
+        assert run is not None
+        return run
+
+    def run(self, run_id: int) -> Run | None:
+        with self._tx(write=False) as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return Run(**dict(row)) if row else None
+
+    def latest_run(self, train: str) -> Run | None:
+        with self._tx(write=False) as db:
+            row = db.execute(
+                "SELECT * FROM runs WHERE train = ? ORDER BY id DESC LIMIT 1", (train,)
+            ).fetchone()
+        return Run(**dict(row)) if row else None
+
+    def runs(self, train: str | None = None) -> list[Run]:
+        with self._tx(write=False) as db:
+            if train is None:
+                rows = db.execute("SELECT * FROM runs ORDER BY id").fetchall()
+            else:
+                rows = db.execute("SELECT * FROM runs WHERE train = ? ORDER BY id", (train,)).fetchall()
+        return [Run(**dict(r)) for r in rows]
+
+    def set_run_status(
+        self, run_id: int, status: str, *, now: str, reason: str | None = None, final: bool = False
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, updated_at = ?, phase_started_at = ?,"
+                " reason = COALESCE(?, reason), finished_at = ? WHERE id = ?",
+                (status, now, now, reason, now if final else None, run_id),
+            )
+
+    def set_run_plan(self, run_id: int, plan: str, *, max_parallel: int, now: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET plan = ?, max_parallel = ?, updated_at = ?, reason = NULL,"
+                " pause_requested = NULL WHERE id = ?",
+                (plan, max_parallel, now, run_id),
+            )
+
+    def request_pause(self, run_id: int, request: str | None) -> None:
+        """Ask the running executor to stop before its next service (None clears the request)."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET pause_requested = ? WHERE id = ?", (request, run_id))
+
+    def pause_request(self, run_id: int) -> str | None:
+        with self._tx(write=False) as db:
+            row = db.execute("SELECT pause_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def add_steps(self, steps: Sequence[Step]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO steps (run_id, service, position, status, from_version,"
+                " to_version) VALUES (?, ?, ?, ?, ?, ?)",
+                [(s.run_id, s.service, s.position, s.status, s.from_version, s.to_version) for s in steps],
+            )
+
+    def steps(self, run_id: int) -> list[Step]:
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                "SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,)
+            ).fetchall()
+        return [Step(**dict(r)) for r in rows]
+
+    def update_step(self, run_id: int, service: str, **changes: Any) -> None:
+        allowed = {f.name for f in fields(Step)} - {"run_id", "service", "position"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"unknown step fields {unknown}")
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE steps SET {sets} WHERE run_id = ? AND service = ?",
+                (*changes.values(), run_id, service),
+            )
+
+    def record_release(
+        self, run_id: int, service: str, *, environment: str, version: str, now: str, **changes: Any
+    ) -> None:
+        """A step's new status and the environment's deployed version, in one transaction."""
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE steps SET {sets} WHERE run_id = ? AND service = ?",
+                (*changes.values(), run_id, service),
+            )
+            self._set_deployed(db, environment, service, version, now)
+
+    # --- deployed versions (the embedded `local` environment, and what others reported) ----
+
+    def deployed_version(self, environment: str, service: str) -> str | None:
+        with self._tx(write=False) as db:
+            row = db.execute(
+                "SELECT version FROM deployed WHERE environment = ? AND service = ?",
+                (environment, service),
+            ).fetchone()
+        return row[0] if row else None
+
+    def deployed_versions(self, environment: str) -> dict[str, str]:
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                "SELECT service, version FROM deployed WHERE environment = ? AND version IS NOT NULL",
+                (environment,),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def set_deployed_version(self, environment: str, service: str, version: str | None) -> None:
+        from datetime import datetime, timezone
+
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        with self._tx() as db:
+            self._set_deployed(db, environment, service, version, now)
+
+    @staticmethod
+    def _set_deployed(
+        db: sqlite3.Connection, environment: str, service: str, version: str | None, now: str
+    ) -> None:
+        db.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (environment, service) DO UPDATE SET version = excluded.version,"
+            " updated_at = excluded.updated_at",
+            (environment, service, version, now),
+        )
+
+    # --- locks -----------------------------------------------------------------------------
+
+    def acquire(self, resources: Sequence[str], lock: Lock, *, stale_after_s: float, now_ts: float) -> list[Lock]:
+        """Take every resource or none. Returns the stale locks that were taken over.
+
+        A lock whose process is gone on this host, or (another host) whose heartbeat is older
+        than `stale_after_s`, is stale and taken over; any other holder refuses with exit 3.
+        """
+        from datetime import datetime
+
+        taken_over: list[Lock] = []
+        with self._tx() as db:
+            marks = ",".join("?" * len(resources))
+            rows = db.execute(f"SELECT * FROM locks WHERE resource IN ({marks})", tuple(resources)).fetchall()
+            for row in rows:
+                held = Lock(**dict(row))
+                if held.lock_id == lock.lock_id:
+                    continue
+                age = now_ts - datetime.fromisoformat(held.heartbeat_at).timestamp()
+                if _is_stale(held, age=age, stale_after_s=stale_after_s):
+                    taken_over.append(held)
+                    continue
+                what = held.resource.replace(":", " ", 1)
+                raise LockHeldError(
+                    f"{what} is locked by train {held.train!r} run by {held.describe()}; "
+                    f"wait for it, or if that run is dead: release-trains unlock {held.train} {held.lock_id}"
+                )
+            db.execute(
+                f"DELETE FROM locks WHERE resource IN ({marks})", tuple(resources)
+            )
+            db.executemany(
+                "INSERT INTO locks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r, lock.lock_id, lock.train, lock.holder, lock.host, lock.pid, lock.started_at, lock.heartbeat_at)
+                    for r in resources
+                ],
+            )
+        return taken_over
+
+    def heartbeat(self, lock_id: str, now: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE locks SET heartbeat_at = ? WHERE lock_id = ?", (now, lock_id))
+
+    def release(self, lock_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM locks WHERE lock_id = ?", (lock_id,))
+
+    def locks(self, train: str | None = None) -> list[Lock]:
+        with self._tx(write=False) as db:
+            rows = db.execute("SELECT * FROM locks ORDER BY resource").fetchall()
+        found = [Lock(**dict(r)) for r in rows]
+        return [lk for lk in found if train is None or lk.train == train]
+
+    # --- events ----------------------------------------------------------------------------
+
+    def add_event(self, run_id: int, *, ts: str, kind: str, service: str | None, message: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO events (run_id, ts, kind, service, message) VALUES (?, ?, ?, ?, ?)",
+                (run_id, ts, kind, service, message),
+            )
+
+    def events(self, run_id: int, *, limit: int | None = None) -> list[Event]:
+        with self._tx(write=False) as db:
+            if limit is None:
+                rows = db.execute("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT * FROM (SELECT * FROM events WHERE run_id = ? ORDER BY id DESC LIMIT ?)"
+                    " ORDER BY id",
+                    (run_id, limit),
+                ).fetchall()
+        return [Event(**dict(r)) for r in rows]
+
+    def integrity_ok(self) -> bool:
+        with self._mutex:
+            return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+def _is_stale(lock: Lock, *, age: float, stale_after_s: float) -> bool:
+    if lock.host == socket.gethostname():
+        return not pid_alive(lock.pid)
+    return age > stale_after_s
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
