@@ -151,7 +151,7 @@ def _service(name: str, s: dict[str, Any], snap: dict[str, Any]) -> Service:
     return Service(
         name=name,
         version=s.get("version"),
-        aliases=tuple(s.get("aliases") or ()),
+        aliases=tuple(dict.fromkeys(s.get("aliases") or ())),
         depends_on=tuple(dict.fromkeys(versions.split_pinned(d)[0] for d in deps)),
         api_contracts=tuple(versions.split_pinned(c) for c in s.get("api_contracts") or ()),
         quality_score=float(score) if score is not None else None,
@@ -287,11 +287,13 @@ OBJECT_TYPES = {
 
 def _trains(doc: Any, source: Path, config: Config, problems: Problems) -> dict[str, Train]:
     trains: dict[str, Train] = {}
+    seen: set[str] = set()
     for i, t in enumerate(doc["trains"]):
         path: list[str | int] = ["trains", i]
-        if t["name"] in trains:
+        if t["name"] in seen:
             problems.add(source, [*path, "name"], f"duplicate train name {t['name']!r}")
             continue
+        seen.add(t["name"])
         train = _train(t, source, path, config, problems)
         if train is not None:
             trains[train.name] = train
@@ -386,7 +388,7 @@ def _gate(
             return None
         return _gate_from_expression(
             expr, label=g.get("name") or text, required=required, when=when, config=config,
-            source=source, path=path, problems=problems,
+            source=source, path=path, problems=problems, when_given=g.get("when"),
         )
     # the object form: {name, type, threshold | max_vulns, required}
     gate_type = g.get("type", g["name"])
@@ -406,6 +408,8 @@ def _gate(
     elif check is GateCheck.SIGNAL and "threshold" in g:
         comparison = Expression(g["name"], Comparison(">=", float(g["threshold"])))
     max_vulns = g.get("max_vulns") if check is GateCheck.CRITICAL_VULNS else None
+    if check is GateCheck.HEALTHY and "when" not in g:
+        when = "after"
     return Gate(
         label=g["name"],
         check=check,
@@ -427,6 +431,7 @@ def _gate_from_expression(
     source: Path,
     path: list[str | int],
     problems: Problems,
+    when_given: str | None,
 ) -> Gate | None:
     check = BUILTIN_SUBJECTS.get(expr.subject, GateCheck.SIGNAL)
     needs_comparison = check in (GateCheck.QUALITY, GateCheck.COVERAGE)
@@ -441,6 +446,8 @@ def _gate_from_expression(
     if check is GateCheck.CRITICAL_VULNS and expr.comparison is not None:
         problems.add(source, path, "no_open_critical_vulns takes no comparison (set max_vulns in the object form)")
         return None
+    if check is GateCheck.HEALTHY and when_given is None:
+        when = "after"  # health can only be verified once the new versions run
     return Gate(
         label=label,
         check=check,

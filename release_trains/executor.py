@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -371,9 +371,8 @@ class Executor:
     def _health(self, service: Service) -> Health:
         assert self.train and self.journal
         settings = health_settings(self.catalog.config.health, service.release)
-        threshold = self.train.rollback.health_check_threshold
         fields = {"service": service.name, "train": self.train.name, "environment": self.catalog.config.environment}
-        kwargs: dict[str, Any] = {"threshold": 100.0 if threshold is None else threshold, "fields": fields}
+        kwargs: dict[str, Any] = {"threshold": health_threshold(self.train, settings), "fields": fields}
         if self.s.sleep:
             kwargs["sleep"] = self.s.sleep
         return check_health(service.name, settings, **kwargs)
@@ -437,6 +436,14 @@ class Executor:
         return self.s.clock().isoformat(timespec="milliseconds")
 
 
+def health_threshold(train: Any, settings: Mapping[str, Any]) -> float:
+    """Percent of probes that must pass: the train's rollback.health_check_threshold, else the
+    health settings' `threshold`, else 100."""
+    if train.rollback.health_check_threshold is not None:
+        return float(train.rollback.health_check_threshold)
+    return float(settings.get("threshold", 100.0))
+
+
 def take_lock(
     catalog: Catalog, store: Store, train: str, services: list[str], *, lock_id: str, settings: Settings
 ) -> None:
@@ -474,7 +481,7 @@ def dry_run(catalog: Catalog, store: Store | None, train: str, *, clock: Callabl
     for name in plan.ordering.order:
         p = plan.service(name)
         deployer = deployer_for(catalog, catalog.services[name], store=store or _NoStore(), log=lambda _: None)
-        req = DeployRequest(name, p.to_version or "", p.from_version, train, catalog.config.environment)
+        req = DeployRequest(name, p.to_version or p.from_version or "?", p.from_version, train, catalog.config.environment)
         try:
             call = deployer.describe("deploy", req)
         except InputError as e:

@@ -126,16 +126,21 @@ def _critical_vulns(gate: Gate, ctx: GateContext) -> _Verdict:
 
 
 def _healthy(gate: Gate, ctx: GateContext) -> _Verdict:
+    """Unhealthy fails. A service with no health check configured is "not verified": shown as
+    such and, as CONTRACT.md says, not a failure. A configured check that could not be read
+    is reported unhealthy by the probe itself, so no missing data passes here."""
     if ctx.check_health is None:
-        return Outcome.UNKNOWN, "health is not probed at this stage", ()
+        return Outcome.UNKNOWN, "health is probed only after release", ()
     results = [ctx.check_health(s) for s in ctx.services]
     bad = [r.service for r in results if r.healthy is False]
     unverified = [r.service for r in results if r.healthy is None]
     if bad:
         return Outcome.FAIL, f"unhealthy: {names(bad)}", bad
+    healthy = len(results) - len(unverified)
+    detail = f"{healthy}/{len(results)} participants healthy"
     if unverified:
-        return Outcome.UNKNOWN, f"not verified: {names(unverified)} (no health check configured)", ()
-    return Outcome.PASS, f"all {len(results)} participants healthy", ()
+        detail += f"; not verified (no health check configured): {names(unverified)}"
+    return Outcome.PASS, detail, ()
 
 
 def _signal(gate: Gate, ctx: GateContext) -> _Verdict:

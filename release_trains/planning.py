@@ -8,7 +8,6 @@ raises.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from .catalog import resolve
 from .errors import ResolutionError, UnknownTrainError
 from .gates import GateContext, GateResult, Health, evaluate
 from .gates_parser import Comparison, Expression
-from .models import Catalog, Dependency, Gate, GateCheck, Outcome, Service, Train
+from .models import Catalog, Dependency, Gate, GateCheck, Outcome, Service, Train, parse_duration
 from .ordering import Ordering, order_services
 from .signals import Reading, read_signal
 from .yaml_io import dump_json, write_atomic
@@ -295,12 +294,22 @@ def plan_train(
 
 
 def estimate(catalog: Catalog, train: Train, ordering: Ordering) -> float:
-    """The train's own estimate, else a per-service estimate over the waves."""
+    """The train's own estimate; else each service's `release.estimated_duration` (or the
+    config's per-service estimate), summed in release order, a wave's width at a time."""
     if train.estimated_duration_s is not None:
         return train.estimated_duration_s
-    per = catalog.config.per_service_estimate_s
+    default = catalog.config.per_service_estimate_s
     width = catalog.config.max_parallel
-    return float(sum(math.ceil(len(w) / width) for w in ordering.waves) * per)
+    total = 0.0
+    for wave in ordering.waves:
+        costs = sorted((_service_estimate(catalog, name, default) for name in wave), reverse=True)
+        total += sum(costs[::width])  # each batch of `width` lasts as long as its slowest
+    return total
+
+
+def _service_estimate(catalog: Catalog, name: str, default: float) -> float:
+    own = catalog.services[name].release.get("estimated_duration")
+    return parse_duration(own) if own is not None else default
 
 
 def save_plan(plan: Plan, root: Path) -> Path:

@@ -223,7 +223,7 @@ def rollback_train(
     """
     import uuid
 
-    from .executor import deployer_for, take_lock
+    from .executor import deployer_for, health_threshold, take_lock
     from .journal import Journal
     from .planning import find_train
     from .probes import check_health, health_settings
@@ -265,12 +265,11 @@ def rollback_train(
             raise lifecycle.refuse(train, run.status, "roll back")
         journal.event("rollback-start", f"reason: {reason}; order: {', '.join(plan.order)}",
                       audit_detail={"reason": reason, "order": plan.order}, audited=True)  # fmt: skip
-        threshold = t.rollback.health_check_threshold
 
         def health(name: str) -> Any:
             fields = {"service": name, "train": train, "environment": catalog.config.environment}
             settings_ = health_settings(catalog.config.health, catalog.services[name].release)
-            return check_health(name, settings_, threshold=100.0 if threshold is None else threshold, fields=fields)
+            return check_health(name, settings_, threshold=health_threshold(t, settings_), fields=fields)
 
         result = execute_rollback(
             plan, store=store, catalog=catalog, deployer_for=deployer, check_health=health,

@@ -74,7 +74,9 @@ def _most_relevant(err: Any) -> Any:
 
     while err.context:
         # Prefer the branch that matched the instance's type: that is what the author meant.
-        typed = [e for e in err.context if e.validator != "type"]
+        # A branch whose very first check is the instance's type is a branch the author did
+        # not mean; errors deeper inside the other branch (a nested type error) are kept.
+        typed = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
         err = best_match(typed or err.context)
     return err
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,7 +113,39 @@ def _load_json(path: Path, text: str) -> Any:
     return data
 
 
+# libyaml's composer recurses once per nesting level on the C stack, so a few hundred
+# thousand levels crash the process before any Python check runs. Two defences: a linear scan
+# for long runs of openers (flow `[[[`, `[a,[b,[c`, block `- - -`), and parsing in a thread
+# with a large stack so what the scan lets through (indented block nesting, which costs its
+# square in bytes) cannot reach the limit.
+_DEEP = re.compile(rf"(?:[\[{{][^\[\]{{}}]{{0,64}}){{{MAX_DEPTH + 1},}}|(?:-[ \t]+){{{MAX_DEPTH + 1},}}")
+_PARSER_STACK_BYTES = 512 * 1024 * 1024
+
+
 def _load_yaml(path: Path, text: str) -> Any:
+    if _DEEP.search(text):
+        raise CatalogError(f"{path}: document is nested deeper than {MAX_DEPTH} levels")
+    result: list[Any] = []
+
+    def parse() -> None:
+        try:
+            result.append(_parse_yaml(path, text))
+        except BaseException as e:  # handed back to the calling thread
+            result.append(e)
+
+    previous = threading.stack_size(_PARSER_STACK_BYTES)
+    try:
+        worker = threading.Thread(target=parse, name="yaml-parse")
+        worker.start()
+    finally:
+        threading.stack_size(previous)
+    worker.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
     loader = _Loader(text)
     try:
         data = loader.get_single_data()

@@ -5,6 +5,10 @@ the train releases and `{previous_version}` the one that ran before it. A rollba
 carries `version` = the version to return to and `previous_version` = the version being
 left, so `template_values` swaps them for a rollback: that is why the documented
 `rollback: ["./bin/deploy", "{service}", "{previous_version}"]` deploys the old version.
+An undeploy is the rollback of a first install, shaped the same way: `previous_version` is
+the version being removed and `version` is "" (nothing to return to); a request that names
+the removed version in `version` instead is read the same. Its templates see `{version}` =
+the removed version and no `{previous_version}`.
 """
 
 from __future__ import annotations
@@ -61,7 +65,11 @@ class Deployer(Protocol):
         ...
 
     def undeploy(self, req: DeployRequest) -> DeployResult | None:
-        """Remove req.version; None: this deployer cannot (a first install then needs a person)."""
+        """Remove the service (see `removed_version`); None: this deployer cannot."""
+        ...
+
+    def can_undeploy(self) -> bool:
+        """False: a first install cannot be rolled back by this deployer (a person must)."""
         ...
 
     def current_version(self, service: str) -> str | None:
@@ -83,6 +91,8 @@ def template_values(action: str, req: DeployRequest) -> Values:
     previous = req.previous_version
     if action == "rollback":
         version, previous = req.previous_version, req.version
+    elif action == "undeploy":
+        version, previous = removed_version(req), None
     return {
         "service": req.service,
         "version": version,
@@ -90,6 +100,11 @@ def template_values(action: str, req: DeployRequest) -> Values:
         "train": req.train,
         "environment": req.environment,
     }
+
+
+def removed_version(req: DeployRequest) -> str | None:
+    """The version an undeploy request removes (module docstring: both shapes are accepted)."""
+    return req.previous_version or req.version or None
 
 
 def check_action(action: str) -> None:

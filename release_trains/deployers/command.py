@@ -78,6 +78,9 @@ class CommandDeployer:
     def undeploy(self, req: DeployRequest) -> DeployResult | None:
         return self._act("undeploy", req) if "undeploy" in self.templates else None
 
+    def can_undeploy(self) -> bool:
+        return "undeploy" in self.templates
+
     def check(self, req: DeployRequest) -> DeployResult | None:
         return self._act("check", req) if "check" in self.templates else None
 

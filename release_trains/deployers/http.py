@@ -88,6 +88,9 @@ class HttpDeployer:
     def undeploy(self, req: DeployRequest) -> DeployResult | None:
         return self._act("undeploy", req)
 
+    def can_undeploy(self) -> bool:
+        return True  # the endpoint is told {"action": "undeploy"}
+
     def check(self, req: DeployRequest) -> DeployResult | None:
         # No artifact to fetch, but a header variable that is not set should stop the train
         # at staging (InputError), not halfway through its deploys.

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .base import DeployRequest, DeployResult, LocalEnvironment, Log, check_action
+from .base import (
+    DeployRequest,
+    DeployResult,
+    LocalEnvironment,
+    Log,
+    check_action,
+    removed_version,
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,9 @@ class LocalDeployer:
     def undeploy(self, req: DeployRequest) -> DeployResult | None:
         return self._set(req, None)
 
+    def can_undeploy(self) -> bool:
+        return True
+
     def current_version(self, service: str) -> str | None:
         return self.store.deployed_version(self.environment, service)
 
@@ -40,7 +50,7 @@ class LocalDeployer:
         if action == "check":
             return "local: nothing to fetch"
         if action == "undeploy":
-            return _change(req, req.version, None)
+            return _change(req, removed_version(req), None)
         return _change(req, req.previous_version, req.version)
 
     def _set(self, req: DeployRequest, version: str | None) -> DeployResult:
