@@ -30,7 +30,7 @@ from .models import (
     Trigger,
     parse_duration,
 )
-from .validation import problem, schema_problems
+from .validation import problem, schema_errors
 from .yaml_io import load_file
 
 # name -> candidate files, first existing wins (CONTRACT: YAML over JSON)
@@ -75,6 +75,7 @@ def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None,
     problems = Problems()
     files: dict[str, Path] = {}
     docs: dict[str, Any] = {}
+    broken: dict[str, set[tuple[str | int, ...]]] = {}
     for kind in FILES:
         path = find_file(root, kind)
         if path is None:
@@ -88,17 +89,24 @@ def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None,
             problems.errors.append(str(e))
             continue
         if validate:
-            found = schema_problems(kind, docs[kind], path)
-            problems.errors.extend(found)
-            if found:
-                del docs[kind]  # do not build models from a document that broke its schema
+            found = schema_errors(kind, docs[kind])
+            problems.errors.extend(problem(path, p, m) for p, m in found)
+            # Models are built from what passed: a broken train or service is left out, so the
+            # other entries' problems (gates, versions, names) are still found and reported.
+            broken[kind] = {tuple(p[:2]) for p, _ in found}
+            if any(len(p) < 2 for p, _ in found) or (kind == "config" and found):
+                del docs[kind]
     if any(k not in docs for k in REQUIRED):
         return None, problems
 
     config = _config(docs.get("config") or {}, files.get("config"), problems)
-    services = _services(docs["services"], files["services"], docs.get("quality"), problems)
+    before = len(problems.errors)
+    services = _services(
+        docs["services"], files["services"], docs.get("quality"), problems, skip=broken.get("services", set())
+    )
+    services_ok = len(problems.errors) == before and not broken.get("services")
     specs, libraries = _registries(docs.get("specs") or {}, services)
-    trains = _trains(docs["trains"], files["trains"], config, problems)
+    trains = _trains(docs["trains"], files["trains"], config, problems, skip=broken.get("trains", set()))
     aliases: dict[str, list[str]] = {}
     for service in services.values():
         for alias in service.aliases:
@@ -113,14 +121,28 @@ def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None,
         config=config,
         files=files,
     )
+    if services_ok:  # else an unresolved name may only be a broken service
+        _check_participants(catalog, docs["trains"], problems)
     return catalog, problems
+
+
+def _check_participants(catalog: Catalog, doc: Any, problems: Problems) -> None:
+    """Every participant must resolve to exactly one service: an input error where it is written."""
+    for i, t in enumerate(doc["trains"]):
+        if t.get("name") not in catalog.trains:
+            continue
+        for j, p in enumerate(t["participants"]):
+            try:
+                resolve(catalog, p if isinstance(p, str) else p["name"])
+            except ResolutionError as e:
+                problems.add(catalog.files["trains"], ["trains", i, "participants", j], str(e))
 
 
 # --- services ----------------------------------------------------------------------------
 
 
 def _services(
-    doc: Any, source: Path, quality: Any, problems: Problems
+    doc: Any, source: Path, quality: Any, problems: Problems, *, skip: set[tuple[str | int, ...]]
 ) -> dict[str, Service]:
     raw = doc["services"]
     entries: list[tuple[list[str | int], str, dict[str, Any]]]
@@ -131,6 +153,8 @@ def _services(
     snapshot = (quality or {}).get("services", {})
     services: dict[str, Service] = {}
     for path, name, s in entries:
+        if tuple(path) in skip:
+            continue
         if name in services:
             problems.add(source, [*path, "name"], f"duplicate service {name!r}")
             continue
@@ -232,6 +256,7 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
         signals=rt.get("signals") or {},
         rollback_enabled=bool(rollback.get("enabled", False)),
         triggers=triggers,
+        trigger_interval_s=parse_duration(rollback.get("interval", 5)),
         max_parallel=executor.get("max_parallel", 1),
         on_stop=executor.get("on_stop", "finish"),
         lock_stale_after_s=parse_duration(executor.get("lock_stale_after", 120)),
@@ -285,11 +310,17 @@ OBJECT_TYPES = {
 }
 
 
-def _trains(doc: Any, source: Path, config: Config, problems: Problems) -> dict[str, Train]:
+def _trains(
+    doc: Any, source: Path, config: Config, problems: Problems, *, skip: set[tuple[str | int, ...]]
+) -> dict[str, Train]:
     trains: dict[str, Train] = {}
     seen: set[str] = set()
     for i, t in enumerate(doc["trains"]):
         path: list[str | int] = ["trains", i]
+        if tuple(path) in skip:
+            if isinstance(t, dict) and isinstance(t.get("name"), str):
+                seen.add(t["name"])  # a later train of the same name is still a duplicate
+            continue
         if t["name"] in seen:
             problems.add(source, [*path, "name"], f"duplicate train name {t['name']!r}")
             continue
@@ -477,7 +508,11 @@ def resolve(catalog: Catalog, name: str) -> str:
         )
     if f"{name}-service" in services:
         return f"{name}-service"
-    close = difflib.get_close_matches(name, list(services), n=3, cutoff=0.6)
+    # Suggest what people write: full names, aliases and names without "-service".
+    candidates = {n: n for n in services}
+    candidates.update({a: a for a in catalog.aliases})
+    candidates.update({n.removesuffix("-service"): n.removesuffix("-service") for n in services})
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ResolutionError(
         f"participant {name!r} matches no service in {catalog.files.get('services')} "

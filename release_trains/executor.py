@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,7 +32,9 @@ from .journal import Journal
 from .models import Catalog, Service
 from .planning import Plan, plan_train, resolve_participants
 from .probes import check_health, health_settings
+from .signals import Reading, read_signal
 from .store import Lock, Run, Step, Store
+from .triggers import TriggerWatch
 
 FINAL_STEP = frozenset({"released"})
 
@@ -127,6 +130,7 @@ class Executor:
         self.run: Run | None = None
         self._stopping: str | None = None  # why no new service may start
         self._failure: str | None = None
+        self._trigger_watch: TriggerWatch | None = None
 
     # --- entry points ----------------------------------------------------------------------
 
@@ -260,6 +264,7 @@ class Executor:
                     if fut.result():
                         sorter.done(name)
                         self._during_gates(services)
+                        self._observe_triggers()
                     else:
                         failed.add(name)
                         self._failure = self._failure or f"{name} failed: {self._step(name).error}"
@@ -351,7 +356,17 @@ class Executor:
             elif health.healthy:
                 self.store.update_step(self.run.id, service.name, health="healthy", health_detail=health.detail)
         problems += [f"gate {r.gate}: {r.outcome.value}: {r.detail}" for r in self._gates("after", services) if r.blocks]
-        return "; ".join(problems) or None
+        if problems:
+            return "; ".join(problems)
+        watch = self._watch()
+        sleep = self.s.sleep or time.sleep
+        for i in range(watch.readings_needed):
+            if i:
+                sleep(self.catalog.config.trigger_interval_s)  # metrics need time to move
+            fired = watch.observe()
+            if fired:
+                return fired
+        return None
 
     def _gates(self, when: str, services: list[Service]) -> list[GateResult]:
         assert self.train and self.journal
@@ -413,9 +428,68 @@ class Executor:
         self.journal.event("status", f"{current} -> {status}" + (f": {reason}" if reason else ""), audited=True)
         return RunOutcome(self.train_name, self.run.id, status, reason, tuple(self.store.steps(self.run.id)))
 
+    def _watch(self) -> TriggerWatch:
+        if self._trigger_watch is None:
+            assert self.train and self.journal
+            journal = self.journal
+            self._trigger_watch = TriggerWatch(
+                triggers=(*self.catalog.config.triggers, *self.train.rollback.triggers),
+                read=self._read_trigger_signal,
+                log=lambda line: journal.event("trigger", line),
+            )
+        return self._trigger_watch
+
+    def _observe_triggers(self) -> None:
+        fired = self._watch().observe()
+        if fired and not self._failure:
+            self._failure = fired
+
+    def _read_trigger_signal(self, name: str) -> Reading | None:
+        """Fresh reads (no cache): `health` is built in, the rest come from config signals."""
+        assert self.run and self.train
+        if name == "health":
+            return self._health_signal()
+        spec = self.catalog.config.signals.get(name)
+        if spec is None:
+            return None
+        fields = {"train": self.train.name, "environment": self.catalog.config.environment}
+        return read_signal(name, spec, root=self.catalog.root, fields=fields)
+
+    def _health_signal(self) -> Reading:
+        """Percent of the released services whose health check passes now (one probe each)."""
+        assert self.run
+        released = [s.service for s in self.store.steps(self.run.id) if s.status == "released"]
+        results = []
+        for name in released:
+            service = self.catalog.services[name]
+            settings = {**health_settings(self.catalog.config.health, service.release), "retries": 0, "samples": 1}
+            result = check_health(name, settings, fields={"service": name})
+            if result.healthy is not None:
+                results.append(result.healthy)
+        if not results:
+            return Reading("health", None, "health probes", "no released service has a health check")
+        return Reading("health", 100.0 * sum(results) / len(results), f"health probes of {len(results)} services")
+
     def _fail(self, reason: str) -> RunOutcome:
-        """The hook automatic rollback plugs into (rollback.py); without it the train fails."""
-        return self._finish("failed", reason)
+        """Automatic rollback where it is enabled (train, else config; default off)."""
+        assert self.train and self.run and self.journal
+        enabled = self.train.rollback.enabled
+        if enabled is None:
+            enabled = self.catalog.config.rollback_enabled
+        if not enabled:
+            return self._finish("failed", f"{reason} (automatic rollback is disabled: no rollback ran)")
+        from .rollback import deployed_steps, rollback_train
+
+        if not deployed_steps(self.store.steps(self.run.id)):
+            return self._finish("failed", f"{reason} (nothing was deployed: no rollback needed)")
+        self.journal.event("auto-rollback", f"rolling back automatically: {reason}", audited=True)
+        rollback_train(
+            self.catalog, self.store, self.train.name, settings=self.s, reason=f"automatic rollback after: {reason}",
+            journal=self.journal, lock_held=True,
+        )  # fmt: skip
+        run = self.store.run(self.run.id)
+        assert run
+        return RunOutcome(self.train_name, run.id, run.status, run.reason, tuple(self.store.steps(run.id)))
 
     def _pause(self, reason: str) -> RunOutcome:
         assert self.run

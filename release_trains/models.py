@@ -126,6 +126,7 @@ class Config:
     signals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rollback_enabled: bool = False
     triggers: tuple[Trigger, ...] = ()
+    trigger_interval_s: float = 5  # between trigger readings while verifying
     max_parallel: int = 1
     on_stop: str = "finish"  # what a stopped executor does with its in-flight deploy
     lock_stale_after_s: float = 120

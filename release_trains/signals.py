@@ -1,21 +1,49 @@
 """Where gate and trigger values come from: config `release_trains.signals` (and a service's
 own `release.signals`).
 
-Sources: `value` (static), `file` (+ `path` into a JSON/YAML document). A read never raises:
-a value that cannot be had is a Reading with `value=None` and the reason in `error`, which
-gates turn into `unknown`.
+Sources (the first of these keys a spec has wins):
+- `value`: a static value.
+- `file` (+ `path` into a JSON/YAML document).
+- `command: [argv...]`: run without a shell (deployers/process.run); exit 0 required. Its
+  output (stderr is merged into stdout by the runner) is JSON dug into with `path` when
+  `path` is given, otherwise its last non-empty line is the value.
+- `http_json: URL` (+ `path`): GET, JSON body, dig `path`.
+- `prometheus: {url, query}`: an instant query against the Prometheus HTTP API; the result
+  must be exactly one series (or a scalar).
+- `prometheus: {metrics_url, metric, labels}`: one sample of a service's own /metrics page.
+
+Live sources take `timeout` (default 5 s) and their URLs, argv, PromQL query and label values
+may use the template fields of deployers/templates.py (`{service}`, ...) from `fields`.
+HTTP sources send `headers`, whose `${VAR}` are expanded from the environment; the expanded
+values are secrets, scrubbed from every error text (see deployers/http.py).
+
+A read never raises: a value that cannot be had is a Reading with `value=None` and the reason
+in `error`, which gates turn into `unknown`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import math
+import shlex
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CatalogError
+from .errors import CatalogError, InputError
 
 SignalValue = float | bool
+
+DEFAULT_TIMEOUT_S = 5.0
+# A read has nothing to clean up, and a gate should not wait the deployers' 5 s grace for a
+# probe that ignores SIGTERM: it gets 1 s, then the process group is SIGKILLed.
+_GRACE_S = 1.0
+_MAX_BODY = 32 * 1024 * 1024  # a /metrics page is big, but not this big: stop a runaway reply
+_MAX_OUTPUT = 4 * 1024 * 1024  # the same bound for a command's output
+_SNIPPET = 200  # characters of a failed response's body kept as evidence
+_SHOWN_SERIES = 5  # label sets listed when a metric is ambiguous
 
 
 @dataclass(frozen=True)
@@ -26,14 +54,39 @@ class Reading:
     error: str | None = None
 
 
-def read_signal(name: str, spec: Mapping[str, Any], *, root: Path) -> Reading:
-    """Read one configured signal now."""
+def read_signal(
+    name: str,
+    spec: Mapping[str, Any],
+    *,
+    root: Path,
+    fields: Mapping[str, str] | None = None,
+) -> Reading:
+    """Read one configured signal now; `fields` fill `{service}`-style templates."""
     if "value" in spec:
         return _reading(name, spec["value"], "static value")
     if "file" in spec:
         return _from_file(name, spec, root=root)
+    for kind, reader in _LIVE.items():
+        if kind in spec:
+            try:
+                return reader(name, spec, dict(fields or {}))
+            except (InputError, ValueError) as e:
+                # A bad template value, an unset ${VAR}, a malformed spec: the signal cannot
+                # be read, which is `unknown` like any other failed read. InputError messages
+                # name variables, never their values.
+                return Reading(name, None, f"{kind} {_describe(spec[kind])}", str(e))
     kinds = ", ".join(sorted(spec))
     return Reading(name, None, kinds, f"signal source {kinds!r} is not supported")
+
+
+def read_all(
+    specs: Mapping[str, Mapping[str, Any]],
+    *,
+    root: Path,
+    fields: Mapping[str, str] | None = None,
+) -> dict[str, Reading]:
+    """Every configured signal, read now, one after the other."""
+    return {name: read_signal(name, spec, root=root, fields=fields) for name, spec in specs.items()}
 
 
 def _from_file(name: str, spec: Mapping[str, Any], *, root: Path) -> Reading:
@@ -50,6 +103,278 @@ def _from_file(name: str, spec: Mapping[str, Any], *, root: Path) -> Reading:
         value = dig(doc, spec.get("path", ""))
     except LookupError as e:
         return Reading(name, None, source, f"{spec.get('path')!r} not found in {spec['file']}: {e}")
+    return _reading(name, value, source)
+
+
+def _from_command(name: str, spec: Mapping[str, Any], values: Mapping[str, str]) -> Reading:
+    from .deployers.process import run
+    from .deployers.templates import render_argv
+
+    argv = spec["command"]
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise InputError("`command` must be a non-empty list of strings (an argv, no shell)")
+    rendered = render_argv(argv, values)
+    source = f"command {shlex.join(rendered)}"
+    timeout_s = _timeout(spec)
+    # The runner keeps only the last lines for its own use; a JSON document can be longer,
+    # so every line is collected here (up to a bound).
+    output: list[str] = []
+    size = 0
+
+    def keep(line: str) -> None:
+        nonlocal size
+        size += len(line) + 1
+        if size <= _MAX_OUTPUT:
+            output.append(line)
+
+    result = run(rendered, timeout_s=timeout_s, on_line=keep, grace_s=_GRACE_S)
+    if not result.ok:
+        return Reading(name, None, source, result.reason(timeout_s))
+    if size > _MAX_OUTPUT:
+        return Reading(name, None, source, f"output is larger than {_MAX_OUTPUT} bytes")
+    if "path" not in spec:
+        last = next((line for line in reversed(output) if line.strip()), "")
+        if not last:
+            return Reading(name, None, source, "exit 0 but no output")
+        return _reading(name, last, source)
+    try:
+        doc = json.loads("\n".join(output))
+    except ValueError as e:
+        return Reading(name, None, source, f"output is not JSON: {e}")
+    return _dug(name, doc, spec["path"], source, where="the output")
+
+
+def _from_http_json(name: str, spec: Mapping[str, Any], values: Mapping[str, str]) -> Reading:
+    from .deployers.http import expand_headers, redact
+    from .deployers.templates import render_url
+
+    url = render_url(spec["http_json"], values)
+    source = f"http_json {url}"
+    headers, secrets = expand_headers(spec.get("headers") or {})
+    got = _get(url, headers=headers, timeout_s=_timeout(spec))
+    if got.error is not None:
+        return Reading(name, None, source, redact(f"GET {url}: {got.error}", secrets))
+    if not 200 <= got.status < 300:
+        why = f"GET {url} -> {got.status}{got.snippet}"
+        return Reading(name, None, source, redact(why, secrets))
+    try:
+        doc = json.loads(got.body)
+    except ValueError:
+        why = f"GET {url}: body is not JSON{got.snippet}"
+        return Reading(name, None, source, redact(why, secrets))
+    return _dug(name, doc, spec.get("path", ""), source, where="the response")
+
+
+def _from_prometheus(name: str, spec: Mapping[str, Any], values: Mapping[str, str]) -> Reading:
+    prom = spec["prometheus"]
+    if not isinstance(prom, Mapping):
+        raise InputError("`prometheus` must be a mapping: {url, query} or {metrics_url, metric}")
+    if prom.get("url") and prom.get("query"):
+        return _prometheus_query(name, spec, prom, values)
+    if prom.get("metrics_url") and prom.get("metric"):
+        return _metrics_page(name, spec, prom, values)
+    raise InputError(
+        "`prometheus` needs either `url` and `query` (a Prometheus server) or `metrics_url` "
+        "and `metric` (a service's /metrics page)"
+    )
+
+
+def _prometheus_query(
+    name: str, spec: Mapping[str, Any], prom: Mapping[str, Any], values: Mapping[str, str]
+) -> Reading:
+    from urllib.parse import urlencode
+
+    from .deployers.http import expand_headers, redact
+    from .deployers.templates import render, render_url
+
+    base = render_url(prom["url"], values).rstrip("/")
+    # Field values are single tokens (templates.VALUE): they cannot close a PromQL string.
+    query = render(prom["query"], values)
+    source = f"prometheus {base} {query}"
+    url = f"{base}/api/v1/query?{urlencode({'query': query})}"
+    headers, secrets = expand_headers(spec.get("headers") or {})
+    got = _get(url, headers=headers, timeout_s=_timeout(spec))
+
+    def unknown(why: str) -> Reading:
+        return Reading(name, None, source, redact(why, secrets))
+
+    if got.error is not None:
+        return unknown(f"GET {base}/api/v1/query: {got.error}")
+    try:
+        doc = json.loads(got.body)
+    except ValueError:
+        doc = None
+    # Prometheus answers a bad query with 400/422 and a JSON error: that text is the reason.
+    if isinstance(doc, dict) and doc.get("status") == "error":
+        kind = doc.get("errorType")
+        return unknown(f"prometheus error{f' ({kind})' if kind else ''}: {doc.get('error')}")
+    if not 200 <= got.status < 300:
+        return unknown(f"GET {base}/api/v1/query -> {got.status}{got.snippet}")
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict) or doc.get("status") != "success":
+        return unknown(f"not a Prometheus API answer{got.snippet}")
+    value, why = _query_value(data)
+    if why is not None:
+        return unknown(why)
+    return _reading(name, value, source)
+
+
+def _query_value(data: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The one sample value of an instant query's `data`, or why there is none."""
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        sample = result
+    elif kind == "vector":
+        if not isinstance(result, list):
+            return None, "vector result is not a list"
+        if not result:
+            return None, "query returned no series"
+        if len(result) > 1:
+            return None, f"query returned {len(result)} series; aggregate it (e.g. sum(...))"
+        sample = result[0].get("value") if isinstance(result[0], dict) else None
+    else:
+        return None, f"query returned a {kind} result; only an instant vector or a scalar is read"
+    if not isinstance(sample, list) or len(sample) != 2:
+        return None, f"sample {sample!r} is not [timestamp, value]"
+    return sample[1], None
+
+
+def _metrics_page(
+    name: str, spec: Mapping[str, Any], prom: Mapping[str, Any], values: Mapping[str, str]
+) -> Reading:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from .deployers.http import expand_headers, redact
+    from .deployers.templates import render, render_url
+
+    url = render_url(prom["metrics_url"], values)
+    metric = str(prom["metric"])
+    wanted = {str(k): render(str(v), values) for k, v in (prom.get("labels") or {}).items()}
+    source = f"metrics {url} {metric}{_labels(wanted)}"
+    headers, secrets = expand_headers(spec.get("headers") or {})
+    got = _get(url, headers=headers, timeout_s=_timeout(spec))
+
+    def unknown(why: str) -> Reading:
+        return Reading(name, None, source, redact(why, secrets))
+
+    if got.error is not None:
+        return unknown(f"GET {url}: {got.error}")
+    if not 200 <= got.status < 300:
+        return unknown(f"GET {url} -> {got.status}{got.snippet}")
+    named: list[dict[str, str]] = []  # label sets of samples with the right name
+    found: list[tuple[dict[str, str], float]] = []  # ... that also have every wanted label
+    family_samples: set[str] = set()  # `metric` is a histogram/summary: its samples' names
+    try:
+        for family in text_string_to_metric_families(got.body.decode("utf-8", "replace")):
+            for sample in family.samples:
+                # The parser names a counter `requests` and its sample `requests_total`:
+                # either name picks that sample.
+                total = family.type == "counter" and family.name == metric
+                if sample.name != metric and not (total and sample.name == f"{metric}_total"):
+                    if family.name == metric:
+                        family_samples.add(sample.name)
+                    continue
+                named.append(sample.labels)
+                if all(sample.labels.get(k) == v for k, v in wanted.items()):
+                    found.append((sample.labels, sample.value))
+    except ValueError as e:
+        return unknown(f"GET {url}: not a Prometheus text page: {e}")
+    if len(found) == 1:
+        return _reading(name, found[0][1], source)
+    if found:
+        seen = ", ".join(_labels(ls) or "{}" for ls, _ in found[:_SHOWN_SERIES])
+        return unknown(f"{len(found)} samples match; add labels to pick one of: {seen}")
+    if named:
+        seen = ", ".join(_labels(ls) or "{}" for ls in named[:_SHOWN_SERIES])
+        return unknown(
+            f"no sample of {metric} has labels {_labels(wanted)} on {url} (seen: {seen})"
+        )
+    if family_samples:
+        names = ", ".join(sorted(family_samples))
+        return unknown(f"{metric} has no sample of its own on {url}; name one of: {names}")
+    return unknown(f"no metric {metric}{_labels(wanted)} on {url}")
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    """`{k="v",...}` as Prometheus writes label sets ("" for none)."""
+    if not labels:
+        return ""
+    return "{" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())) + "}"
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    status: int = 0
+    body: bytes = b""
+    error: str | None = None  # no answer: connection refused, timed out, ...
+
+    @property
+    def snippet(self) -> str:
+        text = " ".join(self.body.decode("utf-8", "replace").split())
+        return f": {text[:_SNIPPET]}" if text else ""
+
+
+def _get(url: str, *, headers: Mapping[str, str], timeout_s: float) -> _Fetched:
+    """GET `url` within `timeout_s`; every failure is an `error`, never an exception."""
+    import httpx
+
+    from .deployers.http import http_failure
+
+    # httpx's timeout bounds each connect and each read; the deadline also stops a server
+    # that keeps trickling bytes, each within the read timeout, for ever.
+    deadline = time.monotonic() + timeout_s
+    body = bytearray()
+    try:
+        with (
+            httpx.Client(timeout=timeout_s, headers=dict(headers)) as client,
+            client.stream("GET", url) as response,
+        ):
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > _MAX_BODY:
+                    return _Fetched(error=f"body is larger than {_MAX_BODY} bytes")
+                if time.monotonic() > deadline:
+                    return _Fetched(error=f"timed out after {timeout_s:g} s")
+            return _Fetched(response.status_code, bytes(body))
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as e:
+        return _Fetched(error=http_failure(e, timeout_s=timeout_s))
+
+
+def _timeout(spec: Mapping[str, Any]) -> float:
+    from .deployers.base import seconds
+
+    raw = spec.get("timeout")
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, (int, float, str))):
+        raise InputError(f"signal timeout must be a number of seconds or a duration, not {raw!r}")
+    timeout_s = seconds(spec, "timeout", DEFAULT_TIMEOUT_S)
+    if not timeout_s > 0:
+        raise InputError(f"signal timeout must be more than 0 s, not {spec.get('timeout')!r}")
+    return timeout_s
+
+
+def _describe(source: Any) -> str:
+    """A live source's spec as written (templates unexpanded), for a Reading's `source`."""
+    if isinstance(source, list):
+        return shlex.join(str(a) for a in source)
+    if isinstance(source, Mapping):
+        return " ".join(
+            str(source[k]) for k in ("url", "query", "metrics_url", "metric") if k in source
+        )
+    return str(source)
+
+
+_LIVE: dict[str, Callable[[str, Mapping[str, Any], Mapping[str, str]], Reading]] = {
+    "command": _from_command,
+    "http_json": _from_http_json,
+    "prometheus": _from_prometheus,
+}
+
+
+def _dug(name: str, doc: Any, path: str, source: str, *, where: str) -> Reading:
+    try:
+        value = dig(doc, path)
+    except LookupError as e:
+        return Reading(name, None, source, f"{path!r} not found in {where}: {e}")
     return _reading(name, value, source)
 
 
@@ -71,11 +396,14 @@ def _reading(name: str, raw: Any, source: str) -> Reading:
 
 
 def coerce(raw: Any) -> tuple[SignalValue | None, str | None]:
-    """A signal's raw value as a number or boolean; text like "4.2", "4.2%", "true" is accepted."""
+    """A signal's raw value as a number or boolean; text like "4.2", "4.2%", "true" is accepted.
+
+    NaN (Prometheus writes it for 0/0, e.g. an error rate with no requests) is no value: every
+    comparison with it is false, so it would fail a gate that has, in truth, no data."""
     if isinstance(raw, bool):
         return raw, None
     if isinstance(raw, (int, float)):
-        return float(raw), None
+        return _number(float(raw), raw)
     if isinstance(raw, str):
         text = raw.strip().lower()
         if text in ("true", "pass", "passed", "success", "ok"):
@@ -83,7 +411,13 @@ def coerce(raw: Any) -> tuple[SignalValue | None, str | None]:
         if text in ("false", "fail", "failed", "failure"):
             return False, None
         try:
-            return float(text.removesuffix("%")), None
+            return _number(float(text.removesuffix("%")), raw)
         except ValueError:
             pass
     return None, f"value {raw!r} is neither a number nor a boolean"
+
+
+def _number(value: float, raw: Any) -> tuple[SignalValue | None, str | None]:
+    if math.isnan(value):
+        return None, f"value {raw!r} is not a number (NaN)"
+    return value, None

@@ -451,6 +451,33 @@ class Store:
         with self._mutex:
             return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
+    # --- read-only queries for reports (monitoring and reporting) -------------------------
+
+    def deployed_everywhere(self, service: str) -> dict[str, str | None]:
+        """environment -> the version recorded for `service` there (None: undeployed)."""
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                "SELECT environment, version FROM deployed WHERE service = ? ORDER BY environment",
+                (service,),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def service_steps(self, service: str) -> list[Step]:
+        """`service`'s step in every run that had one, oldest run first."""
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                "SELECT * FROM steps WHERE service = ? ORDER BY run_id", (service,)
+            ).fetchall()
+        return [Step(**dict(r)) for r in rows]
+
+    def service_events(self, service: str) -> list[Event]:
+        """Every event about `service`, in every run, oldest first."""
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                "SELECT * FROM events WHERE service = ? ORDER BY id", (service,)
+            ).fetchall()
+        return [Event(**dict(r)) for r in rows]
+
 
 def _is_stale(lock: Lock, *, age: float, stale_after_s: float) -> bool:
     if lock.host == socket.gethostname():

@@ -55,17 +55,22 @@ def _validator(kind: str) -> Any:
     return jsonschema.Draft202012Validator(schemas[SCHEMA_FILES[kind]], registry=registry)
 
 
-def schema_problems(kind: str, data: Any, source: Path) -> list[str]:
-    """Every schema violation in `data` (a document of the given kind), formatted."""
+def schema_errors(kind: str, data: Any) -> list[tuple[list[str | int], str]]:
+    """Every schema violation in `data` (a document of the given kind): (JSON path, message)."""
     try:
         errors = list(_validator(kind).iter_errors(data))
     except RecursionError:
-        return [problem(source, [], "document is nested too deeply")]
+        return [([], "document is nested too deeply")]
     out = []
     for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         err = _most_relevant(err)
-        out.append(problem(source, list(err.absolute_path), _message(err)))
+        out.append((list(err.absolute_path), _message(err)))
     return out
+
+
+def schema_problems(kind: str, data: Any, source: Path) -> list[str]:
+    """schema_errors, formatted as `file:line: $.path: message`."""
+    return [problem(source, path, message) for path, message in schema_errors(kind, data)]
 
 
 def _most_relevant(err: Any) -> Any:

@@ -1,0 +1,442 @@
+"""Progress of a train at four levels (train, services, gates, dependencies), as one snapshot.
+
+A snapshot is read from the state store only (plus optional live health probes): the monitor
+never writes. A train that never ran is planned now, in memory, with planning.plan_train, so
+its gates and dependencies are still shown; nothing is written for it.
+
+Progress counts the services whose step is `released` right now, over the participants: a
+paused train counts what it released before it stopped, and a rolled-back train counts only
+what is still released (0 after a full rollback), because progress answers "how much of the
+new release is live".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from . import lifecycle
+from .errors import EXIT_NO, EXIT_OK, InputError
+from .gates import Health
+from .models import Catalog, Service, Train
+from .store import Event, Run, Step, Store
+
+EVENTS_SHOWN = 10
+ATTENTION = frozenset({"failed", "rolled_back"})  # train statuses a cron wrapper must act on
+IN_FLIGHT = frozenset({"deploying", "verifying", "rolling_back"})
+
+HealthProbe = Callable[[Service], Health]
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    """A stored ISO 8601 timestamp as an aware datetime (naive ones are UTC); None if absent."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None  # a hand-edited value is shown as unknown rather than crashing the monitor
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    a, b = parse_ts(start), parse_ts(end)
+    return None if a is None or b is None else round((b - a).total_seconds(), 3)
+
+
+def percent(part: int, whole: int) -> float:
+    return round(part / whole * 100, 1) if whole else 0.0
+
+
+@dataclass(frozen=True)
+class ServiceProgress:
+    service: str
+    status: str
+    from_version: str | None  # None: first install
+    to_version: str | None
+    health: str  # healthy | unhealthy | not verified
+    health_detail: str | None = None
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None  # deploy start to finish, or to now while in flight
+    error: str | None = None
+    rollback_started_at: str | None = None
+    rollback_finished_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GateItem:
+    gate: str
+    required: bool
+    outcome: str  # pass | fail | unknown | error
+    detail: str
+    failing: tuple[str, ...] = ()
+    when: str = "before"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "failing": list(self.failing)}
+
+
+@dataclass(frozen=True)
+class DependencyItem:
+    kind: str
+    name: str
+    constraint: str
+    outcome: str  # satisfied | unsatisfied | unknown
+    found: tuple[str, ...] = ()
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "found": list(self.found)}
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # the train status the run is in
+    started_at: str | None
+    elapsed_s: float | None  # time in this phase so far; None once the train is final
+    run_elapsed_s: float | None  # the run's start to its end (or to now while it goes on)
+    estimated_s: float | None  # the plan's estimate for the whole train
+
+    @property
+    def over_estimate(self) -> bool:
+        return None not in (self.run_elapsed_s, self.estimated_s) and (
+            (self.run_elapsed_s or 0) > (self.estimated_s or 0)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "over_estimate": self.over_estimate}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    train: str
+    description: str
+    status: str
+    run_id: int | None  # None: the train never ran; `status` is its YAML status
+    services: tuple[ServiceProgress, ...]
+    gates: tuple[GateItem, ...]
+    dependencies: tuple[DependencyItem, ...]
+    phase: Phase
+    events: tuple[Event, ...]
+    reason: str | None
+    actor: str | None
+    started_at: str | None
+    finished_at: str | None
+    taken_at: str
+
+    @property
+    def released(self) -> int:
+        return sum(s.status == "released" for s in self.services)
+
+    @property
+    def progress(self) -> float:
+        return percent(self.released, len(self.services))
+
+    @property
+    def gates_passed(self) -> int:
+        return sum(g.outcome == "pass" for g in self.gates)
+
+    @property
+    def dependencies_satisfied(self) -> int:
+        return sum(d.outcome == "satisfied" for d in self.dependencies)
+
+    @property
+    def unhealthy(self) -> list[str]:
+        return [s.service for s in self.services if s.health == "unhealthy"]
+
+    @property
+    def final(self) -> bool:
+        return self.status in lifecycle.FINAL
+
+    @property
+    def exit_code(self) -> int:
+        """1 when someone must act (failed, rolled back, a service unhealthy), else 0."""
+        return EXIT_NO if self.status in ATTENTION or self.unhealthy else EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "train": self.train,
+            "description": self.description,
+            "status": self.status,
+            "progress": self.progress,
+            "released": self.released,
+            "participants": len(self.services),
+            "run_id": self.run_id,
+            "actor": self.actor,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "services": [s.to_json() for s in self.services],
+            "gates": {
+                "passed": self.gates_passed,
+                "total": len(self.gates),
+                "items": [g.to_json() for g in self.gates],
+            },
+            "dependencies": {
+                "satisfied": self.dependencies_satisfied,
+                "total": len(self.dependencies),
+                "items": [d.to_json() for d in self.dependencies],
+            },
+            "phase": self.phase.to_json(),
+            "events": [
+                {"ts": e.ts, "kind": e.kind, "service": e.service, "message": e.message}
+                for e in self.events
+            ],
+            "reason": self.reason,
+            "generated_at": self.taken_at,
+        }
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    """One line of `status` without a train: cheap (no planning), for every train at once."""
+
+    train: str
+    status: str
+    released: int
+    participants: int
+    run_id: int | None
+    updated_at: str | None
+    unhealthy: tuple[str, ...] = ()
+
+    @property
+    def progress(self) -> float:
+        return percent(self.released, self.participants)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_NO if self.status in ATTENTION or self.unhealthy else EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "train": self.train,
+            "status": self.status,
+            "progress": self.progress,
+            "released": self.released,
+            "participants": self.participants,
+            "run_id": self.run_id,
+            "updated_at": self.updated_at,
+            "unhealthy": list(self.unhealthy),
+        }
+
+
+# --- building a snapshot -------------------------------------------------------------------
+
+
+def plan_now(catalog: Catalog, store: Store | None, train: str, *, now: datetime) -> dict[str, Any]:
+    """The plan document of a train that has none stored, computed in memory (never saved)."""
+    from .planning import plan_train
+
+    known = store.deployed_versions(catalog.config.environment) if store else {}
+    return plan_train(catalog, train, now=now, current_versions=known).to_json()
+
+
+def snapshot(
+    catalog: Catalog,
+    store: Store | None,
+    train: str,
+    *,
+    now: datetime,
+    probe: HealthProbe | None = None,
+    planned: Callable[[], Mapping[str, Any]] | None = None,
+    events: int = EVENTS_SHOWN,
+) -> Snapshot:
+    """Where TRAIN is now. `probe` replaces the recorded health with a live check;
+    `planned` supplies the plan document when no run stored one (default: plan_now)."""
+    from .planning import find_train
+
+    definition = find_train(catalog, train)  # UnknownTrainError (exit 2)
+    run = store.latest_run(train) if store else None
+    doc: Mapping[str, Any] = run.plan_doc() if run else {}
+    if "participants" not in doc:  # never ran, or the run has not stored its plan yet
+        doc = planned() if planned else plan_now(catalog, store, train, now=now)
+    steps = store.steps(run.id) if store and run else []
+    services = _services(steps, doc, now=now) if steps else _pending(doc)
+    if probe is not None:
+        services = [_probed(s, catalog, probe) for s in services]
+    taken = now.isoformat(timespec="milliseconds")
+    return Snapshot(
+        train=train,
+        description=definition.description,
+        status=run.status if run else definition.status,
+        run_id=run.id if run else None,
+        services=tuple(services),
+        gates=tuple(_gate(g) for g in doc.get("gates", ())),
+        dependencies=tuple(_dependency(d) for d in doc.get("dependencies", ())),
+        phase=_phase(run, definition, doc, now=now),
+        events=tuple(store.events(run.id, limit=events)) if store and run else (),
+        reason=run.reason if run else None,
+        actor=run.actor if run else None,
+        started_at=run.started_at if run else None,
+        finished_at=run.finished_at if run else None,
+        taken_at=taken,
+    )
+
+
+def _services(steps: list[Step], doc: Mapping[str, Any], *, now: datetime) -> list[ServiceProgress]:
+    out = []
+    for s in steps:
+        end = s.finished_at
+        if end is None and s.status in IN_FLIGHT and s.started_at:
+            end = now.isoformat(timespec="milliseconds")  # still going: its time so far
+        out.append(
+            ServiceProgress(
+                service=s.service, status=s.status, from_version=s.from_version,
+                to_version=s.to_version, health=s.health, health_detail=s.health_detail,
+                attempts=s.attempts, started_at=s.started_at, finished_at=s.finished_at,
+                duration_s=seconds_between(s.started_at, end), error=s.error,
+                rollback_started_at=s.rollback_started_at,
+                rollback_finished_at=s.rollback_finished_at,
+            )  # fmt: skip
+        )
+    return out
+
+
+def _pending(doc: Mapping[str, Any]) -> list[ServiceProgress]:
+    """Before staging there are no steps: every participant of the plan, pending, in order."""
+    participants = {p["service"]: p for p in doc.get("participants", ())}
+    order = [n for n in doc.get("order", ()) if n in participants] or list(participants)
+    order += [n for n in participants if n not in order]  # a cycle leaves some out of `order`
+    return [
+        ServiceProgress(
+            n, "pending", participants[n].get("from_version"), participants[n].get("to_version"),
+            "not verified",
+        )  # fmt: skip
+        for n in order
+    ]
+
+
+def _probed(s: ServiceProgress, catalog: Catalog, probe: HealthProbe) -> ServiceProgress:
+    from dataclasses import replace
+
+    service = catalog.services.get(s.service)
+    if service is None:  # the catalog dropped it since the run: nothing to probe
+        return replace(s, health="not verified", health_detail="not in the service catalog any more")
+    result = probe(service)
+    verdict = {True: "healthy", False: "unhealthy", None: "not verified"}[result.healthy]
+    return replace(s, health=verdict, health_detail=result.detail)
+
+
+def _gate(g: Mapping[str, Any]) -> GateItem:
+    return GateItem(
+        gate=str(g.get("gate", "?")), required=bool(g.get("required", True)),
+        outcome=str(g.get("outcome", "unknown")), detail=str(g.get("detail", "")),
+        failing=tuple(g.get("failing", ())), when=str(g.get("when", "before")),
+    )  # fmt: skip
+
+
+def _dependency(d: Mapping[str, Any]) -> DependencyItem:
+    return DependencyItem(
+        kind=str(d.get("kind", "?")), name=str(d.get("name", "?")),
+        constraint=str(d.get("constraint", "")), outcome=str(d.get("outcome", "unknown")),
+        found=tuple(d.get("found", ())), detail=str(d.get("detail", "")),
+    )  # fmt: skip
+
+
+def _phase(run: Run | None, train: Train, doc: Mapping[str, Any], *, now: datetime) -> Phase:
+    estimate = doc.get("estimated_duration_s")
+    estimated = float(estimate) if isinstance(estimate, (int, float)) else None
+    if run is None:
+        return Phase(train.status, None, None, None, estimated)
+    stamp = now.isoformat(timespec="milliseconds")
+    final = run.status in lifecycle.FINAL
+    return Phase(
+        name=run.status,
+        started_at=run.phase_started_at,
+        elapsed_s=None if final else seconds_between(run.phase_started_at, stamp),
+        run_elapsed_s=seconds_between(run.started_at, run.finished_at or stamp),
+        estimated_s=estimated,
+    )
+
+
+# --- every train at once -------------------------------------------------------------------
+
+
+def summaries(catalog: Catalog, store: Store | None) -> list[TrainSummary]:
+    """Status and progress of every train of the catalog, in catalog order."""
+    out = []
+    for name, train in catalog.trains.items():
+        run = store.latest_run(name) if store else None
+        steps = store.steps(run.id) if store and run else []
+        out.append(
+            TrainSummary(
+                train=name,
+                status=run.status if run else train.status,
+                released=sum(s.status == "released" for s in steps),
+                participants=len(steps) or len(train.participants),
+                run_id=run.id if run else None,
+                updated_at=run.updated_at if run else None,
+                unhealthy=tuple(s.service for s in steps if s.health == "unhealthy"),
+            )
+        )
+    return out
+
+
+# --- live health ----------------------------------------------------------------------------
+
+
+def health_probe(catalog: Catalog, train: Train | None = None) -> HealthProbe:
+    """Probes a service now, as the executor would (bounded by the check's own timeout and
+    retries). A misconfigured check is reported, not raised: a report still gets written."""
+    from .executor import health_threshold
+    from .probes import check_health, health_settings
+
+    def probe(service: Service) -> Health:
+        settings = health_settings(catalog.config.health, service.release)
+        fields = {"service": service.name, "environment": catalog.config.environment}
+        if train is not None:
+            fields["train"] = train.name
+        threshold = health_threshold(train, settings) if train else float(settings.get("threshold", 100.0))
+        try:
+            return check_health(service.name, settings, threshold=threshold, fields=fields)
+        except InputError as e:
+            return Health(service.name, None, f"not verified: the health check is misconfigured: {e}")
+
+    return probe
+
+
+# --- watching -------------------------------------------------------------------------------
+
+
+def follow(
+    read: Callable[[], Snapshot],
+    *,
+    interval_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Snapshot]:
+    """Snapshots, one per `interval_s`, until one shows a final status (that one included)."""
+    while True:
+        snap = read()
+        yield snap
+        if snap.final:
+            return
+        sleep(interval_s)
+
+
+def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
+    """One plain line per change between two snapshots (every line for the first one)."""
+    lines = []
+    if before is None or (before.status, before.run_id) != (after.status, after.run_id):
+        head = f"{after.train}: {after.status} {after.progress:.1f}% ({after.released}/{len(after.services)} released)"
+        if after.run_id is None:
+            head += " (never ran: status from the train's YAML)"
+        if after.reason and after.status in ("paused", *lifecycle.FINAL):
+            head += f": {after.reason}"
+        lines.append(head)
+    seen = {s.service: s for s in before.services} if before else {}
+    for s in after.services:
+        old = seen.get(s.service)
+        if old is not None and (old.status, old.health) == (s.status, s.health):
+            continue
+        line = f"{after.train} {s.service}: {s.status} {s.from_version or '(new)'} -> {s.to_version or 'unknown'} [{s.health}]"
+        if s.error and s.status in ("failed", "skipped"):
+            line += f": {s.error}"
+        lines.append(line)
+    return lines
