@@ -134,7 +134,7 @@ def _transitive(requires: Any, start: str) -> set[str]:
 class RollbackResult:
     status: str  # rolled_back | failed
     reason: str
-    outcomes: dict[str, str]  # service -> rolled_back | failed | manual | not_started
+    outcomes: dict[str, str]  # service -> rolled_back | unhealthy | failed | manual | not_started
 
 
 def execute_rollback(
@@ -185,7 +185,7 @@ def execute_rollback(
         store.set_deployed_version(env, name, step.to_version)
         health = check_health(name) if step.to_version else None
         if health is not None and health.healthy is False:
-            outcomes[name] = "failed"
+            outcomes[name] = "unhealthy"
             failures.append(f"{name}: unhealthy after rollback: {health.detail}")
             store.update_step(plan.run.id, name, status="failed", health="unhealthy", health_detail=health.detail,
                               error=f"unhealthy after rollback: {health.detail}", rollback_finished_at=now())  # fmt: skip
@@ -197,8 +197,14 @@ def execute_rollback(
                           health_detail=health.detail if health else None)  # fmt: skip
         event("rolled-back", f"back on {step.to_version or 'nothing (undeployed)'}", service=name, audited=True)
     if failures:
-        still = sorted(n for n, o in outcomes.items() if o != "rolled_back")
-        return RollbackResult("failed", "; ".join(failures) + f"; still on the new version: {', '.join(still)}", outcomes)
+        still = sorted(n for n, o in outcomes.items() if o not in ("rolled_back", "unhealthy"))
+        sick = sorted(n for n, o in outcomes.items() if o == "unhealthy")
+        summary = "; ".join(failures)
+        if still:
+            summary += f"; still on the new version: {', '.join(still)}"
+        if sick:
+            summary += f"; back on the previous version but unhealthy: {', '.join(sick)}"
+        return RollbackResult("failed", summary, outcomes)
     return RollbackResult("rolled_back", "every service is back on its previous version", outcomes)
 
 
