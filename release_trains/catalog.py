@@ -258,7 +258,6 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
         triggers=triggers,
         trigger_interval_s=parse_duration(rollback.get("interval", 5)),
         max_parallel=executor.get("max_parallel", 1),
-        on_stop=executor.get("on_stop", "finish"),
         lock_stale_after_s=parse_duration(executor.get("lock_stale_after", 120)),
         notifications=rt.get("notifications") or {},
     )

@@ -128,7 +128,6 @@ class Config:
     triggers: tuple[Trigger, ...] = ()
     trigger_interval_s: float = 5  # between trigger readings while verifying
     max_parallel: int = 1
-    on_stop: str = "finish"  # what a stopped executor does with its in-flight deploy
     lock_stale_after_s: float = 120
     notifications: Mapping[str, Any] = field(default_factory=dict)
 

@@ -288,13 +288,20 @@ def _services(steps: list[Step], doc: Mapping[str, Any], *, now: datetime) -> li
             end = now.isoformat(timespec="milliseconds")  # still going: its time so far
         out.append(
             ServiceProgress(
-                service=s.service, status=s.status, from_version=s.from_version,
-                to_version=s.to_version, health=s.health, health_detail=s.health_detail,
-                attempts=s.attempts, started_at=s.started_at, finished_at=s.finished_at,
-                duration_s=seconds_between(s.started_at, end), error=s.error,
+                service=s.service,
+                status=s.status,
+                from_version=s.from_version,
+                to_version=s.to_version,
+                health=s.health,
+                health_detail=s.health_detail,
+                attempts=s.attempts,
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                duration_s=seconds_between(s.started_at, end),
+                error=s.error,
                 rollback_started_at=s.rollback_started_at,
                 rollback_finished_at=s.rollback_finished_at,
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -306,9 +313,12 @@ def _pending(doc: Mapping[str, Any]) -> list[ServiceProgress]:
     order += [n for n in participants if n not in order]  # a cycle leaves some out of `order`
     return [
         ServiceProgress(
-            n, "pending", participants[n].get("from_version"), participants[n].get("to_version"),
+            n,
+            "pending",
+            participants[n].get("from_version"),
+            participants[n].get("to_version"),
             "not verified",
-        )  # fmt: skip
+        )
         for n in order
     ]
 
@@ -318,7 +328,9 @@ def _probed(s: ServiceProgress, catalog: Catalog, probe: HealthProbe) -> Service
 
     service = catalog.services.get(s.service)
     if service is None:  # the catalog dropped it since the run: nothing to probe
-        return replace(s, health="not verified", health_detail="not in the service catalog any more")
+        return replace(
+            s, health="not verified", health_detail="not in the service catalog any more"
+        )
     result = probe(service)
     verdict = {True: "healthy", False: "unhealthy", None: "not verified"}[result.healthy]
     return replace(s, health=verdict, health_detail=result.detail)
@@ -326,18 +338,24 @@ def _probed(s: ServiceProgress, catalog: Catalog, probe: HealthProbe) -> Service
 
 def _gate(g: Mapping[str, Any]) -> GateItem:
     return GateItem(
-        gate=str(g.get("gate", "?")), required=bool(g.get("required", True)),
-        outcome=str(g.get("outcome", "unknown")), detail=str(g.get("detail", "")),
-        failing=tuple(g.get("failing", ())), when=str(g.get("when", "before")),
-    )  # fmt: skip
+        gate=str(g.get("gate", "?")),
+        required=bool(g.get("required", True)),
+        outcome=str(g.get("outcome", "unknown")),
+        detail=str(g.get("detail", "")),
+        failing=tuple(g.get("failing", ())),
+        when=str(g.get("when", "before")),
+    )
 
 
 def _dependency(d: Mapping[str, Any]) -> DependencyItem:
     return DependencyItem(
-        kind=str(d.get("kind", "?")), name=str(d.get("name", "?")),
-        constraint=str(d.get("constraint", "")), outcome=str(d.get("outcome", "unknown")),
-        found=tuple(d.get("found", ())), detail=str(d.get("detail", "")),
-    )  # fmt: skip
+        kind=str(d.get("kind", "?")),
+        name=str(d.get("name", "?")),
+        constraint=str(d.get("constraint", "")),
+        outcome=str(d.get("outcome", "unknown")),
+        found=tuple(d.get("found", ())),
+        detail=str(d.get("detail", "")),
+    )
 
 
 def _phase(run: Run | None, train: Train, doc: Mapping[str, Any], *, now: datetime) -> Phase:
@@ -393,11 +411,15 @@ def health_probe(catalog: Catalog, train: Train | None = None) -> HealthProbe:
         fields = {"service": service.name, "environment": catalog.config.environment}
         if train is not None:
             fields["train"] = train.name
-        threshold = health_threshold(train, settings) if train else float(settings.get("threshold", 100.0))
+        threshold = (
+            health_threshold(train, settings) if train else float(settings.get("threshold", 100.0))
+        )
         try:
             return check_health(service.name, settings, threshold=threshold, fields=fields)
         except InputError as e:
-            return Health(service.name, None, f"not verified: the health check is misconfigured: {e}")
+            return Health(
+                service.name, None, f"not verified: the health check is misconfigured: {e}"
+            )
 
     return probe
 
@@ -424,7 +446,8 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     """One plain line per change between two snapshots (every line for the first one)."""
     lines = []
     if before is None or (before.status, before.run_id) != (after.status, after.run_id):
-        head = f"{after.train}: {after.status} {after.progress:.1f}% ({after.released}/{len(after.services)} released)"
+        count = f"{after.released}/{len(after.services)} released"
+        head = f"{after.train}: {after.status} {after.progress:.1f}% ({count})"
         if after.run_id is None:
             head += " (never ran: status from the train's YAML)"
         if after.reason and after.status in ("paused", *lifecycle.FINAL):
@@ -435,7 +458,8 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
         old = seen.get(s.service)
         if old is not None and (old.status, old.health) == (s.status, s.health):
             continue
-        line = f"{after.train} {s.service}: {s.status} {s.from_version or '(new)'} -> {s.to_version or 'unknown'} [{s.health}]"
+        versions = f"{s.from_version or '(new)'} -> {s.to_version or 'unknown'}"
+        line = f"{after.train} {s.service}: {s.status} {versions} [{s.health}]"
         if s.error and s.status in ("failed", "skipped"):
             line += f": {s.error}"
         lines.append(line)

@@ -37,10 +37,20 @@ from .store import Store
 
 FORMATS = {"markdown": "md", "json": "json", "html": "html"}
 # Kinds of run events that belong under "Failures and rollbacks" (see executor/rollback.py).
-INCIDENT_KINDS = frozenset({
-    "deploy-failed", "health-failed", "skipped", "auto-rollback", "rollback-start",
-    "rollback", "rolled-back", "rollback-failed", "rollback-manual", "trigger",
-})  # fmt: skip
+INCIDENT_KINDS = frozenset(
+    {
+        "deploy-failed",
+        "health-failed",
+        "skipped",
+        "auto-rollback",
+        "rollback-start",
+        "rollback",
+        "rolled-back",
+        "rollback-failed",
+        "rollback-manual",
+        "trigger",
+    }
+)
 FAILURE_KINDS = frozenset({"deploy-failed", "health-failed"})
 _SINCE_PART = re.compile(r"(\d+)([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -84,7 +94,10 @@ class Window:
         return f"last {self.since} (since {self.start.isoformat(timespec='seconds')})"
 
     def to_json(self) -> dict[str, Any]:
-        return {"since": self.since, "from": self.start.isoformat(timespec="seconds") if self.start else None}
+        return {
+            "since": self.since,
+            "from": self.start.isoformat(timespec="seconds") if self.start else None,
+        }
 
 
 # --- train report ---------------------------------------------------------------------------
@@ -158,10 +171,16 @@ def train_report(
         steps = store.steps(run.id)
         summaries.append(
             RunSummary(
-                run.id, run.status, run.started_at, run.finished_at,
-                seconds_between(run.started_at, run.finished_at), run.actor,
-                sum(s.status == "released" for s in steps), len(steps), run.reason,
-            )  # fmt: skip
+                run.id,
+                run.status,
+                run.started_at,
+                run.finished_at,
+                seconds_between(run.started_at, run.finished_at),
+                run.actor,
+                sum(s.status == "released" for s in steps),
+                len(steps),
+                run.reason,
+            )
         )
         incidents += [
             Incident(run.id, e.ts, e.kind, e.service, e.message)
@@ -196,22 +215,31 @@ def audit_records(root: Path, *, train: str | None, window: Window) -> list[dict
     return [
         r
         for r in records
-        if isinstance(r, dict) and (train is None or r.get("train") == train) and window.holds(r.get("ts"))
+        if isinstance(r, dict)
+        and (train is None or r.get("train") == train)
+        and window.holds(r.get("ts"))
     ]
 
 
 def _audit(root: Path, train: str, window: Window) -> list[AuditEntry]:
     return [
         AuditEntry(
-            str(r.get("ts", "")), str(r.get("actor", "")), str(r.get("action", "")),
-            r.get("service"), detail_text(r.get("detail")),
-        )  # fmt: skip
+            str(r.get("ts", "")),
+            str(r.get("actor", "")),
+            str(r.get("action", "")),
+            r.get("service"),
+            detail_text(r.get("detail")),
+        )
         for r in audit_records(root, train=train, window=window)
     ]
 
 
 def detail_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if value is None:
+        return ""
+    return (
+        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    )
 
 
 # --- service report -------------------------------------------------------------------------
@@ -313,7 +341,11 @@ def metric_specs(catalog: Catalog, service: str) -> dict[str, Mapping[str, Any]]
     own `release.signals` win over config ones of the same name."""
     own = catalog.services[service].release.get("signals")
     specs = {**catalog.config.signals, **(own if isinstance(own, Mapping) else {})}
-    return {n: s for n, s in specs.items() if (n == "error_rate" or n.startswith("latency")) and isinstance(s, Mapping)}
+    return {
+        n: s
+        for n, s in specs.items()
+        if (n == "error_rate" or n.startswith("latency")) and isinstance(s, Mapping)
+    }
 
 
 def service_report(
@@ -373,14 +405,21 @@ def _releases(store: Store, service: str, window: Window) -> list[Release]:
         failed_events = failures.get(s.run_id, [])
         out.append(
             Release(
-                train=run.train, run_id=run.id, run_status=run.status, status=s.status,
-                from_version=s.from_version, to_version=s.to_version, started_at=s.started_at,
-                finished_at=s.finished_at, duration_s=seconds_between(s.started_at, s.finished_at),
-                attempts=s.attempts, health=s.health,
+                train=run.train,
+                run_id=run.id,
+                run_status=run.status,
+                status=s.status,
+                from_version=s.from_version,
+                to_version=s.to_version,
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                duration_s=seconds_between(s.started_at, s.finished_at),
+                attempts=s.attempts,
+                health=s.health,
                 failed=s.status == "failed" or bool(failed_events),
                 rolled_back=s.rollback_started_at is not None,
                 detail=s.error or (failed_events[-1] if failed_events else None),
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -429,7 +468,7 @@ def _duration(seconds: float | None) -> str:
         return "-"
     if seconds < 60:
         return f"{seconds:.1f}s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     h, rem = divmod(whole, 3600)
     m, s = divmod(rem, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
@@ -440,26 +479,46 @@ def _rate(value: float | None) -> str:
 
 
 def _title(report: TrainReport | ServiceReport) -> tuple[str, str]:
-    kind, name = ("train", report.snapshot.train) if isinstance(report, TrainReport) else ("service", report.service)
+    kind, name = (
+        ("train", report.snapshot.train)
+        if isinstance(report, TrainReport)
+        else ("service", report.service)
+    )
     stamp = report.now.isoformat(timespec="seconds")
-    return f"Release report: {kind} {name}", f"Generated {stamp}; history: {report.window.describe()}."
+    return (
+        f"Release report: {kind} {name}",
+        f"Generated {stamp}; history: {report.window.describe()}.",
+    )
 
 
 def _train_sections(report: TrainReport) -> list[Section]:
     snap = report.snapshot
     phase = snap.phase
-    run = "never ran (status from the train's YAML)" if snap.run_id is None else (
-        f"{snap.run_id}, started {snap.started_at} by {snap.actor}"
-        + (f", finished {snap.finished_at}" if snap.finished_at else "")
-    )  # fmt: skip
-    elapsed = _duration(phase.run_elapsed_s) + (" (over the estimate)" if phase.over_estimate else "")
+    run = (
+        "never ran (status from the train's YAML)"
+        if snap.run_id is None
+        else (
+            f"{snap.run_id}, started {snap.started_at} by {snap.actor}"
+            + (f", finished {snap.finished_at}" if snap.finished_at else "")
+        )
+    )
+    elapsed = _duration(phase.run_elapsed_s) + (
+        " (over the estimate)" if phase.over_estimate else ""
+    )
     summary = [
         ("Train", snap.train),
         ("Description", snap.description or "-"),
         ("Status", snap.status),
-        ("Progress", f"{snap.progress:.1f} % ({snap.released}/{len(snap.services)} services released)"),
+        (
+            "Progress",
+            f"{snap.progress:.1f} % ({snap.released}/{len(snap.services)} services released)",
+        ),
         ("Run", run),
-        ("Phase", f"{phase.name} since {_t(phase.started_at)}" + (f" ({_duration(phase.elapsed_s)})" if phase.elapsed_s is not None else "")),
+        (
+            "Phase",
+            f"{phase.name} since {_t(phase.started_at)}"
+            + (f" ({_duration(phase.elapsed_s)})" if phase.elapsed_s is not None else ""),
+        ),
         ("Duration", f"{elapsed}; estimate {_duration(phase.estimated_s)}"),
         ("Gates", f"{snap.gates_passed}/{len(snap.gates)} passed"),
         ("Dependencies", f"{snap.dependencies_satisfied}/{len(snap.dependencies)} satisfied"),
@@ -467,47 +526,99 @@ def _train_sections(report: TrainReport) -> list[Section]:
     ]
     timeline = tuple(
         (
-            str(i), s.service, s.status, _t(s.from_version, "(first install)"), _t(s.to_version, "unknown"),
-            _t(s.started_at), _t(s.finished_at), _duration(s.duration_s), str(s.attempts), s.health,
-            _t(s.rollback_finished_at or s.rollback_started_at), _t(s.error),
-        )  # fmt: skip
+            str(i),
+            s.service,
+            s.status,
+            _t(s.from_version, "(first install)"),
+            _t(s.to_version, "unknown"),
+            _t(s.started_at),
+            _t(s.finished_at),
+            _duration(s.duration_s),
+            str(s.attempts),
+            s.health,
+            _t(s.rollback_finished_at or s.rollback_started_at),
+            _t(s.error),
+        )
         for i, s in enumerate(snap.services, start=1)
     )
     return [
-        Section("Summary", ("", ""), tuple(summary)),
+        Section("Summary", ("field", "value"), tuple(summary)),
         Section(
             "Timeline",
-            ("#", "service", "status", "from", "to", "deploy started", "finished", "duration",
-             "attempts", "health", "rolled back", "error"),  # fmt: skip
-            timeline, "no participants", timeline=True,
+            (
+                "#",
+                "service",
+                "status",
+                "from",
+                "to",
+                "deploy started",
+                "finished",
+                "duration",
+                "attempts",
+                "health",
+                "rolled back",
+                "error",
+            ),
+            timeline,
+            "no participants",
+            timeline=True,
         ),
         Section(
-            "Gates", ("gate", "required", "when", "outcome", "evidence"),
-            tuple((g.gate, "yes" if g.required else "no", g.when, g.outcome, g.detail) for g in snap.gates),
+            "Gates",
+            ("gate", "required", "when", "outcome", "evidence"),
+            tuple(
+                (g.gate, "yes" if g.required else "no", g.when, g.outcome, g.detail)
+                for g in snap.gates
+            ),
             "no gates",
-        ),  # fmt: skip
+        ),
         Section(
-            "Dependencies", ("dependency", "constraint", "outcome", "found", "detail"),
-            tuple((f"{d.kind} {d.name}", d.constraint or "any", d.outcome, ", ".join(d.found) or "-", d.detail)
-                  for d in snap.dependencies),
+            "Dependencies",
+            ("dependency", "constraint", "outcome", "found", "detail"),
+            tuple(
+                (
+                    f"{d.kind} {d.name}",
+                    d.constraint or "any",
+                    d.outcome,
+                    ", ".join(d.found) or "-",
+                    d.detail,
+                )
+                for d in snap.dependencies
+            ),
             "no dependencies",
-        ),  # fmt: skip
+        ),
         Section(
-            "Failures and rollbacks", ("run", "time", "event", "service", "what happened"),
-            tuple((str(i.run_id), i.ts, i.kind, _t(i.service), i.message) for i in report.incidents),
+            "Failures and rollbacks",
+            ("run", "time", "event", "service", "what happened"),
+            tuple(
+                (str(i.run_id), i.ts, i.kind, _t(i.service), i.message) for i in report.incidents
+            ),
             "none in this period",
-        ),  # fmt: skip
+        ),
         Section(
-            "Runs", ("run", "status", "started", "finished", "duration", "by", "released", "reason"),
-            tuple((str(r.run_id), r.status, r.started_at, _t(r.finished_at), _duration(r.duration_s), r.actor,
-                   f"{r.released}/{r.participants}", _t(r.reason)) for r in report.runs),
+            "Runs",
+            ("run", "status", "started", "finished", "duration", "by", "released", "reason"),
+            tuple(
+                (
+                    str(r.run_id),
+                    r.status,
+                    r.started_at,
+                    _t(r.finished_at),
+                    _duration(r.duration_s),
+                    r.actor,
+                    f"{r.released}/{r.participants}",
+                    _t(r.reason),
+                )
+                for r in report.runs
+            ),
             "no run in this period",
-        ),  # fmt: skip
+        ),
         Section(
-            "Who did what", ("time", "actor", "action", "service", "detail"),
+            "Who did what",
+            ("time", "actor", "action", "service", "detail"),
             tuple((a.ts, a.actor, a.action, _t(a.service), a.detail) for a in report.audit),
             "no audit record in this period",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -515,12 +626,23 @@ def _service_sections(report: ServiceReport) -> list[Section]:
     summary = [
         ("Service", report.service),
         ("Catalog version", _t(report.catalog_version, "unknown")),
-        ("Quality score", _t(None if report.quality_score is None else f"{report.quality_score:g}", "unknown")),
+        (
+            "Quality score",
+            _t(None if report.quality_score is None else f"{report.quality_score:g}", "unknown"),
+        ),
         ("Open critical vulnerabilities", _t(report.critical_vulns, "unknown")),
         ("Health (checked now)", f"{report.health}: {report.health_detail}"),
         ("Releases attempted", str(report.attempted)),
-        ("Failure rate", _rate(report.failure_rate) + (f" ({report.failures} of {report.attempted})" if report.attempted else "")),
-        ("Rollback rate", _rate(report.rollback_rate) + (f" ({report.rollbacks} of {report.attempted})" if report.attempted else "")),
+        (
+            "Failure rate",
+            _rate(report.failure_rate)
+            + (f" ({report.failures} of {report.attempted})" if report.attempted else ""),
+        ),
+        (
+            "Rollback rate",
+            _rate(report.rollback_rate)
+            + (f" ({report.rollbacks} of {report.attempted})" if report.attempted else ""),
+        ),
     ]
     versions = tuple(
         (env + (" (configured)" if env == report.environment else ""), _t(v, "undeployed"))
@@ -531,27 +653,61 @@ def _service_sections(report: ServiceReport) -> list[Section]:
         for m in report.metrics
     )
     releases = tuple(
-        (r.train, str(r.run_id), r.run_status, r.status, _t(r.from_version, "(first install)"),
-         _t(r.to_version, "unknown"), _t(r.started_at), _t(r.finished_at), _duration(r.duration_s),
-         str(r.attempts), r.health, "yes" if r.failed else "no", "yes" if r.rolled_back else "no", _t(r.detail))
+        (
+            r.train,
+            str(r.run_id),
+            r.run_status,
+            r.status,
+            _t(r.from_version, "(first install)"),
+            _t(r.to_version, "unknown"),
+            _t(r.started_at),
+            _t(r.finished_at),
+            _duration(r.duration_s),
+            str(r.attempts),
+            r.health,
+            "yes" if r.failed else "no",
+            "yes" if r.rolled_back else "no",
+            _t(r.detail),
+        )
         for r in report.releases
-    )  # fmt: skip
+    )
     return [
-        Section("Summary", ("", ""), tuple(summary)),
+        Section("Summary", ("field", "value"), tuple(summary)),
         Section(
-            "Deployed versions", ("environment", "version"), versions,
-            f"the state store records no version in any environment (configured: {report.environment})",
-        ),  # fmt: skip
+            "Deployed versions",
+            ("environment", "version"),
+            versions,
+            "the state store records no version in any environment "
+            f"(configured: {report.environment})",
+        ),
         Section(
-            "Metrics (read now)", ("signal", "value", "source", "error"), metrics,
-            "no error_rate or latency signal is configured (config release_trains.signals or the service's release.signals)",
-        ),  # fmt: skip
+            "Metrics (read now)",
+            ("signal", "value", "source", "error"),
+            metrics,
+            "no error_rate or latency signal is configured "
+            "(config release_trains.signals or the service's release.signals)",
+        ),
         Section(
             "Release history",
-            ("train", "run", "run status", "status", "from", "to", "started", "finished", "duration",
-             "attempts", "health", "failed", "rolled back", "detail"),
-            releases, "no release of this service in this period",
-        ),  # fmt: skip
+            (
+                "train",
+                "run",
+                "run status",
+                "status",
+                "from",
+                "to",
+                "started",
+                "finished",
+                "duration",
+                "attempts",
+                "health",
+                "failed",
+                "rolled back",
+                "detail",
+            ),
+            releases,
+            "no release of this service in this period",
+        ),
     ]
 
 
@@ -565,7 +721,7 @@ def _sections(report: TrainReport | ServiceReport) -> list[Section]:
 
 # --- markdown -------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<|])")
 
 
 def _md(text: str) -> str:
@@ -626,7 +782,7 @@ def html(report: TrainReport | ServiceReport) -> str:
             continue
         body.append(_html_table(section.head, section.rows))
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body>\n</html>\n"
@@ -663,25 +819,31 @@ def timeline_svg(snap: Snapshot, *, now: datetime) -> str:
         return _LABEL_W + (t - t0).total_seconds() / width_s * _CHART_W
 
     height = _TOP + _ROW_H * len(snap.services) + 8
+    width = _LABEL_W + _CHART_W + 10
     out = [
-        f'<svg class="timeline" role="img" aria-label="release timeline" width="{_LABEL_W + _CHART_W + 10}" '
-        f'height="{height}" viewBox="0 0 {_LABEL_W + _CHART_W + 10} {height}">'
+        f'<svg class="timeline" role="img" aria-label="release timeline" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}">'
     ]
     if times:
         out.append(f'<text x="{_LABEL_W}" y="14">{_e(t0.isoformat(timespec="seconds"))}</text>')
         end_label = (t0 + timedelta(seconds=width_s)).isoformat(timespec="seconds")
-        out.append(f'<text x="{_LABEL_W + _CHART_W}" y="14" text-anchor="end">{_e(end_label)}</text>')
-    for i, (s, (start, end, rb_start, rb_end)) in enumerate(zip(snap.services, spans)):
+        out.append(
+            f'<text x="{_LABEL_W + _CHART_W}" y="14" text-anchor="end">{_e(end_label)}</text>'
+        )
+    for i, (s, (start, end, rb_start, rb_end)) in enumerate(zip(snap.services, spans, strict=True)):
         y = _TOP + i * _ROW_H
         out.append(f'<text x="4" y="{y + 16}">{_e(s.service)}</text>')
         if start is None:
-            out.append(f'<text class="none" x="{_LABEL_W + 4}" y="{y + 16}">not started ({_e(s.status)})</text>')
+            note = f"not started ({s.status})"
+            out.append(f'<text class="none" x="{_LABEL_W + 4}" y="{y + 16}">{_e(note)}</text>')
             continue
         stop = end or start
-        tip = f"{s.service}: {s.status}, {s.started_at} to {s.finished_at or 'unknown'} ({_duration(s.duration_s)})"
+        until = s.finished_at or ("now" if end else "unknown")
+        tip = f"{s.service}: {s.status}, {s.started_at} to {until} ({_duration(s.duration_s)})"
         out.append(_bar(s.service, s.status, x(start), x(stop), y, tip))
         if rb_start is not None:
-            rb_tip = f"{s.service}: rollback {s.rollback_started_at} to {s.rollback_finished_at or 'unknown'}"
+            rb_until = s.rollback_finished_at or ("now" if rb_end else "unknown")
+            rb_tip = f"{s.service}: rollback {s.rollback_started_at} to {rb_until}"
             out.append(_bar(s.service, "rollback", x(rb_start), x(rb_end or rb_start), y, rb_tip))
     out.append("</svg>")
     return "\n".join(out)

@@ -13,6 +13,7 @@ from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
 from ..journal import actor
 from .context import Options, console, pass_options, print_json, utcnow
+from .live import LiveProgress
 from .render import outcome_style
 from .state import read_store, write_store
 
@@ -28,10 +29,14 @@ def run_train(opts: Options, train: str, *, max_parallel: int | None, as_json: b
     )
     store = write_store(opts)
     previous = _stop_on_signals(settings.stop)
+    executor = Executor(catalog=catalog, store=store, train=train, settings=settings)
     try:
-        outcome = Executor(catalog=catalog, store=store, train=train, settings=settings).execute(
-            resume_only=resume_only
-        )
+        if out.is_terminal and not as_json:
+            with LiveProgress(train=train, store=store, console=out) as live:
+                settings.echo = live.echo
+                outcome = executor.execute(resume_only=resume_only)
+        else:
+            outcome = executor.execute(resume_only=resume_only)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -22,6 +22,9 @@ COMMANDS = {  # name -> module under release_trains.cli; imported only when run 
     "unlock": "unlock_cmd",
     "audit": "audit_cmd",
     "rollback": "rollback_cmd",
+    "status": "status_cmd",
+    "monitor": "monitor_cmd",
+    "report": "report_cmd",
 }
 
 

@@ -24,15 +24,24 @@ from .render import duration, outcome_style
 def command(opts: Options, train: str, validate: bool, dry_run: bool, as_json: bool, output: Path | None) -> int:
     """Plan TRAIN: exit 0 ready, 1 not ready, 2 bad input."""
     catalog = load_catalog(opts.root)
-    from .state import known_versions, train_status
+    from ..executor import current_versions
+    from ..planning import find_train, resolve_participants
+    from .state import read_store
 
-    plan = plan_train(
-        catalog,
-        train,
-        now=utcnow(),
-        current_versions=known_versions(opts, catalog),
-        status=train_status(opts, train),
-    )
+    store = read_store(opts)
+    try:
+        services = resolve_participants(catalog, find_train(catalog, train))
+        run = store.latest_run(train) if store else None
+        plan = plan_train(
+            catalog,
+            train,
+            now=utcnow(),
+            current_versions=current_versions(catalog, store, services),
+            status=run.status if run else None,
+        )
+    finally:
+        if store:
+            store.close()
     if not dry_run:
         save_plan(plan, opts.root)
         if output:

@@ -1,0 +1,141 @@
+"""release-trains monitor TRAIN [--watch]: the status snapshot, or follow it until the train ends.
+
+The monitor only reads: it opens the state store read-only on every poll (and waits for it
+to appear when no train has run yet), so Ctrl-C (exit 130) leaves the train untouched. On a
+TTY it shows a live dashboard; without one it prints one plain line per change, so cron
+mails and CI logs stay readable. It exits with the train's code once the train is final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import click
+
+from ..catalog import load_catalog
+from ..errors import StateBusyError, StateError
+from ..models import Catalog
+from ..monitoring import Snapshot, changes, follow, plan_now, snapshot
+from ..planning import find_train
+from .context import Options, console, is_tty, pass_options, print_json, utcnow
+from .state import read_store
+from .status_cmd import render, show
+
+
+@click.command("monitor")
+@click.argument("train")
+@click.option(
+    "--watch", is_flag=True, help="Follow the train until it completes, fails or rolls back."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two reads of the state store.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the (final) snapshot as one JSON document."
+)
+@pass_options
+def command(opts: Options, train: str, watch: bool, interval: float, as_json: bool) -> int:
+    """Progress of TRAIN; --watch follows it and exits 0 completed, 1 failed or rolled back."""
+    catalog = load_catalog(opts.root)
+    find_train(catalog, train)  # an unknown train is exit 2 before any watching
+    read = reader(opts, catalog, train, warn=lambda line: click.echo(line, err=True))
+    if not watch:
+        snap = _once(opts, catalog, train)
+    elif as_json:
+        snap = _lines(read, interval, echo=lambda line: click.echo(line, err=True))
+    elif is_tty():
+        snap = _live(read, interval)
+    else:
+        snap = _lines(read, interval, echo=click.echo)
+    if as_json:
+        print_json(snap.to_json())
+    else:
+        show(snap)
+    return snap.exit_code
+
+
+def _once(opts: Options, catalog: Catalog, train: str) -> Snapshot:
+    store = read_store(opts)
+    try:
+        return snapshot(catalog, store, train, now=utcnow())
+    finally:
+        if store:
+            store.close()
+
+
+def reader(
+    opts: Options, catalog: Catalog, train: str, *, warn: Callable[[str], None]
+) -> Callable[[], Snapshot]:
+    """A function that reads a fresh snapshot each call. A train that never ran is planned
+    once (its gates may read live signals: not again at every poll)."""
+    plan: dict[str, Mapping[str, Any]] = {}
+    last: list[Snapshot] = []
+    warned: set[str] = set()
+
+    def read() -> Snapshot:
+        store = None
+        try:
+            store = read_store(opts)  # None until the first execute creates it: keep polling
+
+            def planned() -> Mapping[str, Any]:
+                if "doc" not in plan:
+                    plan["doc"] = plan_now(catalog, store, train, now=utcnow())
+                return plan["doc"]
+
+            snap = snapshot(catalog, store, train, now=utcnow(), planned=planned)
+        except (StateError, StateBusyError) as e:
+            # The executor may be creating the store this very moment (tables not there yet):
+            # say so once and read again at the next interval.
+            if str(e) not in warned:
+                warned.add(str(e))
+                warn(f"state store not readable yet, retrying: {e}")
+            if not last:
+                return snapshot(
+                    catalog,
+                    None,
+                    train,
+                    now=utcnow(),
+                    planned=lambda: plan_now(catalog, None, train, now=utcnow()),
+                )
+            return last[-1]
+        finally:
+            if store is not None:
+                store.close()
+        last[:] = [snap]
+        return snap
+
+    return read
+
+
+def _lines(
+    read: Callable[[], Snapshot], interval: float, *, echo: Callable[[str], None]
+) -> Snapshot:
+    before: Snapshot | None = None
+    for snap in follow(read, interval_s=interval):
+        for line in changes(before, snap):
+            echo(f"{snap.taken_at} {line}")
+        before = snap
+    assert before is not None  # follow yields at least once
+    return before
+
+
+def _live(read: Callable[[], Snapshot], interval: float) -> Snapshot:
+    from rich.live import Live
+    from rich.text import Text
+
+    footer = f"refreshing every {interval:g}s; Ctrl-C stops watching (the train is not touched)"
+    last: Snapshot | None = None
+    # transient: the dashboard is replaced by the final snapshot printed after it
+    with Live(
+        Text("reading the state store..."), console=console(), auto_refresh=False, transient=True
+    ) as live:
+        for snap in follow(read, interval_s=interval):
+            live.update(render(snap, footer=f"{snap.taken_at}  {footer}"), refresh=True)
+            last = snap
+    assert last is not None
+    return last

@@ -1,0 +1,87 @@
+"""release-trains report (--train T | --service S): write a report file (markdown, json, html).
+
+Cron-safe: no prompt, no TTY needed, bounded time (live health and metric reads are bounded
+by their own timeouts). Exit 0 written, 1 written but the train failed or rolled back or the
+service is unhealthy, 2 unknown train or service or a bad --since.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..catalog import load_catalog
+from ..reporting import (
+    FORMATS,
+    ServiceReport,
+    TrainReport,
+    Window,
+    default_output,
+    render,
+    service_report,
+    train_report,
+)
+from ..yaml_io import write_atomic
+from .context import Options, pass_options, utcnow
+from .state import read_store
+
+
+@click.command("report")
+@click.option(
+    "--train", default=None, help="Report on this train: timeline, gates, failures, who did what."
+)
+@click.option(
+    "--service", default=None, help="Report on this service: versions, health, metrics, history."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(list(FORMATS)), default="markdown", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--output",
+    default=None,
+    metavar="FILE",
+    help="Where to write it ('-': stdout only). Default: analysis/reports/release-trains/<train>/ "
+    "or analysis/reports/services/<service>/report-<timestamp>.<ext>.",
+)
+@click.option("--since", default=None, help="Only history newer than this: 30m, 12h, 7d, 2w.")
+@pass_options
+def command(
+    opts: Options,
+    train: str | None,
+    service: str | None,
+    fmt: str,
+    as_json: bool,
+    output: str | None,
+    since: str | None,
+) -> int:
+    """Write a report on a train or a service; with --format json it is also printed."""
+    if (train is None) == (service is None):
+        raise click.UsageError("give exactly one of --train or --service")
+    fmt = "json" if as_json else fmt
+    now = utcnow()
+    window = Window.of(since, now=now)  # a bad --since is exit 2 before anything is read
+    catalog = load_catalog(opts.root)
+    store = read_store(opts)
+    try:
+        report: TrainReport | ServiceReport = (
+            train_report(catalog, store, train, now=now, window=window)
+            if train is not None
+            else service_report(catalog, store, service or "", now=now, window=window)
+        )
+    finally:
+        if store:
+            store.close()
+    text = render(report, fmt)
+    if output == "-":
+        click.echo(text, nl=False)
+        return report.exit_code
+    path = Path(output) if output else default_output(opts.root, report, fmt=fmt)
+    write_atomic(path, text)
+    if fmt == "json":  # stdout holds exactly the one JSON document
+        click.echo(text, nl=False)
+        click.echo(f"wrote {path}", err=True)
+    else:
+        click.echo(f"wrote {path}")
+    return report.exit_code

@@ -1,0 +1,218 @@
+"""release-trains status [TRAIN]: progress at train, service, gate and dependency level, once.
+
+Read-only and cron-safe: no prompt, no TTY needed, bounded time. Exit 0 normally, 1 when the
+train failed or rolled back or a service is unhealthy, 2 for an unknown train.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..catalog import load_catalog
+from ..errors import EXIT_OK
+from ..monitoring import Snapshot, TrainSummary, health_probe, snapshot, summaries
+from .context import Options, console, is_tty, pass_options, print_json, utcnow
+from .render import duration, outcome_style
+from .state import read_store
+
+
+@click.command("status")
+@click.argument("train", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Check each service's health now (bounded by its check's timeout) instead of "
+    "showing the health recorded at release.",
+)
+@pass_options
+def command(opts: Options, train: str | None, as_json: bool, probe: bool) -> int:
+    """Where TRAIN is now; without TRAIN, every train's status and progress."""
+    catalog = load_catalog(opts.root)
+    store = read_store(opts)
+    try:
+        if train is None:
+            rows = summaries(catalog, store)
+        else:
+            live = health_probe(catalog, catalog.trains.get(train)) if probe else None
+            snap = snapshot(catalog, store, train, now=utcnow(), probe=live)
+    finally:
+        if store:
+            store.close()
+    if train is None:
+        if as_json:
+            print_json({"trains": [r.to_json() for r in rows]})
+        else:
+            show_list(rows)
+        return max((r.exit_code for r in rows), default=EXIT_OK)
+    if as_json:
+        print_json(snap.to_json())
+    else:
+        show(snap)
+    return snap.exit_code
+
+
+def show(snap: Snapshot) -> None:
+    """Tables on a terminal; plain lines elsewhere (cron mail, CI logs), never truncated."""
+    if is_tty():
+        console().print(render(snap))
+    else:
+        for line in plain(snap):
+            click.echo(line)
+
+
+def plain(snap: Snapshot) -> list[str]:
+    ran = f"run {snap.run_id}" if snap.run_id is not None else "never ran; status from its YAML"
+    count = f"{snap.released}/{len(snap.services)} released"
+    lines = [f"Train {snap.train} ({ran}): {snap.status}, {snap.progress:.1f}% ({count})"]
+    if snap.description:
+        lines.append(f"  {snap.description}")
+    lines.append(f"  {_phase_line(snap)}")
+    if snap.reason:
+        lines.append(f"  reason: {snap.reason}")
+    lines.append("Services, in release order:")
+    for s in snap.services:
+        line = f"  {s.service}: {s.status} {s.from_version or '(first install)'} -> "
+        line += f"{s.to_version or 'unknown'} [{s.health}], attempts {s.attempts}"
+        if s.duration_s is not None:
+            line += f", {duration(s.duration_s)}"
+        if s.error:
+            line += f": {s.error}"
+        lines.append(line)
+    lines.append(f"Gates: {snap.gates_passed}/{len(snap.gates)} passed")
+    for g in snap.gates:
+        need = "required" if g.required else "optional"
+        lines.append(f"  {g.outcome}: {g.gate} ({need}, {g.when}): {g.detail}")
+    lines.append(f"Dependencies: {snap.dependencies_satisfied}/{len(snap.dependencies)} satisfied")
+    for d in snap.dependencies:
+        lines.append(f"  {d.outcome}: {d.kind} {d.name} {d.constraint or 'any'}: {d.detail}")
+    if snap.events:
+        lines.append("Last events:")
+        for e in snap.events:
+            where = f" {e.service}" if e.service else ""
+            lines.append(f"  {e.ts}{where} {e.kind}: {e.message}")
+    return lines
+
+
+def _phase_line(snap: Snapshot) -> str:
+    phase = snap.phase
+    line = f"phase {phase.name}"
+    if phase.elapsed_s is not None:
+        line += f" for {duration(phase.elapsed_s)}"
+    if phase.run_elapsed_s is not None:
+        line += f"; run {duration(phase.run_elapsed_s)}"
+    line += f" of an estimated {duration(phase.estimated_s)}"
+    if phase.over_estimate:
+        line += " (over the estimate)"
+    return line
+
+
+def show_list(rows: list[TrainSummary]) -> None:
+    from rich.table import Table
+
+    if not is_tty():
+        for r in rows:
+            ran = "never ran" if r.run_id is None else f"run {r.run_id}, updated {r.updated_at}"
+            line = f"{r.train}: {r.status} {r.progress:.1f}% ({r.released}/{r.participants}; {ran})"
+            if r.unhealthy:
+                line += f"; unhealthy: {', '.join(r.unhealthy)}"
+            click.echo(line)
+        return
+
+    table = Table(title="Release trains", title_justify="left")
+    for col in ("train", "status", "progress", "released", "run", "updated"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.train,
+            f"[{outcome_style(r.status)}]{r.status}[/]",
+            f"{r.progress:.1f}%",
+            f"{r.released}/{r.participants}",
+            "never ran" if r.run_id is None else str(r.run_id),
+            r.updated_at or "-",
+        )
+    console().print(table)
+    for r in rows:
+        if r.unhealthy:
+            console().print(f"{r.train}: unhealthy: {', '.join(r.unhealthy)}", markup=False)
+
+
+def render(snap: Snapshot, *, footer: str | None = None) -> Any:
+    """The snapshot as rich renderables (also the live dashboard of `monitor --watch`)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    head = Text.assemble(
+        (f"Train {snap.train}", "bold"),
+        f" (run {snap.run_id}): "
+        if snap.run_id is not None
+        else " (never ran; status from its YAML): ",
+        (snap.status, outcome_style(snap.status)),
+        f"  {snap.progress:.1f}% ({snap.released}/{len(snap.services)} released)",
+    )
+    parts.append(head)
+    if snap.description:
+        parts.append(Text(snap.description))
+    parts.append(Text(_phase_line(snap)))
+    if snap.reason:
+        parts.append(Text(f"reason: {snap.reason}"))
+
+    services = Table(title="Services, in release order", title_justify="left")
+    for col in ("service", "status", "from", "to", "health", "attempts", "duration", "error"):
+        services.add_column(col, no_wrap=col == "service")
+    for s in snap.services:
+        services.add_row(
+            *_plain(s.service),
+            Text(s.status, outcome_style(s.status)),
+            *_plain(s.from_version or "(first install)", s.to_version or "unknown"),
+            Text(s.health, outcome_style(s.health)),
+            *_plain(str(s.attempts), duration(s.duration_s), s.error or ""),
+        )
+    parts.append(services)
+
+    gates = Table(
+        title=f"Gates: {snap.gates_passed}/{len(snap.gates)} passed", title_justify="left"
+    )
+    for col in ("gate", "required", "when", "outcome", "evidence"):
+        gates.add_column(col)
+    for g in snap.gates:
+        outcome = Text(g.outcome, outcome_style(g.outcome))
+        gates.add_row(
+            *_plain(g.gate, "yes" if g.required else "no", g.when), outcome, *_plain(g.detail)
+        )
+    parts.append(gates)
+
+    if snap.dependencies:
+        title = f"Dependencies: {snap.dependencies_satisfied}/{len(snap.dependencies)} satisfied"
+        deps = Table(title=title, title_justify="left")
+        for col in ("dependency", "constraint", "outcome", "detail"):
+            deps.add_column(col)
+        for d in snap.dependencies:
+            outcome = Text(d.outcome, outcome_style(d.outcome))
+            deps.add_row(
+                *_plain(f"{d.kind} {d.name}", d.constraint or "any"), outcome, *_plain(d.detail)
+            )
+        parts.append(deps)
+
+    if snap.events:
+        events = Table(title="Last events", title_justify="left")
+        for col in ("time", "event", "service", "message"):
+            events.add_column(col)
+        for e in snap.events:
+            events.add_row(*_plain(e.ts, e.kind, e.service or "", e.message))
+        parts.append(events)
+    if footer:
+        parts.append(Text(footer, "dim"))
+    return Group(*parts)
+
+
+def _plain(*values: str) -> list[Any]:
+    """Cells as plain text: reasons and details are free text, and `[...]` in them must not
+    be read as rich markup."""
+    from rich.text import Text
+
+    return [Text(v) for v in values]
