@@ -93,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout closed early (`| head`): not an error of ours; silence the flush at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:
+        # The machine said no (read-only folder, full disk, a directory where a file belongs):
+        # say which file and why; it is not a bug of ours, so no traceback unless asked.
+        where = f" {e.filename}" if e.filename else ""
+        click.echo(f"error: cannot write or read{where}: {e.strerror or e}", err=True)
+        if verbose:
+            traceback.print_exc()
+        return EXIT_INTERNAL
     except Exception as e:
         click.echo(f"internal error: {type(e).__name__}: {e}", err=True)
         if verbose:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from ..store import Store, open_store
+import os
+
+from ..errors import InputError
+from ..store import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
 from .context import Options
+
+
+def busy_timeout_s() -> float:
+    """How long to wait for another process's write lock: RELEASE_TRAINS_BUSY_TIMEOUT seconds."""
+    raw = os.environ.get("RELEASE_TRAINS_BUSY_TIMEOUT")
+    if raw is None:
+        return DEFAULT_BUSY_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise InputError(f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} must not be negative")
+    return value
 
 
 def read_store(opts: Options) -> Store | None:
     """The store for reading; None when nothing has run yet (and nothing is created)."""
-    return open_store(opts.state, opts.root, create=False)
+    return open_store(opts.state, opts.root, create=False, busy_timeout_s=busy_timeout_s())
 
 
 def write_store(opts: Options) -> Store:
-    store = open_store(opts.state, opts.root, create=True)
+    store = open_store(opts.state, opts.root, create=True, busy_timeout_s=busy_timeout_s())
     assert store is not None
     return store
