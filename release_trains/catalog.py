@@ -94,7 +94,8 @@ def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None,
             # Models are built from what passed: a broken train or service is left out, so the
             # other entries' problems (gates, versions, names) are still found and reported.
             broken[kind] = {tuple(p[:2]) for p, _ in found}
-            if any(len(p) < 2 for p, _ in found) or (kind == "config" and found):
+            partial = kind in ("trains", "services") and all(len(p) >= 2 for p, _ in found)
+            if found and not partial:
                 del docs[kind]
     if any(k not in docs for k in REQUIRED):
         return None, problems
@@ -129,7 +130,7 @@ def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None,
 def _check_participants(catalog: Catalog, doc: Any, problems: Problems) -> None:
     """Every participant must resolve to exactly one service: an input error where it is written."""
     for i, t in enumerate(doc["trains"]):
-        if t.get("name") not in catalog.trains:
+        if not isinstance(t, dict) or t.get("name") not in catalog.trains:
             continue
         for j, p in enumerate(t["participants"]):
             try:
@@ -149,7 +150,7 @@ def _services(
     if isinstance(raw, dict):
         entries = [(["services", k], k, v or {}) for k, v in raw.items()]
     else:
-        entries = [(["services", i], s["name"], s) for i, s in enumerate(raw)]
+        entries = [(["services", i], s.get("name") if isinstance(s, dict) else "", s) for i, s in enumerate(raw)]
     snapshot = (quality or {}).get("services", {})
     services: dict[str, Service] = {}
     for path, name, s in entries:

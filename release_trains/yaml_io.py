@@ -123,7 +123,9 @@ _PARSER_STACK_BYTES = 512 * 1024 * 1024
 
 
 def _load_yaml(path: Path, text: str) -> Any:
-    if _DEEP.search(text):
+    # The scan is a cheap filter that also sees comments and quoted strings; what it flags is
+    # measured exactly by libyaml's event parser, which keeps its stack on the heap.
+    if _DEEP.search(text) and _event_depth(text) > MAX_DEPTH:
         raise CatalogError(f"{path}: document is nested deeper than {MAX_DEPTH} levels")
     result: list[Any] = []
 
@@ -143,6 +145,23 @@ def _load_yaml(path: Path, text: str) -> Any:
     if isinstance(result[0], BaseException):
         raise result[0]
     return result[0]
+
+
+def _event_depth(text: str) -> int:
+    """The document's nesting depth, from parser events (stops once past the limit)."""
+    depth = deepest = 0
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                deepest = max(deepest, depth)
+                if deepest > MAX_DEPTH:
+                    break
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the real parse reports syntax errors with their line
+    return deepest
 
 
 def _parse_yaml(path: Path, text: str) -> Any:

@@ -1,0 +1,370 @@
+"""`release-trains status`, `monitor` (once), `report` and `audit`: the JSON keys of
+CONTRACT.md, exit codes 0/1/2 for cron wrappers, what is written where, and the scripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import write_script
+
+RunCli = Callable[..., Any]  # conftest.run_cli: (*args) -> CliResult(code, out, err)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TRAIN = "Q4-curve-upgrade"
+SERVICES = ["curve-service", "backtesting-service", "scenario-service"]
+SERVICE_KEYS = {"service", "status", "from_version", "to_version", "health"}
+
+
+def edit_yaml(path: Path, change: Callable[[Any], None]) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+
+def release_settings(root: Path, **settings: Any) -> None:
+    edit_yaml(
+        root / "config" / "upgrade-policies.yaml", lambda d: d["release_trains"].update(settings)
+    )
+
+
+def fail_third_deploy(root: Path) -> None:
+    """Command deployer failing scenario-service (released third); no automatic rollback."""
+    script = write_script(
+        root / "bin" / "deploy", 'if [ "$1" = "scenario-service" ]; then exit 1; fi\nexit 0\n'
+    )
+    release_settings(
+        root, deployer={"type": "command", "deploy": [str(script), "{service}", "{version}"]}
+    )
+
+    def no_rollback(doc: Any) -> None:
+        next(t for t in doc["trains"] if t["name"] == TRAIN)["rollback"]["enabled"] = False
+
+    edit_yaml(root / "catalog" / "release-trains.yaml", no_rollback)
+
+
+def status_json(run_cli: RunCli, root: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    result = run_cli("--root", root, "status", TRAIN, "--json", *extra)
+    doc = json.loads(result.out)  # exactly one JSON document on stdout
+    assert isinstance(doc, dict)
+    return result.code, doc
+
+
+def check_contract(doc: dict[str, Any]) -> None:
+    assert {
+        "train",
+        "status",
+        "progress",
+        "services",
+        "gates",
+        "dependencies",
+        "phase",
+        "events",
+        "reason",
+    } <= set(doc)
+    assert isinstance(doc["progress"], float) and 0 <= doc["progress"] <= 100
+    assert doc["progress"] == round(doc["progress"], 1)
+    for s in doc["services"]:
+        assert set(s) >= SERVICE_KEYS
+        assert s["health"] in ("healthy", "unhealthy", "not verified")
+    assert set(doc["gates"]) >= {"passed", "total", "items"} and doc["gates"]["total"] == len(
+        doc["gates"]["items"]
+    )
+    deps = doc["dependencies"]
+    assert set(deps) >= {"satisfied", "total", "items"} and deps["total"] == len(deps["items"])
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def test_status_of_a_train_that_never_ran_reports_its_yaml_status_and_writes_nothing(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    code, doc = status_json(run_cli, sample_root)
+    check_contract(doc)
+    assert (code, doc["status"], doc["progress"], doc["run_id"]) == (0, "planning", 0.0, None)
+    assert [s["status"] for s in doc["services"]] == ["pending"] * 3
+    assert (doc["gates"]["passed"], doc["gates"]["total"]) == (3, 3)
+    assert (doc["dependencies"]["satisfied"], doc["dependencies"]["total"]) == (1, 1)
+    assert not (sample_root / "analysis").exists()
+
+
+def test_status_of_a_completed_train_exits_0(sample_root: Path, run_cli: RunCli) -> None:
+    assert run_cli("--root", sample_root, "execute", TRAIN).code == 0
+    code, doc = status_json(run_cli, sample_root)
+    check_contract(doc)
+    assert (code, doc["status"], doc["progress"]) == (0, "completed", 100.0)
+    assert [s["service"] for s in doc["services"]] == SERVICES
+    assert doc["phase"]["name"] == "completed" and doc["phase"]["estimated_s"] == 7200
+    assert doc["events"] and doc["events"][-1]["message"] == "verifying -> completed"
+
+
+def test_status_of_a_failed_train_exits_1_for_cron(sample_root: Path, run_cli: RunCli) -> None:
+    fail_third_deploy(sample_root)
+    assert run_cli("--root", sample_root, "execute", TRAIN).code == 1
+    code, doc = status_json(run_cli, sample_root)
+    assert (code, doc["status"], doc["progress"]) == (1, "failed", 66.7)
+    assert [s["status"] for s in doc["services"]] == ["released", "released", "failed"]
+    plain = run_cli("--root", sample_root, "status", TRAIN)
+    assert plain.code == 1 and plain.err == ""
+    assert f"Train {TRAIN} (run 1): failed, 66.7% (2/3 released)" in plain.out
+    assert "scenario-service: failed 1.4.0 -> 1.4.0 [not verified]" in plain.out
+
+
+def test_status_of_a_rolled_back_train_exits_1_and_says_why(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    run_cli("--root", sample_root, "execute", TRAIN)
+    assert run_cli("--root", sample_root, "rollback", TRAIN, "--reason", "p99 latency x2").code == 0
+    code, doc = status_json(run_cli, sample_root)
+    assert (code, doc["status"], doc["progress"]) == (1, "rolled_back", 0.0)
+    assert [s["status"] for s in doc["services"]] == ["rolled_back"] * 3
+    assert doc["reason"].startswith("p99 latency x2")
+
+
+def test_status_of_an_unknown_train_exits_2(sample_root: Path, run_cli: RunCli) -> None:
+    result = run_cli("--root", sample_root, "status", "nope", "--json")
+    assert (result.code, result.out) == (2, "")
+    assert "unknown train 'nope'" in result.err
+
+
+def test_status_probe_checks_health_now_and_unhealthy_exits_1(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    probe = write_script(sample_root / "bin" / "health", 'test "$1" != "scenario-service"\n')
+    release_settings(
+        sample_root, health={"type": "command", "command": [str(probe), "{service}"], "retries": 0}
+    )
+    code, doc = status_json(run_cli, sample_root, "--probe")
+    assert code == 1
+    assert [s["health"] for s in doc["services"]] == ["healthy", "healthy", "unhealthy"]
+    code, doc = status_json(run_cli, sample_root)  # without --probe: what was recorded (nothing)
+    assert code == 0 and {s["health"] for s in doc["services"]} == {"not verified"}
+
+
+def test_status_without_a_train_lists_every_train(sample_root: Path, run_cli: RunCli) -> None:
+    fail_third_deploy(sample_root)
+    run_cli("--root", sample_root, "execute", TRAIN)
+    result = run_cli("--root", sample_root, "status", "--json")
+    doc = json.loads(result.out)
+    rows = {r["train"]: r for r in doc["trains"]}
+    assert list(rows) == [TRAIN, "pricing-refresh", "reporting-overhaul"]
+    assert (rows[TRAIN]["status"], rows[TRAIN]["progress"]) == ("failed", 66.7)
+    assert (rows["pricing-refresh"]["status"], rows["pricing-refresh"]["run_id"]) == (
+        "planning",
+        None,
+    )
+    assert result.code == 1  # one train needs attention
+    plain = run_cli("--root", sample_root, "status")
+    assert plain.out.splitlines()[0].startswith(f"{TRAIN}: failed 66.7% (2/3; run 1, updated ")
+    assert "pricing-refresh: planning 0.0% (0/3; never ran)" in plain.out
+
+
+def test_status_on_a_terminal_draws_tables(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("release_trains.cli.status_cmd.is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")
+    run_cli("--root", sample_root, "execute", TRAIN)
+    result = run_cli("--root", sample_root, "status", TRAIN)
+    assert result.code == 0
+    assert "Services, in release order" in result.out and "Gates: 3/3 passed" in result.out
+    assert "┃ service" in result.out and "curve-service" in result.out
+
+
+def test_monitor_without_watch_prints_the_snapshot_once(sample_root: Path, run_cli: RunCli) -> None:
+    run_cli("--root", sample_root, "execute", TRAIN)
+    once = run_cli("--root", sample_root, "monitor", TRAIN, "--json")
+    assert once.code == 0 and json.loads(once.out)["status"] == "completed"
+    assert run_cli("--root", sample_root, "monitor", "nope").code == 2
+
+
+def test_monitor_watch_of_a_train_already_final_returns_at_once_with_its_code(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    fail_third_deploy(sample_root)
+    run_cli("--root", sample_root, "execute", TRAIN)
+    result = run_cli("--root", sample_root, "monitor", TRAIN, "--watch", "--interval", "0.05")
+    assert result.code == 1
+    first = result.out.splitlines()[0]
+    assert f" {TRAIN}: failed 66.7% (2/3 released): scenario-service failed" in first
+    assert f"Train {TRAIN} (run 1): failed" in result.out  # the final snapshot
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def report_files(root: Path) -> list[Path]:
+    return sorted((root / "analysis" / "reports").rglob("report-*"))
+
+
+def test_a_train_report_is_written_under_analysis_by_default(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    run_cli("--root", sample_root, "execute", TRAIN)
+    result = run_cli("--root", sample_root, "report", "--train", TRAIN)
+    assert result.code == 0 and result.err == ""
+    [path] = report_files(sample_root)
+    assert path.parent == sample_root / "analysis" / "reports" / "release-trains" / TRAIN
+    assert path.suffix == ".md" and result.out == f"wrote {path}\n"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(f"# Release report: train {TRAIN}") and "## Who did what" in text
+
+
+def test_report_format_json_prints_exactly_the_document_it_writes(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    run_cli("--root", sample_root, "execute", TRAIN)
+    result = run_cli("--root", sample_root, "report", "--service", "curve", "--format", "json")
+    assert result.code == 0
+    doc = json.loads(result.out)
+    [path] = report_files(sample_root)
+    assert path.parent == sample_root / "analysis" / "reports" / "services" / "curve-service"
+    assert json.loads(path.read_text(encoding="utf-8")) == doc
+    assert doc["deployed"] == {"local": "2.0.0"} and doc["health"]["status"] == "not verified"
+    assert result.err == f"wrote {path}\n"
+
+
+def test_report_html_to_a_chosen_file_and_to_stdout(
+    sample_root: Path, run_cli: RunCli, tmp_path: Path
+) -> None:
+    run_cli("--root", sample_root, "execute", TRAIN)
+    out = tmp_path / "out" / "q4.html"
+    result = run_cli(
+        "--root", sample_root, "report", "--train", TRAIN, "--format", "html", "--output", out
+    )
+    assert result.code == 0 and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    piped = run_cli(
+        "--root", sample_root, "report", "--train", TRAIN, "--output", "-", "--since", "1h"
+    )
+    assert piped.code == 0 and piped.out.startswith(f"# Release report: train {TRAIN}")
+    assert report_files(sample_root) == []  # nothing under analysis/ for either
+
+
+def test_a_report_on_a_failed_train_is_written_and_exits_1(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    fail_third_deploy(sample_root)
+    run_cli("--root", sample_root, "execute", TRAIN)
+    result = run_cli("--root", sample_root, "report", "--train", TRAIN, "--format", "json")
+    assert result.code == 1 and len(report_files(sample_root)) == 1
+    incidents = json.loads(result.out)["incidents"]
+    assert [i["kind"] for i in incidents] == ["deploy-failed", "status"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--train", "nope"], "unknown train 'nope'"),
+        (["--service", "nope"], "nope"),
+        (["--train", TRAIN, "--since", "7 days"], "--since '7 days'"),
+        ([], "give exactly one of --train or --service"),
+        (["--train", TRAIN, "--service", "curve"], "give exactly one of --train or --service"),
+        (["--train", TRAIN, "--format", "pdf"], "pdf"),
+    ],
+)
+def test_report_bad_input_exits_2_and_writes_nothing(
+    sample_root: Path, run_cli: RunCli, args: list[str], message: str
+) -> None:
+    result = run_cli("--root", sample_root, "report", *args)
+    assert result.code == 2 and result.out == ""
+    assert message in result.err
+    assert not (sample_root / "analysis").exists()
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def test_audit_lists_filters_and_prints_json(sample_root: Path, run_cli: RunCli) -> None:
+    run_cli("--root", sample_root, "execute", TRAIN)
+    run_cli("--root", sample_root, "rollback", TRAIN, "--reason", "why not")
+    records = json.loads(run_cli("--root", sample_root, "audit", "--json", "--since", "1h").out)
+    assert {r["action"] for r in records} >= {"deploy", "released", "rollback-start", "rolled-back"}
+    assert all(r["train"] == TRAIN for r in records)
+    assert (
+        json.loads(run_cli("--root", sample_root, "audit", "--json", "--train", "other").out) == []
+    )
+    plain = run_cli("--root", sample_root, "audit", "--train", TRAIN)
+    assert plain.code == 0 and len(plain.out.splitlines()) == len(records)
+    order = '["backtesting-service", "scenario-service", "curve-service"]'
+    assert f'{{"order": {order}, "reason": "why not"}}' in plain.out
+    assert run_cli("--root", sample_root, "audit", "--verify").code == 0
+    assert run_cli("--root", sample_root, "audit", "--since", "soon").code == 2
+
+
+def test_audit_since_leaves_out_older_records(sample_root: Path, run_cli: RunCli) -> None:
+    log = sample_root / "analysis" / "reports" / "audit.log"
+    log.parent.mkdir(parents=True)
+    old = {
+        "ts": "2020-01-01T00:00:00+00:00",
+        "actor": "a@h",
+        "action": "deploy",
+        "train": TRAIN,
+        "service": None,
+        "detail": "x",
+        "prev": "",
+    }
+    log.write_text(json.dumps(old) + "\n", encoding="utf-8")
+    assert json.loads(run_cli("--root", sample_root, "audit", "--json").out) == [old]
+    assert json.loads(run_cli("--root", sample_root, "audit", "--json", "--since", "30d").out) == []
+
+
+def test_audit_on_a_terminal_is_a_table(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("release_trains.cli.audit_cmd.is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")
+    run_cli("--root", sample_root, "execute", TRAIN)
+    result = run_cli("--root", sample_root, "audit")
+    assert result.code == 0 and "Audit log:" in result.out and "┃ action" in result.out
+
+
+def test_a_corrupt_audit_log_is_bad_input_not_a_crash(sample_root: Path, run_cli: RunCli) -> None:
+    log = sample_root / "analysis" / "reports" / "audit.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("{not json\n", encoding="utf-8")
+    result = run_cli("--root", sample_root, "audit")
+    assert result.code == 2 and "audit --verify" in result.err
+    assert run_cli("--root", sample_root, "report", "--train", TRAIN, "--output", "-").code == 2
+
+
+# --- the scripts, as cron would run them ------------------------------------------------------
+
+
+def script(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / name), *map(str, args)],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
+
+
+def test_monitor_script_status_prints_the_snapshot(sample_root: Path) -> None:
+    done = script(
+        "monitor_release_progress.py",
+        "--train-name",
+        TRAIN,
+        "--status",
+        "--json",
+        "--root",
+        sample_root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "planning"
+    unknown = script("monitor_release_progress.py", "--train-name", "nope", "--root", sample_root)
+    assert unknown.returncode == 2 and "unknown train" in unknown.stderr
+
+
+def test_report_script_writes_a_service_report(sample_root: Path) -> None:
+    done = script("generate_monitoring_report.py", "--service", "curve", "--root", sample_root)
+    assert done.returncode == 0, done.stderr
+    [path] = report_files(sample_root)
+    assert path.parent.name == "curve-service" and path.suffix == ".md"
+    done = script(
+        "generate_monitoring_report.py", "--train", TRAIN, "--format", "html", "--root", sample_root
+    )
+    assert done.returncode == 0 and len(report_files(sample_root)) == 2
