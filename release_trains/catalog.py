@@ -146,7 +146,7 @@ def _services(
     doc: Any, source: Path, quality: Any, problems: Problems, *, skip: set[tuple[str | int, ...]]
 ) -> dict[str, Service]:
     raw = doc["services"]
-    entries: list[tuple[list[str | int], str, dict[str, Any]]]
+    entries: list[tuple[list[str | int], Any, Any]]
     if isinstance(raw, dict):
         entries = [(["services", k], k, v or {}) for k, v in raw.items()]
     else:

@@ -334,10 +334,15 @@ class Executor:
             if step.status != "pending":
                 continue
             blockers = sorted(plan.ordering.requires.get(step.service, frozenset()) & failed)
-            why = f"depends on {', '.join(blockers)} which failed" if blockers else "train stopped after a failure"
+            why = (
+                f"depends on {', '.join(blockers)}, which failed or was skipped"
+                if blockers
+                else "not started: the train stopped after a failure"
+            )
             self.store.update_step(self.run.id, step.service, status="skipped", error=why)
             failed.add(step.service)  # its own dependents are skipped for the same reason
-            self.journal and self.journal.event("skipped", why, service=step.service)
+            if self.journal:
+                self.journal.event("skipped", why, service=step.service)
 
     def _during_gates(self, services: list[Service]) -> None:
         results = self._gates("during", services)

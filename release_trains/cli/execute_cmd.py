@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -48,7 +49,7 @@ def run_train(opts: Options, train: str, *, max_parallel: int | None, as_json: b
     return outcome.exit_code
 
 
-def _stop_on_signals(stop: threading.Event) -> dict[int, object]:
+def _stop_on_signals(stop: threading.Event) -> dict[signal.Signals, Any]:
     """SIGTERM and the first Ctrl-C stop the executor before its next service (the running
     deploy finishes); the run is left `paused` and can be resumed. A second Ctrl-C aborts."""
 
@@ -57,7 +58,7 @@ def _stop_on_signals(stop: threading.Event) -> dict[int, object]:
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {}
+    previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, handler)
     return previous

@@ -101,5 +101,5 @@ def show(plan: Plan) -> None:
     out.print(f"Estimated duration: {duration(plan.estimated_duration_s)}")
     if plan.problems:
         out.print("[bold red]Why it is not ready:[/]")
-        for p in plan.problems:
-            out.print(f"  - {p}", markup=False)
+        for problem in plan.problems:
+            out.print(f"  - {problem}", markup=False)
