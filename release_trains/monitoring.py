@@ -107,9 +107,9 @@ class Phase:
 
     @property
     def over_estimate(self) -> bool:
-        return None not in (self.run_elapsed_s, self.estimated_s) and (
-            (self.run_elapsed_s or 0) > (self.estimated_s or 0)
-        )
+        if self.run_elapsed_s is None or self.estimated_s is None:
+            return False  # unknown is not "over"
+        return self.run_elapsed_s > self.estimated_s
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "over_estimate": self.over_estimate}
@@ -158,8 +158,10 @@ class Snapshot:
 
     @property
     def exit_code(self) -> int:
-        """1 when someone must act (failed, rolled back, a service unhealthy), else 0."""
-        return EXIT_NO if self.status in ATTENTION or self.unhealthy else EXIT_OK
+        """1 when someone must act (a run failed or rolled back, a service is unhealthy), else
+        0. A train that never ran exits 0 whatever its YAML says (CONTRACT.md): nothing ran."""
+        ran_badly = self.run_id is not None and self.status in ATTENTION
+        return EXIT_NO if ran_badly or self.unhealthy else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -212,7 +214,8 @@ class TrainSummary:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_NO if self.status in ATTENTION or self.unhealthy else EXIT_OK
+        ran_badly = self.run_id is not None and self.status in ATTENTION
+        return EXIT_NO if ran_badly or self.unhealthy else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -258,7 +261,7 @@ def snapshot(
     if "participants" not in doc:  # never ran, or the run has not stored its plan yet
         doc = planned() if planned else plan_now(catalog, store, train, now=now)
     steps = store.steps(run.id) if store and run else []
-    services = _services(steps, doc, now=now) if steps else _pending(doc)
+    services = _services(steps, now=now) if steps else _pending(doc)
     if probe is not None:
         services = [_probed(s, catalog, probe) for s in services]
     taken = now.isoformat(timespec="milliseconds")
@@ -280,7 +283,7 @@ def snapshot(
     )
 
 
-def _services(steps: list[Step], doc: Mapping[str, Any], *, now: datetime) -> list[ServiceProgress]:
+def _services(steps: list[Step], *, now: datetime) -> list[ServiceProgress]:
     out = []
     for s in steps:
         end = s.finished_at

@@ -256,9 +256,9 @@ class Release:
     started_at: str | None
     finished_at: str | None
     duration_s: float | None
-    attempts: int
+    attempts: int  # deploy attempts in this run (a retried or resumed step has several)
     health: str
-    failed: bool
+    failures: int  # failed deploy attempts (deploy or health verification failed)
     rolled_back: bool
     detail: str | None
 
@@ -290,13 +290,19 @@ class ServiceReport:
     window: Window
     now: datetime
 
+    # Failure rate is per deploy attempt (a release retried after a failure counts both
+    # tries); rollback rate is per release (a run that deployed the service).
     @property
     def attempted(self) -> int:
         return sum(r.attempted for r in self.releases)
 
     @property
+    def deploy_attempts(self) -> int:
+        return sum(max(r.attempts, r.failures) for r in self.releases if r.attempted)
+
+    @property
     def failures(self) -> int:
-        return sum(r.failed for r in self.releases if r.attempted)
+        return sum(r.failures for r in self.releases if r.attempted)
 
     @property
     def rollbacks(self) -> int:
@@ -304,7 +310,7 @@ class ServiceReport:
 
     @property
     def failure_rate(self) -> float | None:
-        return percent(self.failures, self.attempted) if self.attempted else None
+        return percent(self.failures, self.deploy_attempts) if self.deploy_attempts else None
 
     @property
     def rollback_rate(self) -> float | None:
@@ -327,6 +333,7 @@ class ServiceReport:
             "metrics": [asdict(m) for m in self.metrics],
             "releases": [asdict(r) for r in self.releases],
             "attempted": self.attempted,
+            "deploy_attempts": self.deploy_attempts,
             "failures": self.failures,
             "rollbacks": self.rollbacks,
             "failure_rate": self.failure_rate,
@@ -416,7 +423,7 @@ def _releases(store: Store, service: str, window: Window) -> list[Release]:
                 duration_s=seconds_between(s.started_at, s.finished_at),
                 attempts=s.attempts,
                 health=s.health,
-                failed=s.status == "failed" or bool(failed_events),
+                failures=len(failed_events),
                 rolled_back=s.rollback_started_at is not None,
                 detail=s.error or (failed_events[-1] if failed_events else None),
             )
@@ -631,17 +638,21 @@ def _service_sections(report: ServiceReport) -> list[Section]:
             _t(None if report.quality_score is None else f"{report.quality_score:g}", "unknown"),
         ),
         ("Open critical vulnerabilities", _t(report.critical_vulns, "unknown")),
-        ("Health (checked now)", f"{report.health}: {report.health_detail}"),
-        ("Releases attempted", str(report.attempted)),
+        ("Health (checked now)", _verdict(report.health, report.health_detail)),
+        ("Releases", f"{report.attempted} ({report.deploy_attempts} deploy attempts)"),
         (
             "Failure rate",
             _rate(report.failure_rate)
-            + (f" ({report.failures} of {report.attempted})" if report.attempted else ""),
+            + (
+                f" ({report.failures} of {report.deploy_attempts} deploy attempts)"
+                if report.attempted
+                else ""
+            ),
         ),
         (
             "Rollback rate",
             _rate(report.rollback_rate)
-            + (f" ({report.rollbacks} of {report.attempted})" if report.attempted else ""),
+            + (f" ({report.rollbacks} of {report.attempted} releases)" if report.attempted else ""),
         ),
     ]
     versions = tuple(
@@ -665,7 +676,7 @@ def _service_sections(report: ServiceReport) -> list[Section]:
             _duration(r.duration_s),
             str(r.attempts),
             r.health,
-            "yes" if r.failed else "no",
+            str(r.failures),
             "yes" if r.rolled_back else "no",
             _t(r.detail),
         )
@@ -701,7 +712,7 @@ def _service_sections(report: ServiceReport) -> list[Section]:
                 "duration",
                 "attempts",
                 "health",
-                "failed",
+                "failed attempts",
                 "rolled back",
                 "detail",
             ),
@@ -709,6 +720,10 @@ def _service_sections(report: ServiceReport) -> list[Section]:
             "no release of this service in this period",
         ),
     ]
+
+
+def _verdict(verdict: str, detail: str) -> str:
+    return detail if detail.startswith(verdict) else f"{verdict}: {detail}"
 
 
 def _value(value: float | bool) -> str:
@@ -758,7 +773,7 @@ svg text { font-size: 12px; font-family: system-ui, sans-serif; }
 .bar.released { fill: #2e9e44; }
 .bar.failed { fill: #d2302c; }
 .bar.deploying, .bar.verifying { fill: #2f6fd0; }
-.bar.rolled_back { fill: #8c8c8c; }
+.legend { color: #555; font-size: 0.9em; }
 .bar.rollback { fill: #e69a1c; }
 .none { fill: #999; font-style: italic; }
 """
@@ -777,6 +792,7 @@ def html(report: TrainReport | ServiceReport) -> str:
         body.append(f"<h2>{_e(section.title)}</h2>")
         if section.timeline and isinstance(report, TrainReport):
             body.append(timeline_svg(report.snapshot, now=report.now))
+            body.append(f'<p class="legend">{_e(_LEGEND)}</p>')
         if not section.rows:
             body.append(f'<p class="empty">{_e(section.empty)}</p>')
             continue
@@ -826,7 +842,8 @@ def timeline_svg(snap: Snapshot, *, now: datetime) -> str:
     ]
     if times:
         out.append(f'<text x="{_LABEL_W}" y="14">{_e(t0.isoformat(timespec="seconds"))}</text>')
-        end_label = (t0 + timedelta(seconds=width_s)).isoformat(timespec="seconds")
+        last = (t0 + timedelta(seconds=width_s)).isoformat(timespec="seconds")
+        end_label = f"{last} (+{_duration(width_s)})"
         out.append(
             f'<text x="{_LABEL_W + _CHART_W}" y="14" text-anchor="end">{_e(end_label)}</text>'
         )
@@ -840,13 +857,28 @@ def timeline_svg(snap: Snapshot, *, now: datetime) -> str:
         stop = end or start
         until = s.finished_at or ("now" if end else "unknown")
         tip = f"{s.service}: {s.status}, {s.started_at} to {until} ({_duration(s.duration_s)})"
-        out.append(_bar(s.service, s.status, x(start), x(stop), y, tip))
+        out.append(_bar(s.service, _deploy_kind(s.status), x(start), x(stop), y, tip))
         if rb_start is not None:
             rb_until = s.rollback_finished_at or ("now" if rb_end else "unknown")
             rb_tip = f"{s.service}: rollback {s.rollback_started_at} to {rb_until}"
             out.append(_bar(s.service, "rollback", x(rb_start), x(rb_end or rb_start), y, rb_tip))
     out.append("</svg>")
     return "\n".join(out)
+
+
+_LEGEND = (
+    "Bars run from deploy start to release. Green: deployed; red: failed; blue: in flight; "
+    "orange: rollback."
+)
+
+
+def _deploy_kind(status: str) -> str:
+    """The deploy bar's colour says how the deploy went, not what happened after it."""
+    if status == "failed":
+        return "failed"
+    if status in ("deploying", "verifying"):
+        return "deploying"
+    return "released"  # released, and also rolled back / rolling back: it had been released
 
 
 def _bar(service: str, kind: str, left: float, right: float, y: int, tip: str) -> str:

@@ -18,6 +18,7 @@ from ..errors import StateBusyError, StateError
 from ..models import Catalog
 from ..monitoring import Snapshot, changes, follow, plan_now, snapshot
 from ..planning import find_train
+from ..store import Store
 from .context import Options, console, is_tty, pass_options, print_json, utcnow
 from .state import read_store
 from .status_cmd import render, show
@@ -43,7 +44,7 @@ def command(opts: Options, train: str, watch: bool, interval: float, as_json: bo
     """Progress of TRAIN; --watch follows it and exits 0 completed, 1 failed or rolled back."""
     catalog = load_catalog(opts.root)
     find_train(catalog, train)  # an unknown train is exit 2 before any watching
-    read = reader(opts, catalog, train, warn=lambda line: click.echo(line, err=True))
+    read = Reader(opts, catalog, train, warn=lambda line: click.echo(line, err=True))
     if not watch:
         snap = _once(opts, catalog, train)
     elif as_json:
@@ -68,48 +69,52 @@ def _once(opts: Options, catalog: Catalog, train: str) -> Snapshot:
             store.close()
 
 
-def reader(
-    opts: Options, catalog: Catalog, train: str, *, warn: Callable[[str], None]
-) -> Callable[[], Snapshot]:
-    """A function that reads a fresh snapshot each call. A train that never ran is planned
-    once (its gates may read live signals: not again at every poll)."""
-    plan: dict[str, Mapping[str, Any]] = {}
-    last: list[Snapshot] = []
-    warned: set[str] = set()
+class Reader:
+    """Reads a fresh snapshot at each call, opening the store read-only each time (it may not
+    exist yet). A train that never ran is planned once: its gates may read live signals,
+    which the monitor should not do at every poll."""
 
-    def read() -> Snapshot:
-        store = None
+    def __init__(
+        self, opts: Options, catalog: Catalog, train: str, *, warn: Callable[[str], None]
+    ) -> None:
+        self.opts, self.catalog, self.train, self.warn = opts, catalog, train, warn
+        self._plan: Mapping[str, Any] | None = None
+        self._last: Snapshot | None = None
+        self._failed: str | None = None  # the error of the previous poll, if it failed
+        self._told: set[str] = set()
+
+    def __call__(self) -> Snapshot:
         try:
-            store = read_store(opts)  # None until the first execute creates it: keep polling
-
-            def planned() -> Mapping[str, Any]:
-                if "doc" not in plan:
-                    plan["doc"] = plan_now(catalog, store, train, now=utcnow())
-                return plan["doc"]
-
-            snap = snapshot(catalog, store, train, now=utcnow(), planned=planned)
+            snap = self._read()
         except (StateError, StateBusyError) as e:
-            # The executor may be creating the store this very moment (tables not there yet):
-            # say so once and read again at the next interval.
-            if str(e) not in warned:
-                warned.add(str(e))
-                warn(f"state store not readable yet, retrying: {e}")
-            if not last:
-                return snapshot(
-                    catalog,
-                    None,
-                    train,
-                    now=utcnow(),
-                    planned=lambda: plan_now(catalog, None, train, now=utcnow()),
-                )
-            return last[-1]
+            # The executor may be creating the store this very moment (the file exists, its
+            # tables not yet): that lasts milliseconds, so only an error seen on two polls in
+            # a row is worth telling, once; the monitor keeps polling either way.
+            text = str(e)
+            if text == self._failed and text not in self._told:
+                self._told.add(text)
+                self.warn(f"cannot read the state store yet, still trying: {text}")
+            self._failed = text
+            return self._last or snapshot(
+                self.catalog, None, self.train, now=utcnow(), planned=lambda: self._planned(None)
+            )
+        self._failed, self._last = None, snap
+        return snap
+
+    def _read(self) -> Snapshot:
+        store = read_store(self.opts)  # None until the first execute creates it
+        try:
+            return snapshot(
+                self.catalog, store, self.train, now=utcnow(), planned=lambda: self._planned(store)
+            )
         finally:
             if store is not None:
                 store.close()
-        last[:] = [snap]
-        return snap
 
-    return read
+    def _planned(self, store: Store | None) -> Mapping[str, Any]:
+        if self._plan is None:
+            self._plan = plan_now(self.catalog, store, self.train, now=utcnow())
+        return self._plan
 
 
 def _lines(

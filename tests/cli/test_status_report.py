@@ -94,6 +94,18 @@ def test_status_of_a_train_that_never_ran_reports_its_yaml_status_and_writes_not
     assert not (sample_root / "analysis").exists()
 
 
+def test_a_train_that_never_ran_exits_0_whatever_its_yaml_status(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    def failed_in_yaml(doc: Any) -> None:
+        next(t for t in doc["trains"] if t["name"] == TRAIN)["status"] = "failed"
+
+    edit_yaml(sample_root / "catalog" / "release-trains.yaml", failed_in_yaml)
+    code, doc = status_json(run_cli, sample_root)
+    assert (code, doc["status"], doc["run_id"]) == (0, "failed", None)
+    assert run_cli("--root", sample_root, "status").code == 0
+
+
 def test_status_of_a_completed_train_exits_0(sample_root: Path, run_cli: RunCli) -> None:
     assert run_cli("--root", sample_root, "execute", TRAIN).code == 0
     code, doc = status_json(run_cli, sample_root)
@@ -368,3 +380,31 @@ def test_report_script_writes_a_service_report(sample_root: Path) -> None:
         "generate_monitoring_report.py", "--train", TRAIN, "--format", "html", "--root", sample_root
     )
     assert done.returncode == 0 and len(report_files(sample_root)) == 2
+
+
+def test_the_watcher_waits_quietly_for_a_store_being_created(sample_root: Path) -> None:
+    """The executor creates the database file a moment before its tables: a poll that lands in
+    between is not an error; only the same failure on two polls in a row is told, once."""
+    import sqlite3
+
+    from release_trains.catalog import load_catalog
+    from release_trains.cli.context import Options
+    from release_trains.cli.monitor_cmd import Reader
+
+    db = sample_root / "analysis" / "state" / "release-trains.db"
+    db.parent.mkdir(parents=True)
+    sqlite3.connect(db).close()  # the file exists, its tables do not (yet)
+    told: list[str] = []
+    read = Reader(
+        Options.build(root=str(sample_root), state=None, verbose=False),
+        load_catalog(sample_root),
+        TRAIN,
+        warn=told.append,
+    )
+    first = read()
+    assert (first.status, first.run_id, told) == ("planning", None, [])
+    assert read().status == "planning" and len(told) == 1 and "no such table" in told[0]
+    read()
+    assert len(told) == 1  # said once
+    db.unlink()
+    assert read().status == "planning"  # gone again: simply not there yet
