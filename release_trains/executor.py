@@ -304,6 +304,8 @@ class Executor:
             )
             self.journal.event("deploy", f"{step.from_version or 'none'} -> {to} via {deployer.describe('deploy', req)}", service=name, audited=True)
             result = deployer.deploy(req)
+            if result.attempts > 1:  # retries inside the deployer count as attempts too
+                self.store.update_step(run_id, name, attempts=step.attempts + result.attempts)
             if not result.ok:
                 self.store.update_step(run_id, name, status="failed", error=result.detail, finished_at=self._now())
                 self.journal.event("deploy-failed", result.detail, service=name, audited=True)
@@ -384,7 +386,18 @@ class Executor:
         results = [evaluate(g, ctx) for g in gates]
         for r in results:
             self.journal.event("gate", f"{r.gate} ({when}): {r.outcome.value}: {r.detail}")
+        self._record_gates(results)
         return results
+
+    def _record_gates(self, results: list[GateResult]) -> None:
+        """Put the latest results into the run's stored plan, which status and reports read."""
+        assert self.run
+        run = self.store.run(self.run.id)
+        assert run
+        doc = run.plan_doc()
+        latest = {r.gate: r.to_json() for r in results}
+        doc["gates"] = [latest.get(g.get("gate"), g) for g in doc.get("gates", [])]
+        self.store.update_plan(self.run.id, json.dumps(doc))
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -167,7 +167,8 @@ def execute_rollback(
             failures.append(f"{name}: first install, needs manual undeploy")
             event("rollback-manual", "first install and the deployer cannot undeploy: needs manual action", service=name, audited=True)
             continue
-        store.update_step(plan.run.id, name, status="rolling_back", rollback_started_at=now(), error=None)
+        # The release's own error stays on the step: reports show why it was rolled back.
+        store.update_step(plan.run.id, name, status="rolling_back", rollback_started_at=now())
         event("rollback", f"{step.from_version} -> {step.to_version or 'undeployed'} via {step.call}", service=name, audited=True)
         deployer = deployer_for(name)
         req = DeployRequest(
@@ -284,6 +285,17 @@ def rollback_train(
         final_reason = f"{reason}: {result.reason}"
         current = store.latest_run(train)
         assert current is not None
+        remaining = sorted(s.service for s in deployed_steps(store.steps(run.id)))
+        if result.status == "rolled_back" and remaining:
+            # A subset went back; the rest still runs the release, so the train keeps its
+            # status and can be rolled back further later.
+            result = RollbackResult(
+                current.status,
+                f"{result.reason.replace('every service', 'every chosen service')}; still released: {', '.join(remaining)}",
+                result.outcomes,
+            )
+            journal.event("partial-rollback", f"{reason}: {result.reason}", audited=True)
+            return plan, result
         lifecycle.check(train, current.status, result.status)
         store.set_run_status(run.id, result.status, now=journal.now(), reason=final_reason, final=True)
         journal.event("status", f"{current.status} -> {result.status}: {final_reason}", audited=True)

@@ -281,10 +281,14 @@ class Store:
     def set_run_plan(self, run_id: int, plan: str, *, max_parallel: int, now: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET plan = ?, max_parallel = ?, updated_at = ?, reason = NULL,"
-                " pause_requested = NULL WHERE id = ?",
+                "UPDATE runs SET plan = ?, max_parallel = ?, updated_at = ?, reason = NULL WHERE id = ?",
                 (plan, max_parallel, now, run_id),
             )
+
+    def update_plan(self, run_id: int, plan: str) -> None:
+        """Replace the run's plan document (gate results evaluated during and after release)."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET plan = ? WHERE id = ?", (plan, run_id))
 
     def request_pause(self, run_id: int, request: str | None) -> None:
         """Ask the running executor to stop before its next service (None clears the request)."""
@@ -477,6 +481,14 @@ class Store:
                 "SELECT * FROM events WHERE service = ? ORDER BY id", (service,)
             ).fetchall()
         return [Event(**dict(r)) for r in rows]
+
+
+def is_stale(lock: Lock, *, now_ts: float, stale_after_s: float) -> bool:
+    """A lock whose holder is gone: its process on this host, or its heartbeat elsewhere."""
+    from datetime import datetime
+
+    age = now_ts - datetime.fromisoformat(lock.heartbeat_at).timestamp()
+    return _is_stale(lock, age=age, stale_after_s=stale_after_s)
 
 
 def _is_stale(lock: Lock, *, age: float, stale_after_s: float) -> bool:

@@ -10,6 +10,7 @@ from ..errors import UnknownTrainError
 from ..journal import actor
 from ..planning import find_train
 from .context import Options, pass_options, utcnow
+from ..store import is_stale
 from .state import write_store
 
 
@@ -30,7 +31,11 @@ def command(opts: Options, train: str, reason: str) -> int:
             raise lifecycle.refuse(train, run.status, "pause")
         who = actor()
         now = utcnow().isoformat(timespec="milliseconds")
-        if store.locks(train):
+        live = [
+            lk for lk in store.locks(train)
+            if not is_stale(lk, now_ts=utcnow().timestamp(), stale_after_s=catalog.config.lock_stale_after_s)
+        ]
+        if live:
             store.request_pause(run.id, f"{who}: {reason}")
             message = "pause requested: the executor stops before its next service"
         else:  # nobody runs it (the process died): pause it directly so it can be resumed

@@ -47,7 +47,7 @@ def command(opts: Options, train: str, reason: str, dry_run: bool, force: bool, 
         show(doc, plan)
     if result is None:
         return EXIT_NO if plan.refusals and not force else EXIT_OK
-    return EXIT_OK if result.status == "rolled_back" else EXIT_NO
+    return EXIT_NO if result.status == "failed" else EXIT_OK  # a partial rollback keeps the status
 
 
 def document(plan: RollbackPlan, result: RollbackResult | None, *, reason: str, dry_run: bool) -> dict[str, Any]:
