@@ -414,7 +414,10 @@ def coerce(raw: Any) -> tuple[SignalValue | None, str | None]:
             return _number(float(text.removesuffix("%")), raw)
         except ValueError:
             pass
-    return None, f"value {raw!r} is neither a number nor a boolean"
+    # The raw value is not quoted: it may come from a service under release and carry anything,
+    # an echoed credential included, into plans, reports and the state store.
+    shown = f"a string of {len(raw)} characters" if isinstance(raw, str) else f"a {type(raw).__name__}"
+    return None, f"value is {shown}, neither a number nor a boolean"
 
 
 def _number(value: float, raw: Any) -> tuple[SignalValue | None, str | None]:

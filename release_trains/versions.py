@@ -63,6 +63,9 @@ def parse_constraint(text: str) -> SpecifierSet:
     stripped = text.strip()
     if stripped in ("", "*"):
         return SpecifierSet("")
+    if any(not clause.strip() for clause in stripped.split(",")):
+        # packaging silently drops empty clauses; ">=1.2,,<2" is more likely a lost clause
+        raise InputError(f"invalid version constraint {text!r}: an empty clause between commas")
     try:
         return SpecifierSet(stripped)
     except InvalidSpecifier:

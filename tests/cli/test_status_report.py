@@ -141,7 +141,8 @@ def test_status_of_a_rolled_back_train_exits_1_and_says_why(
 
 def test_status_of_an_unknown_train_exits_2(sample_root: Path, run_cli: RunCli) -> None:
     result = run_cli("--root", sample_root, "status", "nope", "--json")
-    assert (result.code, result.out) == (2, "")
+    assert result.code == 2
+    assert json.loads(result.out)["exit_code"] == 2  # --json: stdout is one JSON document
     assert "unknown train 'nope'" in result.err
 
 
