@@ -31,9 +31,14 @@ def append(
     path: Path, *, ts: str, actor: str, action: str, train: str, service: str | None, detail: Any
 ) -> None:
     record = {
-        "ts": ts, "actor": actor, "action": action, "train": train,
-        "service": service, "detail": detail, "prev": "",
-    }  # fmt: skip
+        "ts": ts,
+        "actor": actor,
+        "action": action,
+        "train": train,
+        "service": service,
+        "detail": detail,
+        "prev": "",
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -83,9 +88,12 @@ def verify(path: Path) -> Verification:
                 return Verification(False, count, count, f"{path}:{count}: not a JSON record")
             if not isinstance(record, dict) or record.get("prev") != prev:
                 return Verification(
-                    False, count, count,
-                    f"{path}:{count}: chain broken: the line before was edited, removed or reordered",
-                )  # fmt: skip
+                    False,
+                    count,
+                    count,
+                    f"{path}:{count}: chain broken: "
+                    "the line before was edited, removed or reordered",
+                )
             prev = digest(line)
     return Verification(True, count, message=f"{path}: {count} records, chain intact")
 

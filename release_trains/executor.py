@@ -59,10 +59,14 @@ class RunOutcome:
             "reason": self.reason,
             "services": [
                 {
-                    "service": s.service, "status": s.status, "from_version": s.from_version,
-                    "to_version": s.to_version, "attempts": s.attempts, "health": s.health,
+                    "service": s.service,
+                    "status": s.status,
+                    "from_version": s.from_version,
+                    "to_version": s.to_version,
+                    "attempts": s.attempts,
+                    "health": s.health,
                     "error": s.error,
-                }  # fmt: skip
+                }
                 for s in self.steps
             ],
         }
@@ -90,18 +94,27 @@ def deployer_settings(catalog: Catalog, service: Service) -> dict[str, Any]:
     return {**base, **own}
 
 
-def deployer_for(catalog: Catalog, service: Service, *, store: Any, log: Callable[[str], None]) -> Deployer:
+def deployer_for(
+    catalog: Catalog, service: Service, *, store: Any, log: Callable[[str], None]
+) -> Deployer:
     return build_deployer(
-        deployer_settings(catalog, service), store=store, environment=catalog.config.environment, log=log
+        deployer_settings(catalog, service),
+        store=store,
+        environment=catalog.config.environment,
+        log=log,
     )
 
 
-def current_versions(catalog: Catalog, store: Store | None, services: list[Service]) -> dict[str, str]:
+def current_versions(
+    catalog: Catalog, store: Store | None, services: list[Service]
+) -> dict[str, str]:
     """What runs now, per service: the deployer's answer, else what the store recorded."""
     recorded = store.deployed_versions(catalog.config.environment) if store else {}
     out: dict[str, str] = {}
     for s in services:
-        reported = deployer_for(catalog, s, store=store or _NoStore(), log=lambda _: None).current_version(s.name)
+        reported = deployer_for(
+            catalog, s, store=store or _NoStore(), log=lambda _: None
+        ).current_version(s.name)
         version = reported or recorded.get(s.name)
         if version:
             out[s.name] = version
@@ -124,7 +137,7 @@ class Executor:
         self.store = store
         self.train_name = train
         self.s = settings
-        self.train = catalog.trains[train] if train in catalog.trains else None
+        self.train = catalog.trains.get(train)
         self.lock_id = uuid.uuid4().hex[:12]
         self.journal: Journal | None = None
         self.run: Run | None = None
@@ -162,29 +175,49 @@ class Executor:
         resumable = run is not None and run.status not in ("completed", "rolled_back")
         if run is None or not resumable:
             run = self.store.create_run(
-                train=self.train.name, status="planning", actor=self.s.who, plan="{}",
-                max_parallel=self.s.max_parallel, now=now,
-            )  # fmt: skip
+                train=self.train.name,
+                status="planning",
+                actor=self.s.who,
+                plan="{}",
+                max_parallel=self.s.max_parallel,
+                now=now,
+            )
         self.run = run
         self.journal = Journal(
-            root=self.catalog.root, store=self.store, train=self.train.name, run_id=run.id,
-            clock=self.s.clock, who=self.s.who, echo=self.s.echo,
-        )  # fmt: skip
+            root=self.catalog.root,
+            store=self.store,
+            train=self.train.name,
+            run_id=run.id,
+            clock=self.s.clock,
+            who=self.s.who,
+            echo=self.s.echo,
+        )
         self.store.request_pause(run.id, None)
         start = "planning" if run.status in ("planning",) else run.status
         if start in lifecycle.ACTIVE:
-            self.journal.event("resume", f"resuming run {run.id} left {start} by a stopped or killed process", audited=True)
+            self.journal.event(
+                "resume",
+                f"resuming run {run.id} left {start} by a stopped or killed process",
+                audited=True,
+            )
             start = "paused"  # an interrupted run resumes like a paused one
         if start == "failed":
-            self.journal.event("retry", f"executing run {run.id} again after it failed", audited=True)
+            self.journal.event(
+                "retry", f"executing run {run.id} again after it failed", audited=True
+            )
         self._move(start, "validating")
 
         # validating: the plan must still be ready
         plan = plan_train(
-            self.catalog, self.train.name, now=self.s.clock(),
-            current_versions=current_versions(self.catalog, self.store, services), status="validating",
-        )  # fmt: skip
-        self.store.set_run_plan(run.id, json.dumps(plan.to_json()), max_parallel=self.s.max_parallel, now=self._now())
+            self.catalog,
+            self.train.name,
+            now=self.s.clock(),
+            current_versions=current_versions(self.catalog, self.store, services),
+            status="validating",
+        )
+        self.store.set_run_plan(
+            run.id, json.dumps(plan.to_json()), max_parallel=self.s.max_parallel, now=self._now()
+        )
         if not plan.ready:
             return self._finish("failed", "plan not ready: " + "; ".join(plan.problems))
 
@@ -228,9 +261,15 @@ class Executor:
                 return f"{name}: artifact check failed: {check.detail}"
             if check is not None:
                 self.journal.event("artifact", check.detail, service=name)
-            new_steps.append(Step(self.run.id, name, position, "pending", planned.from_version, planned.to_version))
+            new_steps.append(
+                Step(
+                    self.run.id, name, position, "pending", planned.from_version, planned.to_version
+                )
+            )
             point = planned.from_version or "none (first install)"
-            self.journal.event("rollback-point", f"{name}: {point}; target {planned.to_version}", service=name)
+            self.journal.event(
+                "rollback-point", f"{name}: {point}; target {planned.to_version}", service=name
+            )
         self.store.add_steps(new_steps)
         return None
 
@@ -245,7 +284,9 @@ class Executor:
         ready: list[str] = []
         running: dict[Future[bool], str] = {}
         failed: set[str] = set()
-        with ThreadPoolExecutor(max_workers=self.s.max_parallel, thread_name_prefix="release") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.s.max_parallel, thread_name_prefix="release"
+        ) as pool:
             while sorter.is_active():
                 ready.extend(sorted(sorter.get_ready()))
                 while ready and len(running) < self.s.max_parallel and not self._should_stop():
@@ -300,30 +341,57 @@ class Executor:
             )
         if need_deploy:
             self.store.update_step(
-                run_id, name, status="deploying", attempts=step.attempts + 1, started_at=self._now(), error=None
+                run_id,
+                name,
+                status="deploying",
+                attempts=step.attempts + 1,
+                started_at=self._now(),
+                error=None,
             )
-            self.journal.event("deploy", f"{step.from_version or 'none'} -> {to} via {deployer.describe('deploy', req)}", service=name, audited=True)
+            self.journal.event(
+                "deploy",
+                f"{step.from_version or 'none'} -> {to} via {deployer.describe('deploy', req)}",
+                service=name,
+                audited=True,
+            )
             result = deployer.deploy(req)
             if result.attempts > 1:  # retries inside the deployer count as attempts too
                 self.store.update_step(run_id, name, attempts=step.attempts + result.attempts)
             if not result.ok:
-                self.store.update_step(run_id, name, status="failed", error=result.detail, finished_at=self._now())
+                self.store.update_step(
+                    run_id, name, status="failed", error=result.detail, finished_at=self._now()
+                )
                 self.journal.event("deploy-failed", result.detail, service=name, audited=True)
                 return False
         self.store.record_release(
-            run_id, name, environment=self.catalog.config.environment, version=to, now=self._now(), status="verifying"
+            run_id,
+            name,
+            environment=self.catalog.config.environment,
+            version=to,
+            now=self._now(),
+            status="verifying",
         )
         health = self._health(service)
         verdict = {True: "healthy", False: "unhealthy", None: "not verified"}[health.healthy]
         if health.healthy is False:
             self.store.update_step(
-                run_id, name, status="failed", health=verdict, health_detail=health.detail,
-                error=f"health verification failed: {health.detail}", finished_at=self._now(),
-            )  # fmt: skip
+                run_id,
+                name,
+                status="failed",
+                health=verdict,
+                health_detail=health.detail,
+                error=f"health verification failed: {health.detail}",
+                finished_at=self._now(),
+            )
             self.journal.event("health-failed", health.detail, service=name, audited=True)
             return False
         self.store.update_step(
-            run_id, name, status="released", health=verdict, health_detail=health.detail, finished_at=self._now()
+            run_id,
+            name,
+            status="released",
+            health=verdict,
+            health_detail=health.detail,
+            finished_at=self._now(),
         )
         self.journal.event("released", f"{to} ({health.detail})", service=name, audited=True)
         return True
@@ -350,7 +418,9 @@ class Executor:
         results = self._gates("during", services)
         bad = [r for r in results if r.blocks]
         if bad and not self._failure:
-            self._failure = "gate during release: " + "; ".join(f"{r.gate}: {r.outcome.value}: {r.detail}" for r in bad)
+            self._failure = "gate during release: " + "; ".join(
+                f"{r.gate}: {r.outcome.value}: {r.detail}" for r in bad
+            )
 
     def _verify(self, services: list[Service]) -> str | None:
         assert self.run and self.journal
@@ -359,10 +429,18 @@ class Executor:
             health = self._health(service)
             if health.healthy is False:
                 problems.append(f"{service.name} unhealthy after release: {health.detail}")
-                self.store.update_step(self.run.id, service.name, health="unhealthy", health_detail=health.detail)
+                self.store.update_step(
+                    self.run.id, service.name, health="unhealthy", health_detail=health.detail
+                )
             elif health.healthy:
-                self.store.update_step(self.run.id, service.name, health="healthy", health_detail=health.detail)
-        problems += [f"gate {r.gate}: {r.outcome.value}: {r.detail}" for r in self._gates("after", services) if r.blocks]
+                self.store.update_step(
+                    self.run.id, service.name, health="healthy", health_detail=health.detail
+                )
+        problems += [
+            f"gate {r.gate}: {r.outcome.value}: {r.detail}"
+            for r in self._gates("after", services)
+            if r.blocks
+        ]
         if problems:
             return "; ".join(problems)
         watch = self._watch()
@@ -404,8 +482,15 @@ class Executor:
     def _health(self, service: Service) -> Health:
         assert self.train and self.journal
         settings = health_settings(self.catalog.config.health, service.release)
-        fields = {"service": service.name, "train": self.train.name, "environment": self.catalog.config.environment}
-        kwargs: dict[str, Any] = {"threshold": health_threshold(self.train, settings), "fields": fields}
+        fields = {
+            "service": service.name,
+            "train": self.train.name,
+            "environment": self.catalog.config.environment,
+        }
+        kwargs: dict[str, Any] = {
+            "threshold": health_threshold(self.train, settings),
+            "fields": fields,
+        }
         if self.s.sleep:
             kwargs["sleep"] = self.s.sleep
         return check_health(service.name, settings, **kwargs)
@@ -418,9 +503,12 @@ class Executor:
     def _request(self, service: str, version: str, previous: str | None) -> DeployRequest:
         assert self.train
         return DeployRequest(
-            service=service, version=version, previous_version=previous,
-            train=self.train.name, environment=self.catalog.config.environment,
-        )  # fmt: skip
+            service=service,
+            version=version,
+            previous_version=previous,
+            train=self.train.name,
+            environment=self.catalog.config.environment,
+        )
 
     def _step(self, name: str) -> Step:
         assert self.run
@@ -442,9 +530,15 @@ class Executor:
         assert self.run and self.journal
         current = self._current_status()
         lifecycle.check(self.train_name, current, status)
-        self.store.set_run_status(self.run.id, status, now=self._now(), reason=reason, final=status in lifecycle.FINAL)
-        self.journal.event("status", f"{current} -> {status}" + (f": {reason}" if reason else ""), audited=True)
-        return RunOutcome(self.train_name, self.run.id, status, reason, tuple(self.store.steps(self.run.id)))
+        self.store.set_run_status(
+            self.run.id, status, now=self._now(), reason=reason, final=status in lifecycle.FINAL
+        )
+        self.journal.event(
+            "status", f"{current} -> {status}" + (f": {reason}" if reason else ""), audited=True
+        )
+        return RunOutcome(
+            self.train_name, self.run.id, status, reason, tuple(self.store.steps(self.run.id))
+        )
 
     def _watch(self) -> TriggerWatch:
         if self._trigger_watch is None:
@@ -480,13 +574,23 @@ class Executor:
         results = []
         for name in released:
             service = self.catalog.services[name]
-            settings = {**health_settings(self.catalog.config.health, service.release), "retries": 0, "samples": 1}
+            settings = {
+                **health_settings(self.catalog.config.health, service.release),
+                "retries": 0,
+                "samples": 1,
+            }
             result = check_health(name, settings, fields={"service": name})
             if result.healthy is not None:
                 results.append(result.healthy)
         if not results:
-            return Reading("health", None, "health probes", "no released service has a health check")
-        return Reading("health", 100.0 * sum(results) / len(results), f"health probes of {len(results)} services")
+            return Reading(
+                "health", None, "health probes", "no released service has a health check"
+            )
+        return Reading(
+            "health",
+            100.0 * sum(results) / len(results),
+            f"health probes of {len(results)} services",
+        )
 
     def _fail(self, reason: str) -> RunOutcome:
         """Automatic rollback where it is enabled (train, else config; default off)."""
@@ -495,19 +599,28 @@ class Executor:
         if enabled is None:
             enabled = self.catalog.config.rollback_enabled
         if not enabled:
-            return self._finish("failed", f"{reason} (automatic rollback is disabled: no rollback ran)")
+            return self._finish(
+                "failed", f"{reason} (automatic rollback is disabled: no rollback ran)"
+            )
         from .rollback import deployed_steps, rollback_train
 
         if not deployed_steps(self.store.steps(self.run.id)):
             return self._finish("failed", f"{reason} (nothing was deployed: no rollback needed)")
         self.journal.event("auto-rollback", f"rolling back automatically: {reason}", audited=True)
         rollback_train(
-            self.catalog, self.store, self.train.name, settings=self.s, reason=f"automatic rollback after: {reason}",
-            journal=self.journal, lock_held=True,
-        )  # fmt: skip
+            self.catalog,
+            self.store,
+            self.train.name,
+            settings=self.s,
+            reason=f"automatic rollback after: {reason}",
+            journal=self.journal,
+            lock_held=True,
+        )
         run = self.store.run(self.run.id)
         assert run
-        return RunOutcome(self.train_name, run.id, run.status, run.reason, tuple(self.store.steps(run.id)))
+        return RunOutcome(
+            self.train_name, run.id, run.status, run.reason, tuple(self.store.steps(run.id))
+        )
 
     def _pause(self, reason: str) -> RunOutcome:
         assert self.run
@@ -517,9 +630,13 @@ class Executor:
     def _lock(self, services: list[str]) -> None:
         assert self.train is not None
         take_lock(
-            self.catalog, self.store, self.train.name, services,
-            lock_id=self.lock_id, settings=self.s,
-        )  # fmt: skip
+            self.catalog,
+            self.store,
+            self.train.name,
+            services,
+            lock_id=self.lock_id,
+            settings=self.s,
+        )
 
     def _heartbeat(self) -> None:
         self.store.heartbeat(self.lock_id, self._now())
@@ -537,7 +654,13 @@ def health_threshold(train: Any, settings: Mapping[str, Any]) -> float:
 
 
 def take_lock(
-    catalog: Catalog, store: Store, train: str, services: list[str], *, lock_id: str, settings: Settings
+    catalog: Catalog,
+    store: Store,
+    train: str,
+    services: list[str],
+    *,
+    lock_id: str,
+    settings: Settings,
 ) -> None:
     """Lock the train and each of its services, or raise LockHeldError (exit 3) naming the
     holder. A lock whose process is gone is taken over, with a log line and an audit record."""
@@ -545,40 +668,74 @@ def take_lock(
 
     now = settings.clock().isoformat(timespec="milliseconds")
     lock = Lock(
-        resource="", lock_id=lock_id, train=train, holder=settings.who,
-        host=socket.gethostname(), pid=os.getpid(), started_at=now, heartbeat_at=now,
-    )  # fmt: skip
+        resource="",
+        lock_id=lock_id,
+        train=train,
+        holder=settings.who,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        started_at=now,
+        heartbeat_at=now,
+    )
     resources = [f"train:{train}", *(f"service:{s}" for s in services)]
     taken = store.acquire(
-        resources, lock, stale_after_s=catalog.config.lock_stale_after_s, now_ts=settings.clock().timestamp()
+        resources,
+        lock,
+        stale_after_s=catalog.config.lock_stale_after_s,
+        now_ts=settings.clock().timestamp(),
     )
     for held in {t.lock_id: t for t in taken}.values():
-        message = f"took over the stale lock {held.lock_id} of {held.holder} (pid {held.pid} is gone)"
+        message = (
+            f"took over the stale lock {held.lock_id} of {held.holder} (pid {held.pid} is gone)"
+        )
         if settings.echo:
             settings.echo(message)
         audit.append(
-            audit.path_for(catalog.root), ts=now, actor=settings.who, action="lock-takeover",
-            train=train, service=None, detail=message,
-        )  # fmt: skip
+            audit.path_for(catalog.root),
+            ts=now,
+            actor=settings.who,
+            action="lock-takeover",
+            train=train,
+            service=None,
+            detail=message,
+        )
 
 
-def dry_run(catalog: Catalog, store: Store | None, train: str, *, clock: Callable[[], datetime]) -> dict[str, Any]:
+def dry_run(
+    catalog: Catalog, store: Store | None, train: str, *, clock: Callable[[], datetime]
+) -> dict[str, Any]:
     """Exactly what `execute` would do, changing nothing."""
     from .planning import find_train
 
     t = find_train(catalog, train)
     services = resolve_participants(catalog, t)
-    plan = plan_train(catalog, train, now=clock(), current_versions=current_versions(catalog, store, services))
+    plan = plan_train(
+        catalog, train, now=clock(), current_versions=current_versions(catalog, store, services)
+    )
     steps = []
     for name in plan.ordering.order:
         p = plan.service(name)
-        deployer = deployer_for(catalog, catalog.services[name], store=store or _NoStore(), log=lambda _: None)
-        req = DeployRequest(name, p.to_version or p.from_version or "?", p.from_version, train, catalog.config.environment)
+        deployer = deployer_for(
+            catalog, catalog.services[name], store=store or _NoStore(), log=lambda _: None
+        )
+        req = DeployRequest(
+            name,
+            p.to_version or p.from_version or "?",
+            p.from_version,
+            train,
+            catalog.config.environment,
+        )
         try:
             call = deployer.describe("deploy", req)
         except InputError as e:
             call = f"refused: {e}"
-        steps.append({"service": name, "from_version": p.from_version, "to_version": p.to_version, "call": call})
+        steps.append(
+            {
+                "service": name,
+                "from_version": p.from_version,
+                "to_version": p.to_version,
+                "call": call,
+            }
+        )
     return {"train": train, "dry_run": True, "ready": plan.ready, "problems": list(plan.problems),
             "waves": [list(w) for w in plan.ordering.waves], "steps": steps}  # fmt: skip
-

@@ -78,10 +78,14 @@ class Journal:
             self._log.write(line + "\n")
             if audited:
                 audit.append(
-                    audit.path_for(self.root), ts=ts, actor=self.who, action=kind,
-                    train=self.train, service=service,
+                    audit.path_for(self.root),
+                    ts=ts,
+                    actor=self.who,
+                    action=kind,
+                    train=self.train,
+                    service=service,
                     detail=audit_detail if audit_detail is not None else message,
-                )  # fmt: skip
+                )
         if self.echo:
             self.echo(line)
 

@@ -9,15 +9,28 @@ from __future__ import annotations
 from .errors import TransitionError
 
 STATUSES = (
-    "planning", "validating", "staging", "executing", "verifying",
-    "completed", "failed", "rolled_back", "paused",
-)  # fmt: skip
+    "planning",
+    "validating",
+    "staging",
+    "executing",
+    "verifying",
+    "completed",
+    "failed",
+    "rolled_back",
+    "paused",
+)
 FINAL = frozenset({"completed", "failed", "rolled_back"})
 ACTIVE = frozenset({"validating", "staging", "executing", "verifying"})
 SERVICE_STATUSES = (
-    "pending", "deploying", "verifying", "released", "failed",
-    "rolling_back", "rolled_back", "skipped",
-)  # fmt: skip
+    "pending",
+    "deploying",
+    "verifying",
+    "released",
+    "failed",
+    "rolling_back",
+    "rolled_back",
+    "skipped",
+)
 
 # status -> statuses it may move to. A failed or rolled-back train may be executed again
 # (a new attempt; services already released are not deployed twice); a completed one may

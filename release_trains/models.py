@@ -74,7 +74,7 @@ class Gate:
 
 @dataclass(frozen=True)
 class Trigger:
-    """A rollback trigger: `expression` is the bad condition; it fires after `for_count` bad reads."""
+    """A rollback trigger: `expression` is the bad condition; fires after `for_count` bad reads."""
 
     name: str
     expression: Expression
@@ -149,11 +149,26 @@ class Catalog:
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 _UNIT_SECONDS = {
-    "ms": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-}  # fmt: skip
+    "ms": 0.001,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
 
 
 def parse_duration(value: float | int | str) -> float:

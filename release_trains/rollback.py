@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .deployers.base import DeployRequest
 from . import lifecycle
+from .deployers.base import DeployRequest
 from .errors import InputError, LockHeldError, RefusedError
 from .models import Catalog
 from .ordering import order_services
@@ -96,9 +96,7 @@ def plan_rollback(
                     f"{s} stays on {candidates[s].to_version} but depends on "
                     f"{', '.join(going_back)}, which would go back"
                 )
-    waves = tuple(
-        tuple(n for n in wave if n in chosen) for wave in ordering.dependents_first()
-    )
+    waves = tuple(tuple(n for n in wave if n in chosen) for wave in ordering.dependents_first())
     waves = tuple(w for w in waves if w)
     out = []
     for wave in waves:
@@ -106,13 +104,20 @@ def plan_rollback(
             step = candidates[name]
             deployer = deployer_for(name)
             req = DeployRequest(
-                service=name, version=step.from_version or "", previous_version=step.to_version,
-                train=run.train, environment=catalog.config.environment,
-            )  # fmt: skip
+                service=name,
+                version=step.from_version or "",
+                previous_version=step.to_version,
+                train=run.train,
+                environment=catalog.config.environment,
+            )
             if step.from_version is None:
                 can_undeploy = getattr(deployer, "can_undeploy", lambda: True)()
                 action = "undeploy" if can_undeploy else "manual"
-                call = deployer.describe("undeploy", req) if can_undeploy else "none: first install and the deployer cannot undeploy"
+                call = (
+                    deployer.describe("undeploy", req)
+                    if can_undeploy
+                    else "none: first install and the deployer cannot undeploy"
+                )
             else:
                 action, call = "rollback", deployer.describe("rollback", req)
             out.append(RollbackStep(name, step.to_version, step.from_version, action, call))
@@ -165,22 +170,41 @@ def execute_rollback(
         if step.action == "manual":
             outcomes[name] = "manual"
             failures.append(f"{name}: first install, needs manual undeploy")
-            event("rollback-manual", "first install and the deployer cannot undeploy: needs manual action", service=name, audited=True)
+            event(
+                "rollback-manual",
+                "first install and the deployer cannot undeploy: needs manual action",
+                service=name,
+                audited=True,
+            )
             continue
         # The release's own error stays on the step: reports show why it was rolled back.
         store.update_step(plan.run.id, name, status="rolling_back", rollback_started_at=now())
-        event("rollback", f"{step.from_version} -> {step.to_version or 'undeployed'} via {step.call}", service=name, audited=True)
+        event(
+            "rollback",
+            f"{step.from_version} -> {step.to_version or 'undeployed'} via {step.call}",
+            service=name,
+            audited=True,
+        )
         deployer = deployer_for(name)
         req = DeployRequest(
-            service=name, version=step.to_version or "", previous_version=step.from_version,
-            train=plan.run.train, environment=env,
-        )  # fmt: skip
+            service=name,
+            version=step.to_version or "",
+            previous_version=step.from_version,
+            train=plan.run.train,
+            environment=env,
+        )
         result = deployer.undeploy(req) if step.action == "undeploy" else deployer.rollback(req)
         if result is None or not result.ok:
             detail = "the deployer cannot undeploy" if result is None else result.detail
             outcomes[name] = "failed"
             failures.append(f"{name}: rollback failed: {detail}")
-            store.update_step(plan.run.id, name, status="failed", error=f"rollback failed: {detail}", rollback_finished_at=now())
+            store.update_step(
+                plan.run.id,
+                name,
+                status="failed",
+                error=f"rollback failed: {detail}",
+                rollback_finished_at=now(),
+            )
             event("rollback-failed", detail, service=name, audited=True)
             continue
         store.set_deployed_version(env, name, step.to_version)
@@ -188,15 +212,37 @@ def execute_rollback(
         if health is not None and health.healthy is False:
             outcomes[name] = "unhealthy"
             failures.append(f"{name}: unhealthy after rollback: {health.detail}")
-            store.update_step(plan.run.id, name, status="failed", health="unhealthy", health_detail=health.detail,
-                              error=f"unhealthy after rollback: {health.detail}", rollback_finished_at=now())  # fmt: skip
-            event("rollback-failed", f"unhealthy after rollback: {health.detail}", service=name, audited=True)
+            store.update_step(
+                plan.run.id,
+                name,
+                status="failed",
+                health="unhealthy",
+                health_detail=health.detail,
+                error=f"unhealthy after rollback: {health.detail}",
+                rollback_finished_at=now(),
+            )
+            event(
+                "rollback-failed",
+                f"unhealthy after rollback: {health.detail}",
+                service=name,
+                audited=True,
+            )
             continue
         outcomes[name] = "rolled_back"
-        store.update_step(plan.run.id, name, status="rolled_back", rollback_finished_at=now(),
-                          health={True: "healthy", None: "not verified"}[health.healthy if health else None],
-                          health_detail=health.detail if health else None)  # fmt: skip
-        event("rolled-back", f"back on {step.to_version or 'nothing (undeployed)'}", service=name, audited=True)
+        store.update_step(
+            plan.run.id,
+            name,
+            status="rolled_back",
+            rollback_finished_at=now(),
+            health={True: "healthy", None: "not verified"}[health.healthy if health else None],
+            health_detail=health.detail if health else None,
+        )
+        event(
+            "rolled-back",
+            f"back on {step.to_version or 'nothing (undeployed)'}",
+            service=name,
+            audited=True,
+        )
     if failures:
         still = sorted(n for n, o in outcomes.items() if o not in ("rolled_back", "unhealthy"))
         sick = sorted(n for n, o in outcomes.items() if o == "unhealthy")
@@ -242,7 +288,12 @@ def rollback_train(
     timeout_s = t.rollback.timeout_s or catalog.config.rollback_timeout_s
 
     def deployer(name: str) -> Any:
-        return deployer_for(catalog, catalog.services[name], store=store, log=(journal.output if journal else lambda _: None))
+        return deployer_for(
+            catalog,
+            catalog.services[name],
+            store=store,
+            log=(journal.output if journal else lambda _: None),
+        )
 
     if dry_run:
         return plan_rollback(catalog, store, run, only=only, deployer_for=deployer), None
@@ -251,37 +302,71 @@ def rollback_train(
     own_journal = journal is None
     if not lock_held:
         _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
-        take_lock(catalog, store, train, [s.service for s in store.steps(run.id)], lock_id=lock_id, settings=settings)
+        take_lock(
+            catalog,
+            store,
+            train,
+            [s.service for s in store.steps(run.id)],
+            lock_id=lock_id,
+            settings=settings,
+        )
     try:
         run = store.latest_run(train)
         assert run is not None
         if journal is None:
-            journal = Journal(root=catalog.root, store=store, train=train, run_id=run.id,
-                              clock=settings.clock, who=settings.who, echo=settings.echo)  # fmt: skip
+            journal = Journal(
+                root=catalog.root,
+                store=store,
+                train=train,
+                run_id=run.id,
+                clock=settings.clock,
+                who=settings.who,
+                echo=settings.echo,
+            )
         plan = plan_rollback(catalog, store, run, only=only, deployer_for=deployer)
         if plan.refusals and not force:
             raise RefusedError(
-                "refusing a partial rollback: " + "; ".join(plan.refusals) + " (use --force to do it anyway)"
+                "refusing a partial rollback: "
+                + "; ".join(plan.refusals)
+                + " (use --force to do it anyway)"
             )
         retried = any(s.rollback_started_at for s in store.steps(run.id)) and run.status == "failed"
         if retried and not force:
             raise lifecycle.refuse(train, run.status, "roll back again without --force")
         if not plan.steps:
-            raise InputError(f"train {train!r} (run {run.id}, {run.status}) has no released service to roll back")
-        if run.status not in lifecycle.TRANSITIONS or "rolled_back" not in lifecycle.TRANSITIONS[run.status]:
+            raise InputError(
+                f"train {train!r} (run {run.id}, {run.status}) has no released service to roll back"
+            )
+        if (
+            run.status not in lifecycle.TRANSITIONS
+            or "rolled_back" not in lifecycle.TRANSITIONS[run.status]
+        ):
             raise lifecycle.refuse(train, run.status, "roll back")
-        journal.event("rollback-start", f"reason: {reason}; order: {', '.join(plan.order)}",
-                      audit_detail={"reason": reason, "order": plan.order}, audited=True)  # fmt: skip
+        journal.event(
+            "rollback-start",
+            f"reason: {reason}; order: {', '.join(plan.order)}",
+            audit_detail={"reason": reason, "order": plan.order},
+            audited=True,
+        )
 
         def health(name: str) -> Any:
             fields = {"service": name, "train": train, "environment": catalog.config.environment}
             settings_ = health_settings(catalog.config.health, catalog.services[name].release)
-            return check_health(name, settings_, threshold=health_threshold(t, settings_), fields=fields)
+            return check_health(
+                name, settings_, threshold=health_threshold(t, settings_), fields=fields
+            )
 
         result = execute_rollback(
-            plan, store=store, catalog=catalog, deployer_for=deployer, check_health=health,
-            event=journal.event, now=journal.now, force=force, timeout_s=timeout_s,
-        )  # fmt: skip
+            plan,
+            store=store,
+            catalog=catalog,
+            deployer_for=deployer,
+            check_health=health,
+            event=journal.event,
+            now=journal.now,
+            force=force,
+            timeout_s=timeout_s,
+        )
         final_reason = f"{reason}: {result.reason}"
         current = store.latest_run(train)
         assert current is not None
@@ -291,14 +376,19 @@ def rollback_train(
             # status and can be rolled back further later.
             result = RollbackResult(
                 current.status,
-                f"{result.reason.replace('every service', 'every chosen service')}; still released: {', '.join(remaining)}",
+                result.reason.replace("every service", "every chosen service")
+                + f"; still released: {', '.join(remaining)}",
                 result.outcomes,
             )
             journal.event("partial-rollback", f"{reason}: {result.reason}", audited=True)
             return plan, result
         lifecycle.check(train, current.status, result.status)
-        store.set_run_status(run.id, result.status, now=journal.now(), reason=final_reason, final=True)
-        journal.event("status", f"{current.status} -> {result.status}: {final_reason}", audited=True)
+        store.set_run_status(
+            run.id, result.status, now=journal.now(), reason=final_reason, final=True
+        )
+        journal.event(
+            "status", f"{current.status} -> {result.status}: {final_reason}", audited=True
+        )
         return plan, result
     finally:
         if not lock_held:
@@ -318,5 +408,8 @@ def _stop_executor(store: Store, run: Run, *, settings: Any, timeout_s: float) -
         if lock.host == socket.gethostname() and not pid_alive(lock.pid):
             return  # its process is gone: the lock is stale and will be taken over
         if time.monotonic() > deadline:
-            raise LockHeldError(f"the executor of {run.train!r} did not stop within {timeout_s:g} s: {lock.describe()}")
+            raise LockHeldError(
+                f"the executor of {run.train!r} did not stop within {timeout_s:g} s: "
+                f"{lock.describe()}"
+            )
         time.sleep(0.2)  # polling another process's progress, bounded by the deadline

@@ -197,7 +197,7 @@ class Store:
             if create:
                 self._db.execute("PRAGMA journal_mode = WAL")  # readers never block the executor
                 self._db.executescript(_SCHEMA)
-            # WAL + NORMAL: a commit survives a killed process; only power loss may lose the last one
+            # WAL + NORMAL: a commit survives a killed process; power loss may lose the last one
             self._db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.OperationalError as e:
             raise self._translate(e) from None
@@ -229,7 +229,9 @@ class Store:
                 f"{self.busy_timeout_s:g} s; try again when it is free"
             )
         if "readonly" in text or "unable to open" in text or "disk I/O" in text:
-            return StateError(f"cannot write the state store {self.path}: {text} (check permissions)")
+            return StateError(
+                f"cannot write the state store {self.path}: {text} (check permissions)"
+            )
         return StateError(f"state store {self.path}: {text}")
 
     # --- runs ------------------------------------------------------------------------------
@@ -239,7 +241,8 @@ class Store:
     ) -> Run:
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO runs (train, status, started_at, updated_at, actor, plan, max_parallel,"
+                "INSERT INTO runs (train, status, started_at, updated_at, actor, plan,"
+                " max_parallel,"
                 " phase_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (train, status, now, now, actor, plan, max_parallel, now),
             )
@@ -265,7 +268,9 @@ class Store:
             if train is None:
                 rows = db.execute("SELECT * FROM runs ORDER BY id").fetchall()
             else:
-                rows = db.execute("SELECT * FROM runs WHERE train = ? ORDER BY id", (train,)).fetchall()
+                rows = db.execute(
+                    "SELECT * FROM runs WHERE train = ? ORDER BY id", (train,)
+                ).fetchall()
         return [Run(**dict(r)) for r in rows]
 
     def set_run_status(
@@ -281,7 +286,8 @@ class Store:
     def set_run_plan(self, run_id: int, plan: str, *, max_parallel: int, now: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET plan = ?, max_parallel = ?, updated_at = ?, reason = NULL WHERE id = ?",
+                "UPDATE runs SET plan = ?, max_parallel = ?, updated_at = ?, reason = NULL"
+                " WHERE id = ?",
                 (plan, max_parallel, now, run_id),
             )
 
@@ -307,7 +313,10 @@ class Store:
             db.executemany(
                 "INSERT OR IGNORE INTO steps (run_id, service, position, status, from_version,"
                 " to_version) VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.run_id, s.service, s.position, s.status, s.from_version, s.to_version) for s in steps],
+                [
+                    (s.run_id, s.service, s.position, s.status, s.from_version, s.to_version)
+                    for s in steps
+                ],
             )
 
     def steps(self, run_id: int) -> list[Step]:
@@ -354,7 +363,8 @@ class Store:
     def deployed_versions(self, environment: str) -> dict[str, str]:
         with self._tx(write=False) as db:
             rows = db.execute(
-                "SELECT service, version FROM deployed WHERE environment = ? AND version IS NOT NULL",
+                "SELECT service, version FROM deployed"
+                " WHERE environment = ? AND version IS NOT NULL",
                 (environment,),
             ).fetchall()
         return {r[0]: r[1] for r in rows}
@@ -379,7 +389,9 @@ class Store:
 
     # --- locks -----------------------------------------------------------------------------
 
-    def acquire(self, resources: Sequence[str], lock: Lock, *, stale_after_s: float, now_ts: float) -> list[Lock]:
+    def acquire(
+        self, resources: Sequence[str], lock: Lock, *, stale_after_s: float, now_ts: float
+    ) -> list[Lock]:
         """Take every resource or none. Returns the stale locks that were taken over.
 
         A lock whose process is gone on this host, or (another host) whose heartbeat is older
@@ -390,7 +402,9 @@ class Store:
         taken_over: list[Lock] = []
         with self._tx() as db:
             marks = ",".join("?" * len(resources))
-            rows = db.execute(f"SELECT * FROM locks WHERE resource IN ({marks})", tuple(resources)).fetchall()
+            rows = db.execute(
+                f"SELECT * FROM locks WHERE resource IN ({marks})", tuple(resources)
+            ).fetchall()
             for row in rows:
                 held = Lock(**dict(row))
                 if held.lock_id == lock.lock_id:
@@ -402,15 +416,23 @@ class Store:
                 what = held.resource.replace(":", " ", 1)
                 raise LockHeldError(
                     f"{what} is locked by train {held.train!r} run by {held.describe()}; "
-                    f"wait for it, or if that run is dead: release-trains unlock {held.train} {held.lock_id}"
+                    "wait for it, or if that run is dead: "
+                    f"release-trains unlock {held.train} {held.lock_id}"
                 )
-            db.execute(
-                f"DELETE FROM locks WHERE resource IN ({marks})", tuple(resources)
-            )
+            db.execute(f"DELETE FROM locks WHERE resource IN ({marks})", tuple(resources))
             db.executemany(
                 "INSERT INTO locks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (r, lock.lock_id, lock.train, lock.holder, lock.host, lock.pid, lock.started_at, lock.heartbeat_at)
+                    (
+                        r,
+                        lock.lock_id,
+                        lock.train,
+                        lock.holder,
+                        lock.host,
+                        lock.pid,
+                        lock.started_at,
+                        lock.heartbeat_at,
+                    )
                     for r in resources
                 ],
             )
@@ -432,7 +454,9 @@ class Store:
 
     # --- events ----------------------------------------------------------------------------
 
-    def add_event(self, run_id: int, *, ts: str, kind: str, service: str | None, message: str) -> None:
+    def add_event(
+        self, run_id: int, *, ts: str, kind: str, service: str | None, message: str
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO events (run_id, ts, kind, service, message) VALUES (?, ?, ?, ?, ?)",
@@ -442,7 +466,9 @@ class Store:
     def events(self, run_id: int, *, limit: int | None = None) -> list[Event]:
         with self._tx(write=False) as db:
             if limit is None:
-                rows = db.execute("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+                rows = db.execute(
+                    "SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,)
+                ).fetchall()
             else:
                 rows = db.execute(
                     "SELECT * FROM (SELECT * FROM events WHERE run_id = ? ORDER BY id DESC LIMIT ?)"
@@ -505,4 +531,3 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-

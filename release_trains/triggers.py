@@ -33,21 +33,24 @@ class TriggerWatch:
             return None
         for t in self.triggers:
             reading = self.read(t.expression.subject)
+            count = self.counts.get(t.name, 0)
             if reading is None or reading.value is None:
                 why = "not configured" if reading is None else reading.error
-                self.log(f"trigger {t.name}: {t.expression.subject} unknown ({why}); count stays {self.counts.get(t.name, 0)}")
+                self.log(
+                    f"trigger {t.name}: {t.expression.subject} unknown ({why}); count stays {count}"
+                )
                 continue
             bad = _is_bad(t, reading.value)
             if bad is None:
-                self.log(f"trigger {t.name}: {reading.value!r} cannot be compared with {t.expression}")
+                self.log(
+                    f"trigger {t.name}: {reading.value!r} cannot be compared with {t.expression}"
+                )
                 continue
-            self.counts[t.name] = self.counts.get(t.name, 0) + 1 if bad else 0
+            self.counts[t.name] = count + 1 if bad else 0
+            verdict = "bad" if bad else "ok"
             self.log(
-                f"trigger {t.name}: {t.expression.subject} = {reading.value:g} ({'bad' if bad else 'ok'}, "
-                f"{self.counts[t.name]}/{t.for_count})"
-                if not isinstance(reading.value, bool)
-                else f"trigger {t.name}: {t.expression.subject} = {str(reading.value).lower()} "
-                f"({'bad' if bad else 'ok'}, {self.counts[t.name]}/{t.for_count})"
+                f"trigger {t.name}: {t.expression.subject} = {_show(reading.value)} "
+                f"({verdict}, {self.counts[t.name]}/{t.for_count})"
             )
             if self.counts[t.name] >= t.for_count:
                 self.fired = (
@@ -56,6 +59,10 @@ class TriggerWatch:
                 )
                 return self.fired
         return None
+
+
+def _show(value: float | bool) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}"
 
 
 def _is_bad(trigger: Trigger, value: float | bool) -> bool | None:

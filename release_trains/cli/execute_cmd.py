@@ -19,7 +19,9 @@ from .render import outcome_style
 from .state import read_store, write_store
 
 
-def run_train(opts: Options, train: str, *, max_parallel: int | None, as_json: bool, resume_only: bool) -> int:
+def run_train(
+    opts: Options, train: str, *, max_parallel: int | None, as_json: bool, resume_only: bool
+) -> int:
     catalog = load_catalog(opts.root)
     out = console(stderr=True)
     settings = Settings(
@@ -69,7 +71,9 @@ def show(outcome: RunOutcome) -> None:
     style = outcome_style(outcome.status)
     out.print(f"Train {outcome.train} (run {outcome.run_id}): [{style}]{outcome.status}[/]")
     for s in outcome.steps:
-        line = f"  {s.service}: {s.status} {s.from_version or '(new)'} -> {s.to_version} [{s.health}]"
+        line = (
+            f"  {s.service}: {s.status} {s.from_version or '(new)'} -> {s.to_version} [{s.health}]"
+        )
         if s.error:
             line += f" - {s.error}"
         out.print(line, markup=False)
@@ -82,10 +86,17 @@ def show(outcome: RunOutcome) -> None:
 @click.command("execute")
 @click.argument("train")
 @click.option("--dry-run", is_flag=True, help="Print the exact steps and change nothing.")
-@click.option("--max-parallel", type=click.IntRange(1, 64), default=None, help="Services released at once (default 1).")
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Services released at once (default 1).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_options
-def command(opts: Options, train: str, dry_run: bool, max_parallel: int | None, as_json: bool) -> int:
+def command(
+    opts: Options, train: str, dry_run: bool, max_parallel: int | None, as_json: bool
+) -> int:
     """Release TRAIN: 0 completed, 1 failed/paused/rolled back, 3 locked or not allowed now."""
     if dry_run:
         return _dry_run(opts, train, as_json)
@@ -106,7 +117,11 @@ def _dry_run(opts: Options, train: str, as_json: bool) -> int:
         out = console()
         out.print(f"Dry run of {train}: nothing will be changed", markup=False)
         for i, step in enumerate(doc["steps"], start=1):
-            out.print(f"  {i}. {step['service']}: {step['from_version'] or '(new)'} -> {step['to_version']}: {step['call']}", markup=False)
+            out.print(
+                f"  {i}. {step['service']}: {step['from_version'] or '(new)'} -> "
+                f"{step['to_version']}: {step['call']}",
+                markup=False,
+            )
         for p in doc["problems"]:
             out.print(f"  not ready: {p}", markup=False)
     return EXIT_OK if doc["ready"] else 1

@@ -50,7 +50,11 @@ class LiveProgress:
         for step in self.store.steps(run.id) if run else []:
             style = outcome_style(step.status)
             table.add_row(
-                step.service, Text(step.status, style=style), step.from_version or "(new)",
-                step.to_version or "?", str(step.attempts), step.health,
-            )  # fmt: skip
+                step.service,
+                Text(step.status, style=style),
+                step.from_version or "(new)",
+                step.to_version or "?",
+                str(step.attempts),
+                step.health,
+            )
         return Group(table, *(Text(e, overflow="ellipsis", no_wrap=True) for e in self.events))

@@ -9,8 +9,8 @@ from ..catalog import load_catalog
 from ..errors import UnknownTrainError
 from ..journal import actor
 from ..planning import find_train
-from .context import Options, pass_options, utcnow
 from ..store import is_stale
+from .context import Options, pass_options, utcnow
 from .state import write_store
 
 
@@ -32,8 +32,11 @@ def command(opts: Options, train: str, reason: str) -> int:
         who = actor()
         now = utcnow().isoformat(timespec="milliseconds")
         live = [
-            lk for lk in store.locks(train)
-            if not is_stale(lk, now_ts=utcnow().timestamp(), stale_after_s=catalog.config.lock_stale_after_s)
+            lk
+            for lk in store.locks(train)
+            if not is_stale(
+                lk, now_ts=utcnow().timestamp(), stale_after_s=catalog.config.lock_stale_after_s
+            )
         ]
         if live:
             store.request_pause(run.id, f"{who}: {reason}")
@@ -41,7 +44,15 @@ def command(opts: Options, train: str, reason: str) -> int:
         else:  # nobody runs it (the process died): pause it directly so it can be resumed
             store.set_run_status(run.id, "paused", now=now, reason=f"paused by {who}: {reason}")
             message = "no executor is running this train; it is now paused"
-        audit.append(audit.path_for(opts.root), ts=now, actor=who, action="pause", train=train, service=None, detail=reason)
+        audit.append(
+            audit.path_for(opts.root),
+            ts=now,
+            actor=who,
+            action="pause",
+            train=train,
+            service=None,
+            detail=reason,
+        )
     finally:
         store.close()
     click.echo(message)

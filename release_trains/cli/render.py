@@ -6,7 +6,7 @@ from __future__ import annotations
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     if h:
@@ -18,7 +18,15 @@ def duration(seconds: float | None) -> str:
 
 def outcome_style(outcome: str) -> str:
     return {
-        "pass": "green", "satisfied": "green", "released": "green", "completed": "green",
-        "healthy": "green", "fail": "red", "failed": "red", "unsatisfied": "red",
-        "unhealthy": "red", "error": "red", "unknown": "yellow",
-    }.get(outcome, "white")  # fmt: skip
+        "pass": "green",
+        "satisfied": "green",
+        "released": "green",
+        "completed": "green",
+        "healthy": "green",
+        "fail": "red",
+        "failed": "red",
+        "unsatisfied": "red",
+        "unhealthy": "red",
+        "error": "red",
+        "unknown": "yellow",
+    }.get(outcome, "white")

@@ -19,24 +19,45 @@ from .state import read_store, write_store
 @click.argument("train")
 @click.option("--reason", required=True, help="Why (lands in the audit log with your name).")
 @click.option("--dry-run", is_flag=True, help="Print exactly what would be done; change nothing.")
-@click.option("--force", is_flag=True, help="Go past failed steps and unsafe subsets; retry a failed rollback.")
-@click.option("--service", "services", multiple=True, help="Roll back only these services (repeatable).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Go past failed steps and unsafe subsets; retry a failed rollback.",
+)
+@click.option(
+    "--service", "services", multiple=True, help="Roll back only these services (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_options
-def command(opts: Options, train: str, reason: str, dry_run: bool, force: bool, services: tuple[str, ...], as_json: bool) -> int:
+def command(
+    opts: Options,
+    train: str,
+    reason: str,
+    dry_run: bool,
+    force: bool,
+    services: tuple[str, ...],
+    as_json: bool,
+) -> int:
     """Roll TRAIN back, dependents first: 0 rolled back, 1 failed or refused, 3 locked."""
     catalog = load_catalog(opts.root)
     out = console(stderr=True)
     settings = Settings(
-        clock=utcnow, who=actor(),
+        clock=utcnow,
+        who=actor(),
         echo=None if as_json else (lambda line: out.print(line, markup=False, highlight=False)),
-    )  # fmt: skip
+    )
     store = read_store(opts) if dry_run else write_store(opts)
     try:
         plan, result = rollback_train(
-            catalog, store, train, settings=settings, reason=reason, only=list(services) or None,
-            force=force, dry_run=dry_run,
-        )  # fmt: skip
+            catalog,
+            store,
+            train,
+            settings=settings,
+            reason=reason,
+            only=list(services) or None,
+            force=force,
+            dry_run=dry_run,
+        )
     finally:
         if store:
             store.close()
@@ -50,7 +71,9 @@ def command(opts: Options, train: str, reason: str, dry_run: bool, force: bool, 
     return EXIT_NO if result.status == "failed" else EXIT_OK  # a partial rollback keeps the status
 
 
-def document(plan: RollbackPlan, result: RollbackResult | None, *, reason: str, dry_run: bool) -> dict[str, Any]:
+def document(
+    plan: RollbackPlan, result: RollbackResult | None, *, reason: str, dry_run: bool
+) -> dict[str, Any]:
     def outcome(name: str, action: str) -> str:
         if result is None:
             return "manual" if action == "manual" else "planned"
@@ -76,7 +99,11 @@ def show(doc: dict[str, Any], plan: RollbackPlan) -> None:
     out.print(f"{head} {doc['train']} (run {doc['run_id']}), dependents first:", markup=False)
     for i, s in enumerate(doc["services"], start=1):
         target = s["to_version"] or "nothing (undeploy)"
-        out.print(f"  {i}. {s['service']}: {s['from_version']} -> {target} [{s['outcome']}] via {s['call']}", markup=False)
+        out.print(
+            f"  {i}. {s['service']}: {s['from_version']} -> {target} [{s['outcome']}] "
+            f"via {s['call']}",
+            markup=False,
+        )
     for r in doc["refusals"]:
         out.print(f"refused: {r}", markup=False)
     if doc["status"]:

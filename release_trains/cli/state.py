@@ -17,7 +17,9 @@ def busy_timeout_s() -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise InputError(f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} is not a number of seconds") from None
+        raise InputError(
+            f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} is not a number of seconds"
+        ) from None
     if value < 0:
         raise InputError(f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} must not be negative")
     return value

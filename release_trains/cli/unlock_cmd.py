@@ -25,9 +25,14 @@ def command(opts: Options, train: str, lock_id: str) -> int:
             raise InputError(f"train {train!r} holds no lock {lock_id!r} (locks held: {ids})")
         store.release(lock_id)
         audit.append(
-            audit.path_for(opts.root), ts=utcnow().isoformat(timespec="milliseconds"), actor=actor(),
-            action="unlock", train=train, service=None, detail=f"forced off lock {lock_id} of {held[0].describe()}",
-        )  # fmt: skip
+            audit.path_for(opts.root),
+            ts=utcnow().isoformat(timespec="milliseconds"),
+            actor=actor(),
+            action="unlock",
+            train=train,
+            service=None,
+            detail=f"forced off lock {lock_id} of {held[0].describe()}",
+        )
     finally:
         store.close()
     click.echo(f"lock {lock_id} on {train} removed ({len(held)} resources)")
