@@ -477,6 +477,27 @@ class Store:
                 ).fetchall()
         return [Event(**dict(r)) for r in rows]
 
+    def step_counts(self, train: str) -> dict[int, tuple[int, int]]:
+        """run id -> (released steps, all steps) for every run of `train`, in one query."""
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                "SELECT s.run_id, SUM(s.status = 'released'), COUNT(*) FROM steps s"
+                " JOIN runs r ON r.id = s.run_id WHERE r.train = ? GROUP BY s.run_id",
+                (train,),
+            ).fetchall()
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    def train_events(self, train: str, kinds: Sequence[str]) -> list[Event]:
+        """Every event of the given kinds in any run of `train`, oldest first."""
+        marks = ",".join("?" * len(kinds))
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                f"SELECT e.* FROM events e JOIN runs r ON r.id = e.run_id"
+                f" WHERE r.train = ? AND e.kind IN ({marks}) ORDER BY e.id",
+                (train, *kinds),
+            ).fetchall()
+        return [Event(**dict(r)) for r in rows]
+
     def integrity_ok(self) -> bool:
         with self._mutex:
             return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

@@ -30,9 +30,12 @@ from .state import read_store
 @pass_options
 def command(opts: Options, train: str | None, as_json: bool, probe: bool) -> int:
     """Where TRAIN is now; without TRAIN, every train's status and progress."""
-    catalog = load_catalog(opts.root)
     store = read_store(opts)
+    # A train that ran has its services in the store: the service index (most of the start-up
+    # time on a large catalog) is read only to plan a train that never ran, or to probe.
     try:
+        ran = store is not None and train is not None and store.latest_run(train) is not None
+        catalog = load_catalog(opts.root, services=train is not None and (probe or not ran))
         if train is None:
             rows = summaries(catalog, store)
         else:
