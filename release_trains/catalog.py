@@ -7,7 +7,7 @@ Participant name resolution lives here too, since it is a question asked of the 
 
 from __future__ import annotations
 
-import difflib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,21 +62,27 @@ def find_file(root: Path, kind: str) -> Path | None:
     return None
 
 
-def load_catalog(root: Path, *, validate: bool = True) -> Catalog:
-    """The catalog under `root`; raises ValidationFailed listing every problem found."""
-    catalog, problems = check_catalog(root, validate=validate)
+def load_catalog(root: Path, *, validate: bool = True, services: bool = True) -> Catalog:
+    """The catalog under `root`; raises ValidationFailed listing every problem found.
+
+    `services=False` reads only the trains and the config (no service index, snapshot or
+    specs): for readers such as `status` of a train that ran, whose services are in the state
+    store, on catalogs where the service index is most of the start-up time."""
+    catalog, problems = check_catalog(root, validate=validate, services=services)
     if problems.errors or catalog is None:
         raise ValidationFailed(problems.errors)
     return catalog
 
 
-def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None, Problems]:
+def check_catalog(
+    root: Path, *, validate: bool = True, services: bool = True
+) -> tuple[Catalog | None, Problems]:
     """Load everything under `root`, collecting (not raising) every problem."""
     problems = Problems()
     files: dict[str, Path] = {}
-    docs: dict[str, Any] = {}
+    docs: dict[str, Any] = {"services": {"services": []}} if not services else {}
     broken: dict[str, set[tuple[str | int, ...]]] = {}
-    for kind in FILES:
+    for kind in FILES if services else ("trains", "config"):
         path = find_file(root, kind)
         if path is None:
             if kind in REQUIRED:
@@ -102,19 +108,25 @@ def check_catalog(root: Path, *, validate: bool = True) -> tuple[Catalog | None,
 
     config = _config(docs.get("config") or {}, files.get("config"), problems)
     before = len(problems.errors)
-    services = _services(
-        docs["services"], files["services"], docs.get("quality"), problems, skip=broken.get("services", set())
+    index = _services(
+        docs["services"],
+        files.get("services", root / FILES["services"][0]),
+        docs.get("quality"),
+        problems,
+        skip=broken.get("services", set()),
     )
-    services_ok = len(problems.errors) == before and not broken.get("services")
-    specs, libraries = _registries(docs.get("specs") or {}, services)
-    trains = _trains(docs["trains"], files["trains"], config, problems, skip=broken.get("trains", set()))
+    services_ok = services and len(problems.errors) == before and not broken.get("services")
+    specs, libraries = _registries(docs.get("specs") or {}, index)
+    trains = _trains(
+        docs["trains"], files["trains"], config, problems, skip=broken.get("trains", set())
+    )
     aliases: dict[str, list[str]] = {}
-    for service in services.values():
+    for service in index.values():
         for alias in service.aliases:
             aliases.setdefault(alias, []).append(service.name)
     catalog = Catalog(
         root=root,
-        services=services,
+        services=index,
         aliases={k: tuple(v) for k, v in aliases.items()},
         trains=trains,
         specs=specs,
@@ -150,7 +162,10 @@ def _services(
     if isinstance(raw, dict):
         entries = [(["services", k], k, v or {}) for k, v in raw.items()]
     else:
-        entries = [(["services", i], s.get("name") if isinstance(s, dict) else "", s) for i, s in enumerate(raw)]
+        entries = [
+            (["services", i], s.get("name") if isinstance(s, dict) else "", s)
+            for i, s in enumerate(raw)
+        ]
     snapshot = (quality or {}).get("services", {})
     services: dict[str, Service] = {}
     for path, name, s in entries:
@@ -162,6 +177,7 @@ def _services(
         if isinstance(raw, dict) and s.get("name", name) != name:
             problems.add(source, [*path, "name"], f"name {s['name']!r} differs from its key")
         services[name] = _service(name, s, snapshot.get(name) or {})
+        check_templates(s.get("release"), source, [*path, "release"], problems)
     return services
 
 
@@ -171,7 +187,9 @@ def _service(name: str, s: dict[str, Any], snap: dict[str, Any]) -> Service:
     score = snap.get("score", q.get("score"))
     coverage = q.get("coverage", metrics.get("coverage"))
     # Two sources may disagree on vulnerabilities: the higher count is the safe one to gate on.
-    vulns = [v for v in (q.get("open_critical_vulns"), metrics.get("critical_vulns")) if v is not None]
+    vulns = [
+        v for v in (q.get("open_critical_vulns"), metrics.get("critical_vulns")) if v is not None
+    ]
     deps = (s.get("dependencies") or {}).get("internal") or []
     return Service(
         name=name,
@@ -207,8 +225,10 @@ def _registries(
         target.setdefault(name, []).extend(found)
 
     for name, entry in doc.items():
-        if name in ("specs", "libraries") and isinstance(entry, dict) and not (
-            "versions" in entry or "latest_version" in entry
+        if (
+            name in ("specs", "libraries")
+            and isinstance(entry, dict)
+            and not ("versions" in entry or "latest_version" in entry)
         ):
             for sub, e in entry.items():
                 add(specs if name == "specs" else libraries, sub, e)
@@ -237,6 +257,9 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
     triggers = _triggers(
         rollback.get("triggers") or [], source, ["release_trains", "rollback", "triggers"], problems
     )
+    if source is not None:
+        for key in ("deployer", "health", "signals"):
+            check_templates(rt.get(key), source, ["release_trains", key], problems)
     for name, spec in (rt.get("signals") or {}).items():
         if source and not _signal_has_source(spec):
             problems.add(source, ["release_trains", "signals", name], "signal has no source")
@@ -262,6 +285,35 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
         lock_stale_after_s=parse_duration(executor.get("lock_stale_after", 120)),
         notifications=rt.get("notifications") or {},
     )
+
+
+# Keys whose strings are templates ({service} ...), in deployer, health and signal settings.
+TEMPLATE_KEYS = frozenset({
+    "deploy", "rollback", "undeploy", "current_version", "check", "command",
+    "url", "status_url", "version_url", "http_json", "metrics_url", "query",
+})  # fmt: skip
+
+
+def check_templates(
+    settings: Any, source: Path, path: list[str | int], problems: Problems, *, inside: bool = False
+) -> None:
+    """Every `{field}` in release settings must be one the templates know, found at load
+    time so that a typo is a validation error, not a failure halfway through a release."""
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            check_templates(value, source, [*path, key], problems, inside=key in TEMPLATE_KEYS)
+    elif isinstance(settings, list):
+        for i, item in enumerate(settings):
+            check_templates(item, source, [*path, i], problems, inside=inside)
+    elif inside and isinstance(settings, str):
+        # Imported here, where a template is checked: the deployers package costs ~8 ms of
+        # start-up that a catalog without templates (and every --help) need not pay.
+        from .deployers.templates import fields_used
+
+        try:
+            fields_used([settings])
+        except InputError as e:
+            problems.add(source, path, str(e))
 
 
 def _signal_has_source(spec: Mapping[str, Any]) -> bool:
@@ -339,10 +391,12 @@ def _train(
     for j, p in enumerate(t["participants"]):
         p = {"name": p} if isinstance(p, str) else p
         if p.get("version") is not None and not versions.is_valid_version(p["version"]):
-            problems.add(source, [*path, "participants", j, "version"], f"invalid version {p['version']!r}")
+            problems.add(
+                source, [*path, "participants", j, "version"], f"invalid version {p['version']!r}"
+            )
         participants.append(Participant(name=p["name"], version=p.get("version")))
     seen = [p.name for p in participants]
-    for dup in sorted({n for n in seen if seen.count(n) > 1}):
+    for dup in sorted(n for n, count in Counter(seen).items() if count > 1):  # linear, not M^2
         problems.add(source, [*path, "participants"], f"participant {dup!r} is listed twice")
 
     target = t.get("target_version")
@@ -362,7 +416,9 @@ def _train(
             gates.append(gate)
 
     rb = t.get("rollback") or {}
-    triggers = _triggers(rb.get("triggers") or [], source, [*path, "rollback", "triggers"], problems)
+    triggers = _triggers(
+        rb.get("triggers") or [], source, [*path, "rollback", "triggers"], problems
+    )
     schedule = t.get("schedule") or {}
     duration = t.get("estimated_duration", schedule.get("estimated_duration"))
     if len(problems.errors) > before:
@@ -390,15 +446,17 @@ def _dependency(
     d: dict[str, Any], source: Path, path: list[str | int], problems: Problems
 ) -> Dependency | None:
     kind = "spec" if "spec" in d else "library"
+    where = [*path, kind]
     try:
         name, constraint = versions.split_requirement(d[kind])
         if "version" in d:
             if constraint:
                 raise InputError(f"{d[kind]!r} has a constraint and a `version:` key; keep one")
             constraint = d["version"].strip()
+            where = [*path, "version"]
         versions.parse_constraint(constraint)
     except InputError as e:
-        problems.add(source, [*path, kind], str(e))
+        problems.add(source, where, str(e))
         return None
     return Dependency(kind=kind, name=name, constraint=constraint)
 
@@ -418,8 +476,15 @@ def _gate(
         if expr is None:
             return None
         return _gate_from_expression(
-            expr, label=g.get("name") or text, required=required, when=when, config=config,
-            source=source, path=path, problems=problems, when_given=g.get("when"),
+            expr,
+            label=g.get("name") or text,
+            required=required,
+            when=when,
+            config=config,
+            source=source,
+            path=path,
+            problems=problems,
+            when_given=g.get("when"),
         )
     # the object form: {name, type, threshold | max_vulns, required}
     gate_type = g.get("type", g["name"])
@@ -433,7 +498,9 @@ def _gate(
         )
         threshold = g.get("threshold", default)
         if threshold is None:
-            problems.add(source, path, f"gate {g['name']!r} of type {gate_type!r} needs a threshold")
+            problems.add(
+                source, path, f"gate {g['name']!r} of type {gate_type!r} needs a threshold"
+            )
             return None
         comparison = Expression(gate_type, Comparison(">=", float(threshold)))
     elif check is GateCheck.SIGNAL and "threshold" in g:
@@ -468,14 +535,20 @@ def _gate_from_expression(
     needs_comparison = check in (GateCheck.QUALITY, GateCheck.COVERAGE)
     takes_none = check in (GateCheck.HEALTHY,)
     if needs_comparison and (expr.comparison is None or isinstance(expr.comparison.value, bool)):
-        problems.add(source, path, f"{expr.subject} needs a numeric comparison, e.g. '{expr.subject} >= 80'")
+        problems.add(
+            source, path, f"{expr.subject} needs a numeric comparison, e.g. '{expr.subject} >= 80'"
+        )
         return None
     if takes_none and expr.comparison is not None:
         problems.add(source, path, f"{expr.subject} takes no comparison")
         return None
     max_vulns = config.quality_gates.max_critical_vulns
     if check is GateCheck.CRITICAL_VULNS and expr.comparison is not None:
-        problems.add(source, path, "no_open_critical_vulns takes no comparison (set max_vulns in the object form)")
+        problems.add(
+            source,
+            path,
+            "no_open_critical_vulns takes no comparison (set max_vulns in the object form)",
+        )
         return None
     if check is GateCheck.HEALTHY and when_given is None:
         when = "after"  # health can only be verified once the new versions run
@@ -484,7 +557,9 @@ def _gate_from_expression(
         check=check,
         comparison=expr if check is not GateCheck.CRITICAL_VULNS else None,
         signals=(expr.subject,) if check is GateCheck.SIGNAL else (),
-        max_vulns=(max_vulns if max_vulns is not None else 0) if check is GateCheck.CRITICAL_VULNS else None,
+        max_vulns=(max_vulns if max_vulns is not None else 0)
+        if check is GateCheck.CRITICAL_VULNS
+        else None,
         required=required,
         when=when,
     )
@@ -512,6 +587,8 @@ def resolve(catalog: Catalog, name: str) -> str:
     candidates = {n: n for n in services}
     candidates.update({a: a for a in catalog.aliases})
     candidates.update({n.removesuffix("-service"): n.removesuffix("-service") for n in services})
+    import difflib  # only for this message: not on every start-up
+
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ResolutionError(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import Gate, GateCheck, Outcome, Service
-from .signals import Reading
+
+if TYPE_CHECKING:  # signals.py costs ~10 ms to import; plans that read no signal never need it
+    from .signals import Reading
 
 MAX_NAMES_IN_DETAIL = 8  # details stay readable on a 10,000-service train; `failing` has all
 
@@ -153,7 +155,11 @@ def _signal(gate: Gate, ctx: GateContext) -> _Verdict:
             (),
         )
     if reading.value is None:
-        return Outcome.UNKNOWN, f"signal {reading.name!r} from {reading.source}: {reading.error}", ()
+        return (
+            Outcome.UNKNOWN,
+            f"signal {reading.name!r} from {reading.source}: {reading.error}",
+            (),
+        )
     cmp = gate.comparison.comparison if gate.comparison else None
     value = reading.value
     evidence = f"{reading.name} = {_show(value)} ({reading.source})"

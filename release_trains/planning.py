@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import versions
 from .catalog import resolve
@@ -22,8 +23,10 @@ from .gates import GateContext, GateResult, Health, evaluate
 from .gates_parser import Comparison, Expression
 from .models import Catalog, Dependency, Gate, GateCheck, Outcome, Service, Train, parse_duration
 from .ordering import Ordering, order_services
-from .signals import Reading, read_signal
 from .yaml_io import dump_json, write_atomic
+
+if TYPE_CHECKING:  # signals.py costs ~10 ms to import; plans that read no signal never need it
+    from .signals import Reading
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,18 @@ class Plan:
         return not self.problems
 
     def service(self, name: str) -> PlannedService:
-        return next(p for p in self.participants if p.service == name)
+        # The executor asks once per participant: a scan each time was quadratic in the train.
+        found = self._by_service.get(name)
+        if found is not None:
+            return found
+        return next(p for p in self.participants if p.service == name)  # StopIteration, as ever
+
+    @cached_property
+    def _by_service(self) -> dict[str, PlannedService]:
+        index: dict[str, PlannedService] = {}
+        for p in self.participants:
+            index.setdefault(p.service, p)  # the first one wins, as the scan found it
+        return index
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,7 +155,8 @@ def resolve_participants(catalog: Catalog, train: Train) -> list[Service]:
     dupes = {name for name, n in Counter(s.name for s in resolved).items() if n > 1}
     if dupes:
         raise ResolutionError(
-            f"train {train.name!r}: participants name the same service twice: {', '.join(sorted(dupes))}"
+            f"train {train.name!r}: participants name the same service twice: "
+            f"{', '.join(sorted(dupes))}"
         )
     return resolved
 
@@ -159,7 +174,7 @@ def target_versions(train: Train, resolved: list[Service]) -> list[str | None]:
         prefix, _, target = train.target_version.rpartition(":")
     matched = {
         i
-        for i, (p, s) in enumerate(zip(train.participants, resolved))
+        for i, (p, s) in enumerate(zip(train.participants, resolved, strict=True))
         if prefix and prefix in (p.name, s.name)
     }
     out: list[str | None] = []
@@ -179,7 +194,9 @@ def check_dependency(catalog: Catalog, dep: Dependency) -> DependencyResult:
     constraint = versions.parse_constraint(dep.constraint)
     shown = dep.constraint or "any version"
     if not found:
-        where = "the specs index" + (" or any service's api_contracts" if dep.kind == "spec" else "")
+        where = "the specs index" + (
+            " or any service's api_contracts" if dep.kind == "spec" else ""
+        )
         return DependencyResult(
             dep.kind, dep.name, dep.constraint, "unknown", (),
             f"{dep.kind} {dep.name} is published nowhere (not in {where})",
@@ -225,7 +242,12 @@ def signal_reader(catalog: Catalog) -> Callable[[str], Reading | None]:
     def read(name: str) -> Reading | None:
         if name not in cache:
             spec = catalog.config.signals.get(name)
-            cache[name] = None if spec is None else read_signal(name, spec, root=catalog.root)
+            if spec is None:
+                cache[name] = None
+            else:
+                from .signals import read_signal
+
+                cache[name] = read_signal(name, spec, root=catalog.root)
         return cache[name]
 
     return read
@@ -249,14 +271,21 @@ def plan_train(
     notes: list[str] = []
 
     participants = []
-    for p, s, to in zip(train.participants, resolved, target_versions(train, resolved)):
+    for p, s, to in zip(
+        train.participants, resolved, target_versions(train, resolved), strict=True
+    ):
         frm = current.get(s.name, s.version)
         planned = PlannedService(p.name, s.name, frm, to or frm, s.quality_score, s.critical_vulns)
         participants.append(planned)
         if planned.to_version is None:
-            problems.append(f"{s.name}: no version to release (first install and no target version)")
+            problems.append(
+                f"{s.name}: no version to release (first install and no target version)"
+            )
         elif planned.first_install:
-            notes.append(f"{s.name}: first install of {planned.to_version} (no previous version to roll back to)")
+            notes.append(
+                f"{s.name}: first install of {planned.to_version} "
+                "(no previous version to roll back to)"
+            )
         elif planned.redeploy:
             notes.append(f"{s.name}: redeploy, no version change ({planned.to_version})")
 

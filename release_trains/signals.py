@@ -416,7 +416,9 @@ def coerce(raw: Any) -> tuple[SignalValue | None, str | None]:
             pass
     # The raw value is not quoted: it may come from a service under release and carry anything,
     # an echoed credential included, into plans, reports and the state store.
-    shown = f"a string of {len(raw)} characters" if isinstance(raw, str) else f"a {type(raw).__name__}"
+    shown = (
+        f"a string of {len(raw)} characters" if isinstance(raw, str) else f"a {type(raw).__name__}"
+    )
     return None, f"value is {shown}, neither a number nor a boolean"
 
 

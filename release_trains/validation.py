@@ -7,6 +7,8 @@ never validate stay fast to start.
 from __future__ import annotations
 
 import json
+import numbers
+import re
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
@@ -57,6 +59,8 @@ def _validator(kind: str) -> Any:
 
 def schema_errors(kind: str, data: Any) -> list[tuple[list[str | int], str]]:
     """Every schema violation in `data` (a document of the given kind): (JSON path, message)."""
+    if _quick_valid(kind, data):  # exact for valid documents; see "the fast path" below
+        return []
     try:
         errors = list(_validator(kind).iter_errors(data))
     except RecursionError:
@@ -96,7 +100,7 @@ def _message(err: Any) -> str:
     if err.validator in ("type", "oneOf") and isinstance(inst, (int, float)):
         schema_type = err.schema.get("type") if isinstance(err.schema, dict) else None
         if schema_type == "string" or "pattern" in (err.schema or {}):
-            return f"{inst!r} is a number, expected a string: quote it (e.g. \"{inst}\")"
+            return f'{inst!r} is a number, expected a string: quote it (e.g. "{inst}")'
     if err.validator == "additionalProperties":
         return f"{err.message} (check the spelling)"
     if err.validator == "pattern":
@@ -104,3 +108,317 @@ def _message(err: Any) -> str:
     if err.validator == "enum":
         return f"{inst!r} is not one of {', '.join(map(str, err.validator_value))}"
     return str(err.message)
+
+
+# --- the fast path -------------------------------------------------------------------------
+#
+# jsonschema takes seconds on a catalog of 10,000 services (every keyword of every node goes
+# through its generic descend/evolve/$ref machinery) and 0.1 s just to import. Nearly every
+# document a command reads is valid, so `schema_errors` first asks `_quick_valid`, an exact
+# re-implementation of the few keywords our schemas use, compiled once into closures. It
+# answers only "valid": when it finds a problem, meets a keyword or value it does not judge
+# exactly (_Unsure), or cannot compile a schema (_Unsupported), jsonschema runs as before and
+# produces every message. So a bad document gets exactly the messages it always got, and a
+# good one gets the same empty list without jsonschema being imported at all.
+# Each keyword below mirrors jsonschema's own implementation (jsonschema/_keywords.py and
+# the draft 2020-12 type checker), which is what "exact" is measured against.
+
+_Check = Any  # Callable[[Any], bool]; Any keeps the closures cheap to annotate
+
+
+class _Unsupported(Exception):
+    """A schema uses something the fast path does not implement: always use jsonschema."""
+
+
+class _Unsure(Exception):
+    """An instance the fast path will not judge (e.g. a non-string enum value)."""
+
+
+# Keywords that validate nothing (annotations, containers) and are safe to skip.
+_IGNORED = frozenset(
+    {
+        "$schema", "$comment", "$defs", "definitions", "title", "description", "default",
+        "examples", "deprecated", "readOnly", "writeOnly", "contentMediaType",
+        "contentEncoding", "contentSchema", "format",  # format: not asserted (no format_checker)
+    }
+)  # fmt: skip
+
+
+def _quick_valid(kind: str, data: Any) -> bool:
+    """True only if jsonschema would find no error in `data`; False means "ask jsonschema"."""
+    check = _quick_checker(kind)
+    if check is None:
+        return False
+    try:
+        return bool(check(data))
+    except Exception:  # _Unsure, RecursionError, anything odd: jsonschema decides
+        return False
+
+
+@cache
+def _quick_checker(kind: str) -> _Check | None:
+    try:
+        return _QuickCompiler().compile_resource(SCHEMA_FILES[kind])
+    except _Unsupported:
+        return None
+
+
+@cache
+def _schema_documents() -> dict[str, Any]:
+    return {
+        name: json.loads(resources.files("release_trains.schemas").joinpath(name).read_text())
+        for name in SCHEMA_FILES.values()
+    }
+
+
+def _is_number(x: Any) -> bool:
+    if type(x) in (int, float):  # the usual answer, without the slow ABC check below
+        return True
+    return isinstance(x, numbers.Number) and not isinstance(x, bool)
+
+
+def _is_integer(x: Any) -> bool:  # draft 6+: 1.0 is an integer
+    if isinstance(x, bool):
+        return False
+    return isinstance(x, int) or (isinstance(x, float) and x.is_integer())
+
+
+_TYPES: dict[str, _Check] = {
+    "string": lambda x: isinstance(x, str),
+    "object": lambda x: isinstance(x, dict),
+    "array": lambda x: isinstance(x, list),
+    "boolean": lambda x: isinstance(x, bool),
+    "null": lambda x: x is None,
+    "number": _is_number,
+    "integer": _is_integer,
+}
+
+
+def _always(x: Any) -> bool:
+    return True
+
+
+def _never(x: Any) -> bool:
+    return False
+
+
+class _QuickCompiler:
+    """Compiles our schema files (and the $refs between them) into one closure per node."""
+
+    def __init__(self) -> None:
+        self.documents = _schema_documents()
+        self.refs: dict[tuple[str, str], list[_Check]] = {}
+        for name, doc in self.documents.items():
+            if isinstance(doc, dict) and doc.get("$id", name) != name:
+                raise _Unsupported(f"{name}: $id differs from the file name")
+
+    def compile_resource(self, name: str) -> _Check:
+        return self._ref_target(name, "")
+
+    def _ref_target(self, resource: str, pointer: str) -> _Check:
+        key = (resource, pointer)
+        if key not in self.refs:
+            box: list[_Check] = []
+            self.refs[key] = box  # registered first: recursive schemas resolve through it
+            box.append(self.compile(self._resolve(resource, pointer), resource, root=not pointer))
+        box = self.refs[key]
+        return box[0] if box else (lambda x: box[0](x))
+
+    def _resolve(self, resource: str, pointer: str) -> Any:
+        if resource not in self.documents or "%" in pointer:
+            raise _Unsupported(f"$ref into {resource}#{pointer}")
+        node = self.documents[resource]
+        for part in pointer.split("/")[1:]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                raise _Unsupported(f"$ref to a missing {resource}#{pointer}")
+            node = node[part]
+        return node
+
+    def compile(self, schema: Any, resource: str, *, root: bool = False) -> _Check:
+        if schema is True:
+            return _always
+        if schema is False:
+            return _never
+        if not isinstance(schema, dict):
+            raise _Unsupported("a schema that is neither an object nor a boolean")
+        checks: list[_Check] = []
+        for key, value in schema.items():
+            if key in _IGNORED or key in ("then", "else") or key.startswith("x-"):
+                continue
+            if key == "$id" and root:
+                continue
+            make = getattr(self, f"_kw_{key.lstrip('$')}", None)
+            if make is None:
+                raise _Unsupported(f"keyword {key!r}")
+            check = make(value, schema, resource)
+            if check is not None:
+                checks.append(check)
+        if not checks:
+            return _always
+        if len(checks) == 1:
+            return checks[0]
+        all_checks = tuple(checks)
+
+        def all_of(x: Any) -> bool:
+            for c in all_checks:  # noqa: SIM110 - a plain loop: all() over a generator is slower
+                if not c(x):
+                    return False
+            return True
+
+        return all_of
+
+    # One method per keyword: each returns a check, or None when the keyword checks nothing.
+
+    def _kw_ref(self, ref: Any, schema: Any, resource: str) -> _Check:
+        if not isinstance(ref, str) or "#" not in ref:
+            raise _Unsupported(f"$ref {ref!r}")
+        target, _, pointer = ref.partition("#")
+        if (target and ("/" in target or ":" in target)) or (
+            pointer and not pointer.startswith("/")
+        ):
+            raise _Unsupported(f"$ref {ref!r}")
+        return self._ref_target(target or resource, pointer)
+
+    def _kw_type(self, types: Any, schema: Any, resource: str) -> _Check:
+        names = [types] if isinstance(types, str) else list(types)
+        if not names or any(t not in _TYPES for t in names):
+            raise _Unsupported(f"type {types!r}")
+        preds = [_TYPES[t] for t in names]
+        if len(preds) == 1:
+            return preds[0]
+        return lambda x: any(p(x) for p in preds)
+
+    def _kw_properties(self, props: Any, schema: Any, resource: str) -> _Check:
+        pairs = tuple((k, self.compile(v, resource)) for k, v in props.items())
+
+        def check(x: Any) -> bool:
+            if isinstance(x, dict):
+                for k, c in pairs:
+                    if k in x and not c(x[k]):
+                        return False
+            return True
+
+        return check
+
+    def _kw_required(self, required: Any, schema: Any, resource: str) -> _Check:
+        names = tuple(required)
+        return lambda x: not isinstance(x, dict) or all(k in x for k in names)
+
+    def _kw_additionalProperties(self, ap: Any, schema: Any, resource: str) -> _Check | None:
+        if ap is True:
+            return None
+        known = frozenset(schema.get("properties", {}))
+        joined = "|".join(schema.get("patternProperties", {}))
+        pattern = re.compile(joined) if joined else None
+        extra_ok = _never if ap is False else self.compile(ap, resource)
+        if not isinstance(ap, (bool, dict)):
+            raise _Unsupported("additionalProperties of an odd type")
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, dict):
+                return True
+            for k, v in x.items():
+                if k in known:
+                    continue
+                if pattern is not None:
+                    if not isinstance(k, str):
+                        raise _Unsure  # jsonschema would call re.search on it
+                    if pattern.search(k):
+                        continue
+                if not extra_ok(v):
+                    return False
+            return True
+
+        return check
+
+    def _kw_patternProperties(self, pp: Any, schema: Any, resource: str) -> _Check:
+        pairs = tuple((re.compile(p), self.compile(s, resource)) for p, s in pp.items())
+
+        def check(x: Any) -> bool:
+            if isinstance(x, dict):
+                for k, v in x.items():
+                    if not isinstance(k, str):
+                        raise _Unsure
+                    for p, c in pairs:
+                        if p.search(k) and not c(v):
+                            return False
+            return True
+
+        return check
+
+    def _kw_propertyNames(self, names: Any, schema: Any, resource: str) -> _Check:
+        c = self.compile(names, resource)
+        return lambda x: not isinstance(x, dict) or all(c(k) for k in x)
+
+    def _kw_items(self, items: Any, schema: Any, resource: str) -> _Check:
+        if "prefixItems" in schema or not isinstance(items, (bool, dict)):
+            raise _Unsupported("items with prefixItems, or an array of schemas")
+        c = self.compile(items, resource)
+        return lambda x: not isinstance(x, list) or all(c(i) for i in x)
+
+    def _kw_pattern(self, pattern: Any, schema: Any, resource: str) -> _Check:
+        search = re.compile(pattern).search
+        return lambda x: not isinstance(x, str) or search(x) is not None
+
+    def _kw_enum(self, values: Any, schema: Any, resource: str) -> _Check:
+        allowed = tuple(values)
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, str):
+                raise _Unsure  # jsonschema's equal() has bool/number rules: let it decide
+            return any(v == x for v in allowed)
+
+        return check
+
+    def _kw_minimum(self, bound: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not _is_number(x) or not x < bound
+
+    def _kw_maximum(self, bound: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not _is_number(x) or not x > bound
+
+    def _kw_exclusiveMinimum(self, bound: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not _is_number(x) or not x <= bound
+
+    def _kw_exclusiveMaximum(self, bound: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not _is_number(x) or not x >= bound
+
+    def _kw_minLength(self, n: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not isinstance(x, str) or not len(x) < n
+
+    def _kw_maxLength(self, n: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not isinstance(x, str) or not len(x) > n
+
+    def _kw_minItems(self, n: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not isinstance(x, list) or not len(x) < n
+
+    def _kw_maxItems(self, n: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not isinstance(x, list) or not len(x) > n
+
+    def _kw_minProperties(self, n: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not isinstance(x, dict) or not len(x) < n
+
+    def _kw_maxProperties(self, n: Any, schema: Any, resource: str) -> _Check:
+        return lambda x: not isinstance(x, dict) or not len(x) > n
+
+    def _kw_allOf(self, subs: Any, schema: Any, resource: str) -> _Check:
+        cs = tuple(self.compile(s, resource) for s in subs)
+        return lambda x: all(c(x) for c in cs)
+
+    def _kw_anyOf(self, subs: Any, schema: Any, resource: str) -> _Check:
+        cs = tuple(self.compile(s, resource) for s in subs)
+        return lambda x: any(c(x) for c in cs)
+
+    def _kw_oneOf(self, subs: Any, schema: Any, resource: str) -> _Check:
+        cs = tuple(self.compile(s, resource) for s in subs)
+        return lambda x: sum(1 for c in cs if c(x)) == 1
+
+    def _kw_not(self, sub: Any, schema: Any, resource: str) -> _Check:
+        c = self.compile(sub, resource)
+        return lambda x: not c(x)
+
+    def _kw_if(self, sub: Any, schema: Any, resource: str) -> _Check:
+        cond = self.compile(sub, resource)
+        then = self.compile(schema["then"], resource) if "then" in schema else _always
+        else_ = self.compile(schema["else"], resource) if "else" in schema else _always
+        return lambda x: then(x) if cond(x) else else_(x)

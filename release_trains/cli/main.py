@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -13,18 +12,34 @@ from .. import __version__
 from ..errors import EXIT_INPUT, EXIT_INTERNAL, ReleaseTrainError
 from .context import Options
 
-COMMANDS = {  # name -> module under release_trains.cli; imported only when run (start-up time)
-    "validate": "validate_cmd",
-    "plan": "plan_cmd",
-    "execute": "execute_cmd",
-    "pause": "pause_cmd",
-    "resume": "resume_cmd",
-    "unlock": "unlock_cmd",
-    "audit": "audit_cmd",
-    "rollback": "rollback_cmd",
-    "status": "status_cmd",
-    "monitor": "monitor_cmd",
-    "report": "report_cmd",
+# name -> (module under release_trains.cli, one-line help). Modules are imported only when
+# their command runs; `--help` lists the summaries without importing any of them (importing
+# all would load the executor, the store and reporting: 0.3 s). tests/cli check that each
+# summary is the first line of its command's docstring.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate_cmd", "Schema-check every catalog and config file; list every problem."),
+    "plan": ("plan_cmd", "Plan TRAIN: exit 0 ready, 1 not ready, 2 bad input."),
+    "execute": (
+        "execute_cmd",
+        "Release TRAIN: 0 completed, 1 failed/paused/rolled back, 3 locked.",
+    ),
+    "pause": (
+        "pause_cmd",
+        "Stop TRAIN's executor before its next service; the train becomes `paused`.",
+    ),
+    "resume": ("resume_cmd", "Resume a paused TRAIN from its persisted steps."),
+    "unlock": ("unlock_cmd", "Remove the lock LOCK_ID held on TRAIN."),
+    "audit": ("audit_cmd", "List the audit records (a table on a terminal), or verify the chain."),
+    "rollback": (
+        "rollback_cmd",
+        "Roll TRAIN back, dependents first: 0 rolled back, 1 failed or refused.",
+    ),
+    "status": (
+        "status_cmd",
+        "Where TRAIN is now; without TRAIN, every train's status and progress.",
+    ),
+    "monitor": ("monitor_cmd", "Progress of TRAIN; --watch follows it to the end."),
+    "report": ("report_cmd", "Write a report on a train or a service."),
 }
 
 
@@ -39,9 +54,14 @@ class LazyGroup(click.Group):
             return None
         from importlib import import_module
 
-        module = import_module(f"release_trains.cli.{COMMANDS[cmd_name]}")
+        module = import_module(f"release_trains.cli.{COMMANDS[cmd_name][0]}")
         command: click.Command = module.command
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,6 +90,15 @@ def cli(ctx: click.Context, root: str, state: str | None, verbose: bool) -> None
     ctx.obj = Options.build(root=root, state=state, verbose=verbose)
 
 
+def _json_error(argv: Sequence[str] | None, message: str, code: int) -> None:
+    """With --json, stdout still holds exactly one JSON document, even when the answer is no."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    if "--json" in args or ("--format" in args and "json" in args):
+        import json
+
+        click.echo(json.dumps({"error": message, "exit_code": code}, indent=2))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; every exception is mapped here and only here."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
@@ -77,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = cli.main(args=argv, prog_name="release-trains", standalone_mode=False)
     except ReleaseTrainError as e:
         click.echo(f"error: {e}", err=True)
+        _json_error(argv, str(e), e.exit_code)
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
@@ -99,11 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {e.filename}" if e.filename else ""
         click.echo(f"error: cannot write or read{where}: {e.strerror or e}", err=True)
         if verbose:
+            import traceback  # only here: --help and every normal run need not load it
+
             traceback.print_exc()
         return EXIT_INTERNAL
     except Exception as e:
         click.echo(f"internal error: {type(e).__name__}: {e}", err=True)
         if verbose:
+            import traceback  # only here: --help and every normal run need not load it
+
             traceback.print_exc()
         else:
             click.echo("(run again with -v for the traceback)", err=True)

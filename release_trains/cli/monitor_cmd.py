@@ -41,7 +41,7 @@ from .status_cmd import render, show
 )
 @pass_options
 def command(opts: Options, train: str, watch: bool, interval: float, as_json: bool) -> int:
-    """Progress of TRAIN; --watch follows it and exits 0 completed, 1 failed or rolled back."""
+    """Progress of TRAIN; --watch follows it to the end: 0 completed, 1 failed or rolled back."""
     catalog = load_catalog(opts.root)
     find_train(catalog, train)  # an unknown train is exit 2 before any watching
     read = Reader(opts, catalog, train, warn=lambda line: click.echo(line, err=True))

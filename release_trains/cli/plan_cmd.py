@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,22 +15,29 @@ from ..yaml_io import dump_json, write_atomic
 from .context import Options, console, pass_options, print_json, utcnow
 from .render import duration, outcome_style
 
+if TYPE_CHECKING:
+    from ..models import Catalog, Service
+    from ..store import Store
+
 
 @click.command("plan")
 @click.argument("train")
 @click.option("--validate", is_flag=True, help="Schema-check every file first (always done).")
 @click.option("--dry-run", is_flag=True, help="Write nothing (no latest-plan.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the plan JSON here.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan JSON here.",
+)
 @pass_options
-def command(opts: Options, train: str, validate: bool, dry_run: bool, as_json: bool, output: Path | None) -> int:
+def command(
+    opts: Options, train: str, validate: bool, dry_run: bool, as_json: bool, output: Path | None
+) -> int:
     """Plan TRAIN: exit 0 ready, 1 not ready, 2 bad input."""
     catalog = load_catalog(opts.root)
-    from ..executor import current_versions
     from ..planning import find_train, resolve_participants
-    from .state import read_store
-
-    store = read_store(opts)
+    store = _read_store(opts)
     try:
         services = resolve_participants(catalog, find_train(catalog, train))
         run = store.latest_run(train) if store else None
@@ -36,7 +45,7 @@ def command(opts: Options, train: str, validate: bool, dry_run: bool, as_json: b
             catalog,
             train,
             now=utcnow(),
-            current_versions=current_versions(catalog, store, services),
+            current_versions=_current_versions(catalog, store, services),
             status=run.status if run else None,
         )
     finally:
@@ -51,6 +60,38 @@ def command(opts: Options, train: str, validate: bool, dry_run: bool, as_json: b
     else:
         show(plan)
     return EXIT_OK if plan.ready else EXIT_NO
+
+
+def _read_store(opts: Options) -> Store | None:
+    """cli.state.read_store, without importing the store (~8 ms of start-up) where its answer is
+    known in advance: no --state, no RELEASE_TRAINS_BUSY_TIMEOUT for it to check, and no
+    analysis/state/ folder, where the embedded store lives (CONTRACT.md): nothing ran here."""
+    if (
+        opts.state is None
+        and "RELEASE_TRAINS_BUSY_TIMEOUT" not in os.environ
+        and not (opts.root / "analysis" / "state").exists()
+    ):
+        return None
+    from .state import read_store
+
+    return read_store(opts)
+
+
+def _current_versions(
+    catalog: Catalog, store: Store | None, services: list[Service]
+) -> dict[str, str]:
+    """executor.current_versions, without importing the executor (~40 ms of start-up) where its
+    answer is known in advance: with no state store and only the local deployer, whose
+    environment lives in that store, nothing has been deployed, so nothing is running."""
+    if (
+        store is None
+        and catalog.config.deployer.get("type", "local") == "local"
+        and not any(s.release.get("deployer") for s in services)
+    ):
+        return {}
+    from ..executor import current_versions
+
+    return current_versions(catalog, store, services)
 
 
 def show(plan: Plan) -> None:
@@ -73,10 +114,14 @@ def show(plan: Plan) -> None:
         if p.redeploy:
             to += " (redeploy)"
         table.add_row(
-            str(wave_of.get(name, "-")), p.name, p.service, p.from_version or "(first install)", to,
+            str(wave_of.get(name, "-")),
+            p.name,
+            p.service,
+            p.from_version or "(first install)",
+            to,
             "?" if p.quality_score is None else f"{p.quality_score:g}",
             "?" if p.critical_vulns is None else str(p.critical_vulns),
-        )  # fmt: skip
+        )
     out.print(table)
 
     if plan.dependencies:
@@ -85,15 +130,22 @@ def show(plan: Plan) -> None:
             deps.add_column(col)
         for d in plan.dependencies:
             style = "green" if d.outcome == "satisfied" else "red"
-            deps.add_row(f"{d.kind} {d.name}", d.constraint or "any", f"[{style}]{d.outcome}[/]", d.detail)
+            deps.add_row(
+                f"{d.kind} {d.name}", d.constraint or "any", f"[{style}]{d.outcome}[/]", d.detail
+            )
         out.print(deps)
 
     gates = Table(title="Gates", title_justify="left")
     for col in ("gate", "required", "when", "outcome", "evidence"):
         gates.add_column(col)
     for g in plan.gates:
-        gates.add_row(g.gate, "yes" if g.required else "no", g.when,
-                      f"[{outcome_style(g.outcome.value)}]{g.outcome.value}[/]", g.detail)  # fmt: skip
+        gates.add_row(
+            g.gate,
+            "yes" if g.required else "no",
+            g.when,
+            f"[{outcome_style(g.outcome.value)}]{g.outcome.value}[/]",
+            g.detail,
+        )
     out.print(gates)
 
     for note in plan.notes:

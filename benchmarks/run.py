@@ -1,0 +1,850 @@
+"""Run every release-trains benchmark (B1-B6), print a table, write benchmarks/results/latest.json.
+
+    python benchmarks/run.py            # the full run (about 5-8 minutes on 2 cores)
+    python benchmarks/run.py --quick    # small sizes, fewer repeats (~20 s; the test suite runs it)
+    python benchmarks/run.py --only B2,B4 --output /tmp/r.json
+
+Processes are timed as a user runs them: the `release-trains` console script installed next to
+this Python (`python -m release_trains` where there is none; the JSON says which), a fresh
+process every run. Each process is started by the small wrapper measure.py, which reaps it with
+os.wait4, so its own peak RSS and CPU time are exact (RUSAGE_CHILDREN deltas are not once
+several children have run, and a child of this large process inherits its RSS). Every figure is the
+median of `repeats` runs after `warmup` discarded runs, and a measurement and its reference are
+interleaved run by run, so a load spike from another process hits both alike.
+
+A full run with the default --output also rewrites the results section of benchmarks/README.md.
+Timings are never asserted by the tests; a missed target does not change the exit code (1 only
+when a benchmark could not run at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import generate  # noqa: E402
+
+DEFAULT_OUTPUT = BENCH / "results" / "latest.json"
+README = BENCH / "README.md"
+SAMPLE_TRAIN = "Q4-curve-upgrade"
+REAL_WORLD = REPO.parent / "shared" / "real-world" / "254carbon-meta"
+IDS = ("B1", "B2", "B3", "B4", "B5", "B6")
+
+# Children run as an installed tool does: with bytecode caching on. (A development shell may set
+# PYTHONDONTWRITEBYTECODE=1, and then every start compiles the whole package again: ~60 ms.)
+# The cache goes to a temporary PYTHONPYCACHEPREFIX, so nothing is written into the repository;
+# with a prefix set, click and yaml are read from it too, so the floor is measured alike.
+CHILD_ENV: dict[str, str] = {"NO_COLOR": "1"}
+CHILD_ENV_DROP = {"RELEASE_TRAINS_STATE", "PYTHONDONTWRITEBYTECODE"}
+
+
+def use_bytecode_cache(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(folder)
+
+
+# --- measuring one process -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall_s: float
+    cpu_s: float  # user + system of the process (and of children it waited for)
+    rss_mb: float  # its own peak resident set size
+    rc: int
+    stderr: str = field(default="", compare=False, repr=False)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    stdout: Path | None = None,
+    timeout_s: float = 900.0,
+    env_extra: Mapping[str, str | None] | None = None,
+) -> Sample:
+    """Run `argv` through benchmarks/measure.py and return its own wall time, CPU time and
+    peak RSS (see measure.py for why a child of this process cannot be measured directly)."""
+    env = {k: v for k, v in os.environ.items() if k not in CHILD_ENV_DROP}
+    env.update(CHILD_ENV)
+    for key, value in (env_extra or {}).items():  # None removes the variable
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    fd, err_name = tempfile.mkstemp(prefix="rt-bench-err-")
+    os.close(fd)
+    err_path, result_path = Path(err_name), Path(err_name + ".usage")
+    wrapper = [sys.executable, "-S", str(BENCH / "measure.py"), str(result_path), *argv]
+    try:
+        with open(stdout or os.devnull, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                wrapper, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True,  # a timeout kills the wrapper and the command alike
+            )  # fmt: skip
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise RuntimeError(f"{' '.join(argv)}: killed after {timeout_s:g} s") from None
+        stderr = err_path.read_text(errors="replace")
+        if not result_path.exists():
+            raise RuntimeError(
+                f"{' '.join(argv)}: not measured (exit {proc.returncode}): {stderr[-2000:]}"
+            )
+        wall, user, system, maxrss, status = result_path.read_text().split()
+    finally:
+        err_path.unlink(missing_ok=True)
+        result_path.unlink(missing_ok=True)
+    rc = os.waitstatus_to_exitcode(int(status))
+    if rc < 0:
+        raise RuntimeError(f"{' '.join(argv)}: killed by signal {-rc}: {stderr[-2000:]}")
+    return Sample(float(wall), float(user) + float(system), int(maxrss) / 1024, rc, stderr)
+
+
+def proc(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    stdout: Path | None = None,
+    env_extra: Mapping[str, str | None] | None = None,
+) -> Callable[[], Sample]:
+    """A case for `interleaved`: run `argv` once per call."""
+    return lambda: run_process(argv, cwd=cwd, stdout=stdout, env_extra=env_extra)
+
+
+def interleaved(
+    cases: dict[str, Callable[[], Sample]], *, repeats: int, warmup: int
+) -> dict[str, list[Sample]]:
+    """Run each case once per round, `warmup` + `repeats` rounds; keep the last `repeats`."""
+    out: dict[str, list[Sample]] = {name: [] for name in cases}
+    for i in range(warmup + repeats):
+        for name, case in cases.items():
+            sample = case()
+            if i >= warmup:
+                out[name].append(sample)
+    return out
+
+
+def med(samples: Sequence[Sample], attr: str = "wall_s") -> float:
+    return float(statistics.median(getattr(s, attr) for s in samples))
+
+
+def summary(samples: Sequence[Sample]) -> dict[str, Any]:
+    return {
+        "median_s": round(med(samples), 4),
+        "min_s": round(min(s.wall_s for s in samples), 4),
+        "max_s": round(max(s.wall_s for s in samples), 4),
+        "cpu_median_s": round(med(samples, "cpu_s"), 4),
+        "peak_rss_mb": round(max(s.rss_mb for s in samples), 1),
+        "runs": len(samples),
+        "exit_codes": sorted({s.rc for s in samples}),
+    }
+
+
+def expect_rc(samples: Sequence[Sample], allowed: Sequence[int], what: str) -> None:
+    bad = [s for s in samples if s.rc not in allowed]
+    if bad:
+        raise RuntimeError(f"{what}: exit {bad[0].rc}: {bad[0].stderr[-2000:]}")
+
+
+def inproc(args: Sequence[str], *, cwd: Path) -> dict[str, Any]:
+    """Run benchmarks/inproc.py in a child and return its JSON document."""
+    out = cwd / f".inproc-{os.getpid()}.json"
+    sample = run_process([sys.executable, str(BENCH / "inproc.py"), *args], cwd=cwd, stdout=out)
+    expect_rc([sample], [0], "inproc.py " + " ".join(args))
+    doc: dict[str, Any] = json.loads(out.read_text())
+    out.unlink()
+    return doc
+
+
+def cli_command() -> tuple[list[str], str]:
+    """The console script as a user runs it, or `python -m release_trains` without one."""
+    script = Path(sys.executable).with_name("release-trains")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)], f"release-trains console script ({script})"
+    found = shutil.which("release-trains")
+    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
+        return [found], f"release-trains console script ({found})"
+    return [sys.executable, "-m", "release_trains"], f"{sys.executable} -m release_trains"
+
+
+# --- the benchmarks ------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    quick: bool
+    work: Path
+    cli: list[str]
+    repeats: int
+    warmup: int
+
+    def rt(self, *args: str) -> list[str]:
+        return [*self.cli, *args]
+
+
+def verdict(value: float | None, limit: float) -> str:
+    if value is None:
+        return "n/a"
+    return "met" if value <= limit else "missed"
+
+
+def copy_sample(cfg: Config, name: str) -> Path:
+    root = cfg.work / name
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    shutil.copytree(REPO / "catalog", root / "catalog")
+    shutil.copytree(REPO / "config", root / "config")
+    return root
+
+
+def b1(cfg: Config) -> dict[str, Any]:
+    """Cold start: --help and plan --json --dry-run on the sample, against `import click, yaml`."""
+    root = copy_sample(cfg, "b1-sample")
+    plan_argv = cfg.rt("plan", SAMPLE_TRAIN, "--json", "--dry-run")
+    # As in a shell with PYTHONDONTWRITEBYTECODE=1 and no bytecode next to the package's sources:
+    # the libraries' bytecode is read, the package is compiled on every start. Built as a copy
+    # of the warmed cache without the package, so stray __pycache__ folders cannot change it.
+    run_process(plan_argv, cwd=root)  # warms the cache (stdlib, click, yaml, the package...)
+    prefix = Path(CHILD_ENV["PYTHONPYCACHEPREFIX"])
+    no_package = cfg.work / "pycache-without-package"
+    shutil.rmtree(no_package, ignore_errors=True)
+    shutil.copytree(prefix, no_package)
+    package = REPO / "release_trains"
+    shutil.rmtree(no_package / package.relative_to(package.anchor), ignore_errors=True)
+    no_cache: dict[str, str | None] = {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPYCACHEPREFIX": str(no_package),
+    }
+    runs = interleaved(
+        {
+            "floor": proc([sys.executable, "-c", "import click, yaml"], cwd=root),
+            "help": proc(cfg.rt("--help"), cwd=root),
+            "plan": proc(plan_argv, cwd=root),
+            "plan_nocache": proc(plan_argv, cwd=root, env_extra=no_cache),
+        },
+        repeats=cfg.repeats if cfg.quick else max(cfg.repeats, 21),  # cheap: more runs, less noise
+        warmup=cfg.warmup,
+    )
+    expect_rc(runs["help"], [0], "--help")
+    expect_rc(runs["plan"], [0], "plan")
+    floor, floor_cpu = med(runs["floor"]), med(runs["floor"], "cpu_s")
+
+    def row(name: str, case: str, limit: float | None) -> dict[str, Any]:
+        ratio = med(runs[name]) / floor
+        return {
+            "case": case,
+            **summary(runs[name]),
+            "ratio": round(ratio, 3),
+            "cpu_ratio": round(med(runs[name], "cpu_s") / floor_cpu, 3),  # less load-sensitive
+            "target": f"<= {limit:g}x floor" if limit else "info",
+            "verdict": verdict(ratio, limit) if limit else "n/a",
+        }
+
+    rows = [
+        {"case": "floor: python -c 'import click, yaml'", **summary(runs["floor"])},
+        row("help", "release-trains --help", 1.3),
+        row("plan", f"release-trains plan {SAMPLE_TRAIN} --json --dry-run", 2.0),
+        row(
+            "plan_nocache",
+            "the same plan, the package compiled at every start (PYTHONDONTWRITEBYTECODE=1)",
+            None,
+        ),
+    ]
+    return {"rows": rows, "met": rows[1]["verdict"] == rows[2]["verdict"] == "met"}
+
+
+def b2(cfg: Config) -> dict[str, Any]:
+    """plan of a train of N/5 participants in catalogs of N services, against merely loading."""
+    sizes = (200, 1000) if cfg.quick else (1000, 10_000, 50_000)
+    rows: list[dict[str, Any]] = []
+    medians: dict[int, float] = {}
+    ok = True
+    for n in sizes:
+        root = cfg.work / f"b2-n{n}"
+        generate.generate(root, services=n, participants=n // 5)
+        files = [str(p) for p in generate.catalog_files(root)]
+        out = root / "plan.json"
+        largest = n >= 50_000
+        runs = interleaved(
+            {
+                "load": proc([sys.executable, str(BENCH / "load_only.py"), *files], cwd=root),
+                "plan": proc(
+                    cfg.rt("plan", generate.TRAIN, "--json", "--dry-run"), cwd=root, stdout=out
+                ),
+            },
+            repeats=3 if largest else cfg.repeats,
+            warmup=0 if largest else cfg.warmup,
+        )
+        expect_rc(runs["plan"], [0], f"plan N={n}")
+        doc = json.loads(out.read_text())
+        if not doc["ready"] or len(doc["participants"]) != n // 5:
+            raise RuntimeError(
+                f"N={n}: plan not ready or not {n // 5} participants: {doc['problems'][:3]}"
+            )
+        repeats = "1" if largest else "3"
+        detail = inproc(["plan", str(root), generate.TRAIN, "--repeats", repeats], cwd=root)
+        ratio = med(runs["plan"]) / med(runs["load"])
+        medians[n] = med(runs["plan"])
+        row: dict[str, Any] = {
+            "case": f"plan, N={n:,}, M={n // 5:,}",
+            "services": n,
+            "participants": n // 5,
+            **summary(runs["plan"]),
+            "load_only": summary(runs["load"]),
+            "ratio": round(ratio, 3),
+            "cpu_ratio": round(med(runs["plan"], "cpu_s") / med(runs["load"], "cpu_s"), 3),
+            "target": "<= 2x load-only",
+            "verdict": verdict(ratio, 2.0),
+            "in_process": detail,
+        }
+        ok = ok and ratio <= 2.0
+        if n == 10_000:
+            row["rss_target"] = "< 300 MB"
+            row["rss_verdict"] = "met" if row["peak_rss_mb"] < 300 else "missed"
+            ok = ok and row["rss_verdict"] == "met"
+        if largest:
+            row["note"] = (
+                "3 runs, no warm-up (the largest size: keeps the full run under 10 minutes)"
+            )
+        rows.append(row)
+    growth = []
+    for small, big in itertools.pairwise(sizes):
+        g = medians[big] / medians[small]
+        limit = 1.2 * big / small  # "10x services: at most 12x time"
+        growth.append(
+            {
+                "from": small,
+                "to": big,
+                "time_ratio": round(g, 3),
+                "limit": round(limit, 1),
+                "verdict": verdict(g, limit),
+            }
+        )
+        ok = ok and g <= limit
+    return {"rows": rows, "growth": growth, "met": ok}
+
+
+def _store_steps(root: Path, train: str) -> list[Any]:
+    from release_trains.store import open_store
+
+    store = open_store(None, root, create=False)
+    assert store is not None, f"no state store under {root}"
+    try:
+        run = store.latest_run(train)
+        assert run is not None
+        return store.steps(run.id)
+    finally:
+        store.close()
+
+
+def _span_s(steps: Sequence[Any]) -> float:
+    """First deploy start to last release, from the steps' timestamps in the state store."""
+    starts = [datetime.fromisoformat(s.started_at) for s in steps if s.started_at]
+    ends = [datetime.fromisoformat(s.finished_at) for s in steps if s.finished_at]
+    return (max(ends) - min(starts)).total_seconds()
+
+
+def _execute(cfg: Config, root: Path, *extra: str) -> tuple[Sample, float]:
+    shutil.rmtree(root / "analysis", ignore_errors=True)  # every run starts from no state
+    out = root / "execute.json"
+    sample = run_process(cfg.rt("execute", generate.TRAIN, "--json", *extra), cwd=root, stdout=out)
+    if sample.rc != 0:
+        raise RuntimeError(
+            f"execute: exit {sample.rc}: {out.read_text()[-1500:]} {sample.stderr[-1500:]}"
+        )
+    steps = _store_steps(root, generate.TRAIN)
+    if not steps or any(s.status != "released" for s in steps):
+        raise RuntimeError("execute: not every step is released")
+    return sample, _span_s(steps)
+
+
+def b3(cfg: Config) -> dict[str, Any]:
+    """Orchestration overhead: execute N independent participants on the local deployer."""
+    n = 100 if cfg.quick else 1000
+    root = cfg.work / f"b3-n{n}"
+    generate.generate(root, services=n, participants=n, degree=0)
+    spans: list[float] = []
+
+    def plan() -> Sample:
+        shutil.rmtree(root / "analysis", ignore_errors=True)  # the state execute starts from
+        return run_process(cfg.rt("plan", generate.TRAIN, "--json", "--dry-run"), cwd=root)
+
+    def execute() -> Sample:
+        sample, span = _execute(cfg, root)
+        spans.append(span)
+        return sample
+
+    runs = interleaved({"plan": plan, "execute": execute}, repeats=cfg.repeats, warmup=cfg.warmup)
+    spans = spans[cfg.warmup :]
+    per_service_ms = (med(runs["execute"]) - med(runs["plan"])) / n * 1000
+    release_ms = statistics.median(spans) / n * 1000
+    rows = [
+        {
+            "case": f"plan --dry-run, N={n:,} (reference: start-up, load, plan)",
+            **summary(runs["plan"]),
+        },
+        {
+            "case": f"execute, N={n:,} independent, local deployer, no probes",
+            **summary(runs["execute"]),
+            "per_service_ms": round(per_service_ms, 3),
+            "release_phase_per_service_ms": round(release_ms, 3),
+            "target": "<= 5 ms per service",
+            "verdict": verdict(per_service_ms, 5.0),
+        },
+    ]
+    return {
+        "rows": rows,
+        "met": per_service_ms <= 5.0,
+        "method": "per service = (median execute - median plan --dry-run on the same catalog) / N, "
+        "so start-up, loading and planning are not counted; release phase = first deploy start "
+        "to last release in the state store, / N",
+    }
+
+
+def _critical_path(
+    deps: dict[str, tuple[str, ...]], dur: dict[str, float], members: set[str]
+) -> float:
+    finish: dict[str, float] = {}
+    for name in sorted(members):  # names sort in index order: dependencies come first
+        finish[name] = dur[name] + max((finish[d] for d in deps[name] if d in members), default=0.0)
+    return max(finish.values())
+
+
+def b4(cfg: Config) -> dict[str, Any]:
+    """Makespan of 50 services (random DAG) on the command deployer, --max-parallel 8."""
+    n, width = (12, 8) if cfg.quick else (50, 8)
+    lo, hi = (0.02, 0.1) if cfg.quick else (0.1, 0.5)
+    root = cfg.work / f"b4-n{n}"
+    cat = generate.generate(root, services=n, participants=n, durations=(lo, hi))
+    assert cat.durations is not None
+    members = set(cat.participant_services)
+    cp = _critical_path(cat.deps, cat.durations, members)
+    work = sum(cat.durations[s] for s in members)
+    bound = max(cp, work / width)
+    spans: list[float] = []
+
+    def execute() -> Sample:
+        sample, span = _execute(cfg, root, "--max-parallel", str(width))
+        spans.append(span)
+        return sample
+
+    runs = interleaved({"execute": execute}, repeats=cfg.repeats, warmup=cfg.warmup)
+    spans = spans[cfg.warmup :]
+    makespan = statistics.median(spans)
+    ratio = makespan / bound
+    case = (
+        f"execute, N={n} random DAG, command deployer sleeping {lo}-{hi} s, --max-parallel {width}"
+    )
+    rows = [
+        {
+            "case": case,
+            **summary(runs["execute"]),
+            "makespan_s": round(makespan, 4),
+            "makespans_s": [round(s, 4) for s in spans],
+            "critical_path_s": round(cp, 4),
+            "total_work_s": round(work, 4),
+            "lower_bound_s": round(bound, 4),
+            "ratio": round(ratio, 3),
+            "target": "<= 1.10x max(critical path, work / 8)",
+            "verdict": verdict(ratio, 1.10),
+        }
+    ]
+    return {
+        "rows": rows,
+        "met": ratio <= 1.10,
+        "method": "makespan = first deploy start to last release (the steps' timestamps in the "
+        "state store); the process time (median_s) adds start-up, planning and staging",
+    }
+
+
+def _command_exists(cfg: Config, name: str, root: Path) -> bool:
+    return run_process(cfg.rt(name, "--help"), cwd=root).rc == 0
+
+
+def _seed_history(root: Path, plan_text: str, runs: int) -> None:
+    """`runs` completed runs of the train, every service released: runs and steps through the
+    Store API; the bulk columns (step times, events, deployed versions) in one SQL transaction
+    against the tables of store.py."""
+    from release_trains.store import Step, open_store
+
+    doc = json.loads(plan_text)
+    participants = doc["participants"]
+    store = open_store(None, root, create=True)
+    assert store is not None
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def ts(t: datetime) -> str:
+        return t.isoformat(timespec="milliseconds")
+
+    ids = []
+    try:
+        for r in range(runs):
+            start = t0 + timedelta(days=r)
+            run = store.create_run(
+                train=doc["train"], status="planning", actor="bench@localhost", plan=plan_text,
+                max_parallel=1, now=ts(start),
+            )  # fmt: skip
+            store.add_steps(
+                [
+                    Step(run.id, p["service"], i, "released", p["from_version"], p["to_version"])
+                    for i, p in enumerate(participants)
+                ]
+            )
+            end = start + timedelta(seconds=2 * len(participants))
+            store.set_run_status(run.id, "completed", now=ts(end), final=True)
+            ids.append((run.id, start))
+    finally:
+        store.close()
+    steps, events = [], []
+    for run_id, start in ids:
+        for i, p in enumerate(participants):
+            a, b = ts(start + timedelta(seconds=2 * i)), ts(start + timedelta(seconds=2 * i + 1))
+            steps.append((a, b, run_id, p["service"]))
+            change = f"{p['from_version']} -> {p['to_version']}"
+            events.append((run_id, a, "deploy", p["service"], change))
+            events.append(
+                (run_id, b, "released", p["service"], f"{p['to_version']} (not verified)")
+            )
+    deployed = [("bench", p["service"], p["to_version"], ts(t0)) for p in participants]
+    db = sqlite3.connect(root / "analysis" / "state" / "release-trains.db")
+    try:
+        with db:
+            db.executemany(
+                "UPDATE steps SET attempts = 1, started_at = ?, finished_at = ?"
+                " WHERE run_id = ? AND service = ?",
+                steps,
+            )
+            db.executemany(
+                "INSERT INTO events (run_id, ts, kind, service, message) VALUES (?, ?, ?, ?, ?)",
+                events,
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO deployed (environment, service, version, updated_at)"
+                " VALUES (?, ?, ?, ?)",
+                deployed,
+            )
+    finally:
+        db.close()
+
+
+def b5(cfg: Config) -> dict[str, Any]:
+    """status --json and report --train with N services and 100 past runs in the state store."""
+    n, history = (100, 10) if cfg.quick else (1000, 100)
+    root = cfg.work / f"b5-n{n}"
+    generate.generate(root, services=n, participants=n)
+    missing = [c for c in ("status", "report") if not _command_exists(cfg, c, root)]
+    if missing:
+        built = ", ".join(f"release-trains {c}" for c in missing)
+        return {"status": f"not run: command not built yet ({built})", "rows": [], "met": None}
+    plan_out = root / "plan.json"
+    sample = run_process(
+        cfg.rt("plan", generate.TRAIN, "--json", "--dry-run"), cwd=root, stdout=plan_out
+    )
+    expect_rc([sample], [0], "plan")
+    _seed_history(root, plan_out.read_text(), history)
+    runs = interleaved(
+        {
+            "status": proc(cfg.rt("status", generate.TRAIN, "--json"), cwd=root),
+            "report": proc(cfg.rt("report", "--train", generate.TRAIN), cwd=root),
+        },
+        repeats=cfg.repeats,
+        warmup=cfg.warmup,
+    )
+    expect_rc(runs["status"], [0], "status")
+    expect_rc(runs["report"], [0], "report")
+    s, r = med(runs["status"]), med(runs["report"])
+    history_text = f"N={n:,}, {history} past runs"
+    rows = [
+        {
+            "case": f"status {generate.TRAIN} --json, {history_text}",
+            **summary(runs["status"]),
+            "target": "< 0.3 s",
+            "verdict": "met" if s < 0.3 else "missed",
+        },
+        {
+            "case": f"report --train {generate.TRAIN}, {history_text}",
+            **summary(runs["report"]),
+            "target": "< 2 s",
+            "verdict": "met" if r < 2.0 else "missed",
+        },
+    ]
+    return {"rows": rows, "met": s < 0.3 and r < 2.0}
+
+
+def _real_world_root(cfg: Config) -> Path | None:
+    """The real large-service-index.json as the service index, with the real trains, snapshot
+    and config (copied to the work folder: the shared files are never written)."""
+    if not (REAL_WORLD / "catalog" / "large-service-index.json").is_file():
+        return None
+    root = cfg.work / "b6-real-large"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "catalog").mkdir(parents=True)
+    (root / "config").mkdir()
+    shutil.copy(
+        REAL_WORLD / "catalog" / "large-service-index.json", root / "catalog" / "service-index.json"
+    )
+    for rel in (
+        "catalog/release-trains.yaml",
+        "catalog/latest_quality_snapshot.json",
+        "config/upgrade-policies.yaml",
+    ):
+        shutil.copy(REAL_WORLD / rel, root / rel)
+    return root
+
+
+def b6(cfg: Config) -> dict[str, Any]:
+    """validate on the real large-service-index.json and on N services: time, schema share."""
+    cases: list[tuple[str, Path, str]] = []
+    real = _real_world_root(cfg)
+    if real is not None:
+        cases.append(
+            ("real large-service-index.json (150 services), real trains/snapshot/config", real, "5")
+        )
+    n = 300 if cfg.quick else 10_000
+    gen = cfg.work / f"b6-n{n}"
+    generate.generate(gen, services=n, participants=n // 5)
+    cases.append((f"generated, N={n:,}", gen, "3"))
+    rows = []
+    for label, root, repeats in cases:
+        runs = interleaved(
+            {"validate": proc(cfg.rt("validate"), cwd=root)}, repeats=cfg.repeats, warmup=cfg.warmup
+        )
+        expect_rc(runs["validate"], [0, 2], "validate")
+        detail = inproc(["validate", str(root), "--repeats", repeats], cwd=root)
+        rows.append(
+            {
+                "case": f"validate: {label}",
+                **summary(runs["validate"]),
+                "in_process": detail,
+                "schema_share": detail["schema_share"],
+                "target": "reported",
+                "verdict": "n/a",
+            }
+        )
+    return {"rows": rows, "met": None}
+
+
+BENCHMARKS: dict[str, tuple[str, Callable[[Config], dict[str, Any]]]] = {
+    "B1": ("cold start: --help and plan --json --dry-run vs `import click, yaml`", b1),
+    "B2": ("plan of N/5 participants in N services vs merely loading the files", b2),
+    "B3": ("orchestration overhead per service (execute, local deployer)", b3),
+    "B4": ("makespan vs max(critical path, work / 8)", b4),
+    "B5": ("status --json and report --train with history", b5),
+    "B6": ("validate: time and share of schema validation", b6),
+}
+
+
+# --- machine, table, README ----------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def fmt_s(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def _cells(row: dict[str, Any]) -> tuple[str, str]:
+    """The reference and figure columns of a table row."""
+    ref, figure = "", ""
+    if "load_only" in row:
+        ref = f"load-only {fmt_s(row['load_only']['median_s'])}"
+    if "ratio" in row:
+        figure = f"{row['ratio']:.2f}x"
+        if "cpu_ratio" in row:
+            figure += f" (CPU {row['cpu_ratio']:.2f}x)"
+    if "per_service_ms" in row:
+        figure = f"{row['per_service_ms']:.2f} ms/service"
+        figure += f" (release phase {row['release_phase_per_service_ms']:.2f})"
+    if "makespan_s" in row:
+        cp, per = fmt_s(row["critical_path_s"]), fmt_s(row["total_work_s"] / 8)
+        ref = f"bound {fmt_s(row['lower_bound_s'])} (CP {cp}, work/8 {per})"
+        figure = f"makespan {fmt_s(row['makespan_s'])} = {row['ratio']:.2f}x"
+    if "schema_share" in row:
+        d = row["in_process"]
+        figure = (
+            f"schema {d['schema_share'] * 100:.0f}% of {fmt_s(d['with_validation_s'])} in-process"
+            f" (timed directly: {d['schema_timed_share'] * 100:.0f}%)"
+        )
+        if "jsonschema_path_s" in d:
+            share = d["jsonschema_path_share"] * 100
+            ref = f"jsonschema path: {fmt_s(d['jsonschema_path_s'])}, schema {share:.0f}%"
+    return ref, figure
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| id | case | median | CPU | peak RSS | reference | ratio / figure | target | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for bid, res in results["benchmarks"].items():
+        if not res.get("rows"):
+            lines.append(f"| {bid} | {res['title']} | | | | | | | {res['status']} |")
+            continue
+        for row in res["rows"]:
+            ref, figure = _cells(row)
+            target, verdict_ = row.get("target", ""), row.get("verdict", "")
+            if "rss_target" in row:
+                target += f"; RSS {row['rss_target']}"
+                verdict_ += f"; RSS {row['rss_verdict']}"
+            median, cpu = fmt_s(row["median_s"]), fmt_s(row["cpu_median_s"])
+            lines.append(
+                f"| {bid} | {row['case']} | {median} | {cpu} | {row['peak_rss_mb']:.0f} MB | "
+                f"{ref} | {figure} | {target} | {verdict_} |"
+            )
+        for g in res.get("growth", []):
+            lines.append(
+                f"| {bid} | growth N={g['from']:,} -> {g['to']:,} | | | | | "
+                f"{g['time_ratio']:.2f}x time | <= {g['limit']:g}x | {g['verdict']} |"
+            )
+    return "\n".join(lines)
+
+
+def update_readme(results: dict[str, Any], text_table: str) -> None:
+    """Replace what stands between the results markers of benchmarks/README.md."""
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if not README.exists():
+        return
+    body = README.read_text()
+    if start not in body or end not in body:
+        return
+    m = results["machine"]
+    block = (
+        f"{start}\n"
+        f"`{results['command']}`, {results['generated_at']}: {m['cpu_model']}, {m['cores']} cores, "
+        f"Python {m['python']} ({m['platform']}); load average {m['load_average_at_start']} at the "
+        f"start, {m['load_average_at_end']} at the end; CLI: {results['cli']}; "
+        f"{results['elapsed_s']:.0f} s in all.\n\n{text_table}\n{end}"
+    )
+    before, rest = body.split(start, 1)
+    README.write_text(before + block + rest.split(end, 1)[1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes, fewer repeats (the test suite runs this)"
+    )
+    ap.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help="results JSON (default: %(default)s)"
+    )
+    ap.add_argument("--only", default=",".join(IDS), help="comma-separated ids, e.g. B1,B3")
+    ap.add_argument(
+        "--repeats", type=int, default=None, help="measured runs per case (default 5, quick 2)"
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the generated catalogs (path printed at the end)"
+    )
+    args = ap.parse_args(argv)
+    only = [i.strip().upper() for i in args.only.split(",") if i.strip()]
+    unknown = set(only) - set(IDS)
+    if unknown:
+        ap.error(f"unknown benchmark ids: {', '.join(sorted(unknown))}")
+
+    cli, cli_desc = cli_command()
+    work = Path(tempfile.mkdtemp(prefix="rt-bench-"))
+    use_bytecode_cache(work / "pycache")
+    repeats = args.repeats or (2 if args.quick else 5)
+    cfg = Config(quick=args.quick, work=work, cli=cli, repeats=repeats, warmup=1)
+    results: dict[str, Any] = {
+        "schema": 1,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/run.py" + (" --quick" if args.quick else ""),
+        "quick": args.quick,
+        "machine": machine(),
+        "cli": cli_desc,
+        "repeats": cfg.repeats,
+        "warmup": cfg.warmup,
+        "bytecode_cache": "on (a temporary PYTHONPYCACHEPREFIX), as an installed tool runs",
+        "benchmarks": {},
+    }
+    started = time.perf_counter()
+    failed = False
+    try:
+        for bid in IDS:
+            title, fn = BENCHMARKS[bid]
+            if bid not in only:
+                skipped: dict[str, Any] = {
+                    "title": title,
+                    "status": "not run: not selected (--only)",
+                    "rows": [],
+                    "met": None,
+                }
+                results["benchmarks"][bid] = skipped
+                continue
+            print(f"{bid}: {title} ...", file=sys.stderr, flush=True)
+            t = time.perf_counter()
+            try:
+                res = fn(cfg)
+                res.setdefault("status", "ok")
+            except Exception as e:  # one broken benchmark must not hide the others
+                failed = True
+                traceback.print_exc()
+                res = {"status": f"error: {type(e).__name__}: {e}"[:2000], "rows": [], "met": None}
+            res["elapsed_s"] = round(time.perf_counter() - t, 1)
+            results["benchmarks"][bid] = {"title": title, **res}
+            print(f"{bid}: {res['status']} ({res['elapsed_s']} s)", file=sys.stderr, flush=True)
+    finally:
+        if args.keep:
+            print(f"generated catalogs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    text = table(results)
+    results["table_markdown"] = text
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(text)
+    print(f"\nwrote {args.output} ({results['elapsed_s']:.0f} s)")
+    full = not args.quick and set(only) == set(IDS)
+    if full and args.output.resolve() == DEFAULT_OUTPUT.resolve():
+        update_readme(results, text)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
