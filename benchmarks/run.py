@@ -1,6 +1,6 @@
 """Run every release-trains benchmark (B1-B6), print a table, write benchmarks/results/latest.json.
 
-    python benchmarks/run.py            # the full run (about 5-8 minutes on 2 cores)
+    python benchmarks/run.py            # the full run (about 4 minutes on 2 cores)
     python benchmarks/run.py --quick    # small sizes, fewer repeats (~20 s; the test suite runs it)
     python benchmarks/run.py --only B2,B4 --output /tmp/r.json
 

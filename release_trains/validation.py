@@ -65,11 +65,28 @@ def schema_errors(kind: str, data: Any) -> list[tuple[list[str | int], str]]:
         errors = list(_validator(kind).iter_errors(data))
     except RecursionError:
         return [([], "document is nested too deeply")]
+    except TypeError:  # jsonschema compares keys as text; YAML allows `2: oops`
+        return [_non_string_key(data)]
     out = []
     for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         err = _most_relevant(err)
         out.append((list(err.absolute_path), _message(err)))
     return out
+
+
+def _non_string_key(data: Any) -> tuple[list[str | int], str]:
+    """Where the first mapping key that is not a string sits, and what to do about it."""
+    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    return path, f"key {key!r} is not a string: quote it"
+                stack.append((value, [*path, key]))
+        elif isinstance(node, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(node))
+    return [], "the document holds a value the schema cannot check"
 
 
 def schema_problems(kind: str, data: Any, source: Path) -> list[str]:
