@@ -215,7 +215,10 @@ def test_not_ready_train_exits_1_with_reasons(sample_root: Path, run_cli: RunCli
 def test_unknown_train_exits_2_listing_the_trains(sample_root: Path, run_cli: RunCli) -> None:
     result = run_cli("--root", sample_root, "plan", "Q5-nothing", "--json")
     assert result.code == 2
-    assert json.loads(result.out) == {"error": result.err.removeprefix("error: ").strip(), "exit_code": 2}
+    assert json.loads(result.out) == {
+        "error": result.err.removeprefix("error: ").strip(),
+        "exit_code": 2,
+    }
     assert "'Q5-nothing'" in result.err and "release-trains.yaml" in result.err
     for name in ("Q4-curve-upgrade", "pricing-refresh", "reporting-overhaul"):
         assert name in result.err

@@ -27,7 +27,9 @@ def metrics(rate: float) -> str:
     )
 
 
-def make_root(tmp_path: Path, *, release_trains: dict[str, Any], train_rollback: dict[str, Any]) -> Path:
+def make_root(
+    tmp_path: Path, *, release_trains: dict[str, Any], train_rollback: dict[str, Any]
+) -> Path:
     root = tmp_path / "root"
     (root / "catalog").mkdir(parents=True)
     (root / "config").mkdir()
@@ -46,7 +48,9 @@ def make_root(tmp_path: Path, *, release_trains: dict[str, Any], train_rollback:
         "rollback": train_rollback,
     }
     (root / "catalog" / "release-trains.yaml").write_text(yaml.safe_dump({"trains": [train]}))
-    (root / "config" / "upgrade-policies.yaml").write_text(yaml.safe_dump({"release_trains": release_trains}))
+    (root / "config" / "upgrade-policies.yaml").write_text(
+        yaml.safe_dump({"release_trains": release_trains})
+    )
     return root
 
 
@@ -70,7 +74,10 @@ def test_error_rate_rising_while_verifying_rolls_the_train_back(tmp_path: Path) 
         root = make_root(
             tmp_path,
             release_trains={
-                "deployer": {"type": "command", "deploy": [str(deploy.script), "{service}", "{version}"]},
+                "deployer": {
+                    "type": "command",
+                    "deploy": [str(deploy.script), "{service}", "{version}"],
+                },
                 "signals": {
                     "error_rate": {
                         "prometheus": {
@@ -96,7 +103,10 @@ def test_error_rate_rising_while_verifying_rolls_the_train_back(tmp_path: Path) 
     # Released a, b, c in order, then rolled back dependents first to the previous versions.
     assert deploy.lines() == ["a 2.0.0", "b 2.0.0", "c 2.0.0", "c 1.0.0", "b 1.0.0", "a 1.0.0"]
     assert steps(root) == {"a": "rolled_back", "b": "rolled_back", "c": "rolled_back"}
-    audit = [json.loads(line) for line in (root / "analysis" / "reports" / "audit.log").read_text().splitlines()]
+    audit = [
+        json.loads(line)
+        for line in (root / "analysis" / "reports" / "audit.log").read_text().splitlines()
+    ]
     assert any(r["action"] == "auto-rollback" and "error-rate" in r["detail"] for r in audit)
 
 
@@ -104,9 +114,16 @@ def health_root(tmp_path: Path, url: str, deploy: Path) -> Path:
     root = tmp_path / "root"
     (root / "catalog").mkdir(parents=True)
     (root / "config").mkdir()
-    services = [{"name": "solo", "version": "1.0.0", "quality": {"score": 95, "open_critical_vulns": 0}}]
+    services = [
+        {"name": "solo", "version": "1.0.0", "quality": {"score": 95, "open_critical_vulns": 0}}
+    ]
     (root / "catalog" / "service-index.yaml").write_text(yaml.safe_dump({"services": services}))
-    train = {"name": "one", "target_version": "2.0.0", "participants": ["solo"], "rollback": {"enabled": True}}
+    train = {
+        "name": "one",
+        "target_version": "2.0.0",
+        "participants": ["solo"],
+        "rollback": {"enabled": True},
+    }
     (root / "catalog" / "release-trains.yaml").write_text(yaml.safe_dump({"trains": [train]}))
     config = {
         "deployer": {"type": "command", "deploy": [str(deploy), "{service}", "{version}"]},
@@ -116,7 +133,9 @@ def health_root(tmp_path: Path, url: str, deploy: Path) -> Path:
             "triggers": [{"name": "health", "expression": "health < 100", "for": 3}],
         },
     }
-    (root / "config" / "upgrade-policies.yaml").write_text(yaml.safe_dump({"release_trains": config}))
+    (root / "config" / "upgrade-policies.yaml").write_text(
+        yaml.safe_dump({"release_trains": config})
+    )
     return root
 
 

@@ -26,30 +26,44 @@ def sample_root(tmp_path: Path) -> Path:
     return root
 
 
-def cli(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "release_trains", "--root", str(root), *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def db_path(root: Path) -> Path:
     return root / "analysis" / "state" / "release-trains.db"
 
 
-def test_a_state_database_locked_past_the_busy_timeout_exits_3_and_corrupts_nothing(tmp_path: Path) -> None:
+def test_a_state_database_locked_past_the_busy_timeout_exits_3_and_corrupts_nothing(
+    tmp_path: Path,
+) -> None:
     root = sample_root(tmp_path)
     assert cli(root, "execute", "pricing-refresh").returncode == 0  # creates the store
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None);"
-         " db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()",
-         str(db_path(root))],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None);"
+            " db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()",
+            str(db_path(root)),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        result = cli(root, "execute", "Q4-curve-upgrade", env={"RELEASE_TRAINS_BUSY_TIMEOUT": "0.5"})
+        result = cli(
+            root, "execute", "Q4-curve-upgrade", env={"RELEASE_TRAINS_BUSY_TIMEOUT": "0.5"}
+        )
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
@@ -59,7 +73,10 @@ def test_a_state_database_locked_past_the_busy_timeout_exits_3_and_corrupts_noth
     assert "Traceback" not in result.stderr
     with sqlite3.connect(db_path(root)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert db.execute("SELECT COUNT(*) FROM runs WHERE train = 'Q4-curve-upgrade'").fetchone()[0] == 0
+        assert (
+            db.execute("SELECT COUNT(*) FROM runs WHERE train = 'Q4-curve-upgrade'").fetchone()[0]
+            == 0
+        )
     # Once the lock is gone the same command goes through.
     assert cli(root, "execute", "Q4-curve-upgrade").returncode == 0
 
@@ -74,9 +91,13 @@ def _read_only_mount_works() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not _read_only_mount_works(), reason="needs unshare and mount (root in a mount namespace)")
+@pytest.mark.skipif(
+    not _read_only_mount_works(), reason="needs unshare and mount (root in a mount namespace)"
+)
 @pytest.mark.parametrize("args", [("execute", "Q4-curve-upgrade"), ("plan", "Q4-curve-upgrade")])
-def test_a_read_only_analysis_folder_is_a_clear_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_a_read_only_analysis_folder_is_a_clear_error(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
     # Root ignores file modes, so the folder is made read-only the way an operator would meet
     # it: a read-only mount (in a private mount namespace, so nothing outside sees it).
     root = sample_root(tmp_path)
@@ -85,13 +106,21 @@ def test_a_read_only_analysis_folder_is_a_clear_error(tmp_path: Path, args: tupl
     (analysis / "reports").mkdir()
     before = sorted(p.name for p in analysis.rglob("*"))
     command = " ".join(
-        [f"mount --bind {analysis} {analysis} && mount -o remount,bind,ro {analysis} &&",
-         f"exec {sys.executable} -m release_trains --root {root} {' '.join(args)}"]
+        [
+            f"mount --bind {analysis} {analysis} && mount -o remount,bind,ro {analysis} &&",
+            f"exec {sys.executable} -m release_trains --root {root} {' '.join(args)}",
+        ]
     )
-    result = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 4, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    assert "read-only" in result.stderr.lower() or "readonly" in result.stderr.lower() or "unable to open" in result.stderr
+    assert (
+        "read-only" in result.stderr.lower()
+        or "readonly" in result.stderr.lower()
+        or "unable to open" in result.stderr
+    )
     assert str(analysis) in result.stderr
     assert sorted(p.name for p in analysis.rglob("*")) == before
 
@@ -106,7 +135,7 @@ def test_a_deploy_failing_at_random_retries_then_fails_cleanly(tmp_path: Path) -
     record = tmp_path / "record"
     script = write_script(
         tmp_path / "bin" / "deploy",
-        f'outcome=$(head -n 1 {queue}); sed -i 1d {queue}\n'
+        f"outcome=$(head -n 1 {queue}); sed -i 1d {queue}\n"
         f'echo "$1 $2 $outcome" >> {record}\n'
         '[ "$outcome" = ok ]\n',
     )
@@ -114,11 +143,18 @@ def test_a_deploy_failing_at_random_retries_then_fails_cleanly(tmp_path: Path) -
     config = root / "config" / "upgrade-policies.yaml"
     doc = yaml.safe_load(config.read_text())
     doc["release_trains"]["deployer"] = {
-        "type": "command", "deploy": [str(script), "{service}", "{version}"], "retries": 2, "backoff": 0,
-    }  # fmt: skip
+        "type": "command",
+        "deploy": [str(script), "{service}", "{version}"],
+        "retries": 2,
+        "backoff": 0,
+    }
     config.write_text(yaml.safe_dump(doc))
     trains = root / "catalog" / "release-trains.yaml"
-    trains.write_text(trains.read_text().replace("rollback: {enabled: true, timeout: 10m", "rollback: {enabled: false, timeout: 10m"))
+    trains.write_text(
+        trains.read_text().replace(
+            "rollback: {enabled: true, timeout: 10m", "rollback: {enabled: false, timeout: 10m"
+        )
+    )
     result = cli(root, "execute", "Q4-curve-upgrade", "--json")
     lines = record.read_text().splitlines()
     outcome = json.loads(result.stdout)

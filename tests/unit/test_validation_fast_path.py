@@ -4,6 +4,7 @@ mutations of them, so bad input can never slip past it."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 from pathlib import Path
@@ -28,7 +29,7 @@ def jsonschema_valid(kind: str, doc: Any) -> bool:
 
 
 def documents() -> list[tuple[str, str, Any]]:
-    """(id, kind, document) for the sample, the real-world files and every corpus file that loads."""
+    """(id, kind, document): the sample, the real-world files, every corpus file that loads."""
     out = []
     roots = [PROJECT, REAL, *sorted(p for p in CORPUS.iterdir() if p.is_dir())]
     for root in roots:
@@ -36,10 +37,8 @@ def documents() -> list[tuple[str, str, Any]]:
             for rel in candidates:
                 path = root / rel
                 if path.is_file():
-                    try:
+                    with contextlib.suppress(CatalogError):  # broken files are not documents
                         out.append((f"{root.name}/{rel}", kind, load_file(path)))
-                    except CatalogError:
-                        pass
     return out
 
 
