@@ -190,8 +190,10 @@ def _event_depth(text: str) -> int:
                     break
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
-    except yaml.YAMLError:
-        pass  # the real parse reports syntax errors with their line
+    except yaml.YAMLError as e:
+        if "nesting depth" in str(e):  # libyaml >= 0.2.6 stops at its own depth limit
+            return MAX_DEPTH + 1
+        # otherwise the real parse reports the syntax error with its line
     return deepest
 
 
@@ -204,6 +206,8 @@ def _parse_yaml(path: Path, text: str) -> Any:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
         problem = e.problem or e.context or "invalid YAML"
+        if "nesting depth" in str(problem):  # libyaml >= 0.2.6 has a depth limit of its own
+            raise CatalogError(f"{path}{line}: document is nested too deeply ({problem})") from None
         if "could not determine a constructor" in str(problem):
             problem = f"unsafe or unknown tag refused ({problem.split('for the tag')[-1].strip()})"
         raise CatalogError(f"{path}{line}: invalid YAML: {problem}") from None
