@@ -193,7 +193,7 @@ class Executor:
             echo=self.s.echo,
         )
         self.store.request_pause(run.id, None)
-        start = "planning" if run.status in ("planning",) else run.status
+        start = run.status
         if start in lifecycle.ACTIVE:
             self.journal.event(
                 "resume",
@@ -372,7 +372,7 @@ class Executor:
             status="verifying",
         )
         health = self._health(service)
-        verdict = {True: "healthy", False: "unhealthy", None: "not verified"}[health.healthy]
+        verdict = health.verdict
         if health.healthy is False:
             self.store.update_step(
                 run_id,

@@ -27,6 +27,11 @@ class Health:
     healthy: bool | None
     detail: str
 
+    @property
+    def verdict(self) -> str:
+        """How health is shown everywhere: never "healthy" without a check that said so."""
+        return {True: "healthy", False: "unhealthy", None: "not verified"}[self.healthy]
+
 
 @dataclass(frozen=True)
 class GateResult:

@@ -335,7 +335,7 @@ def _probed(s: ServiceProgress, catalog: Catalog, probe: HealthProbe) -> Service
             s, health="not verified", health_detail="not in the service catalog any more"
         )
     result = probe(service)
-    verdict = {True: "healthy", False: "unhealthy", None: "not verified"}[result.healthy]
+    verdict = result.verdict
     return replace(s, health=verdict, health_detail=result.detail)
 
 

@@ -382,7 +382,7 @@ def service_report(
         r = reader(metric, spec)
         metrics.append(Metric(metric, r.value, r.source, r.error))
     health = (probe or health_probe(catalog))(definition)
-    verdict = {True: "healthy", False: "unhealthy", None: "not verified"}[health.healthy]
+    verdict = health.verdict
     return ServiceReport(
         service=name,
         catalog_version=definition.version,

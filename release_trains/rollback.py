@@ -111,7 +111,7 @@ def plan_rollback(
                 environment=catalog.config.environment,
             )
             if step.from_version is None:
-                can_undeploy = getattr(deployer, "can_undeploy", lambda: True)()
+                can_undeploy = deployer.can_undeploy()
                 action = "undeploy" if can_undeploy else "manual"
                 call = (
                     deployer.describe("undeploy", req)
@@ -234,7 +234,7 @@ def execute_rollback(
             name,
             status="rolled_back",
             rollback_finished_at=now(),
-            health={True: "healthy", None: "not verified"}[health.healthy if health else None],
+            health=health.verdict if health else "not verified",
             health_detail=health.detail if health else None,
         )
         event(

@@ -37,6 +37,7 @@ def command(
     """Plan TRAIN: exit 0 ready, 1 not ready, 2 bad input."""
     catalog = load_catalog(opts.root)
     from ..planning import find_train, resolve_participants
+
     store = _read_store(opts)
     try:
         services = resolve_participants(catalog, find_train(catalog, train))
