@@ -190,6 +190,24 @@ def test_status_on_a_terminal_draws_tables(
     assert "┃ service" in result.out and "curve-service" in result.out
 
 
+def test_free_text_on_a_terminal_is_neither_markup_nor_control_codes(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollback reason and a description holding rich markup and escape sequences: the
+    tables of `status`, `plan` and `audit` show them as text, controls escaped."""
+    hostile = "[bold red]loud[/] \x1b[2J\x07 done"
+    for module in ("status_cmd", "audit_cmd"):
+        monkeypatch.setattr(f"release_trains.cli.{module}.is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "300")
+    run_cli("--root", sample_root, "execute", TRAIN)
+    assert run_cli("--root", sample_root, "rollback", TRAIN, "--reason", hostile).code == 0
+    for args in (("status", TRAIN), ("audit", "--train", TRAIN)):
+        result = run_cli("--root", sample_root, *args)
+        assert result.code in (0, 1), result
+        assert "\x1b" not in result.out + result.err and "\x07" not in result.out, args
+        assert "[bold red]loud[/] \\x1b[2J\\x07 done" in result.out, (args, result.out)
+
+
 def test_monitor_without_watch_prints_the_snapshot_once(sample_root: Path, run_cli: RunCli) -> None:
     run_cli("--root", sample_root, "execute", TRAIN)
     once = run_cli("--root", sample_root, "monitor", TRAIN, "--json")

@@ -235,14 +235,27 @@ def test_audit_verify_names_an_edited_last_line_and_a_cut_end(
 TAMPERED = {
     "a \\xff byte": b'{"ts": "2026-12-01T09:00:00+00:00", "detail": "\xff"}',
     "a number as ts": json.dumps(
-        {"ts": 123, "actor": "a", "action": "b", "train": TRAIN, "service": None,
-         "detail": "x", "prev": ""}
-    ).encode(),  # fmt: skip
+        {
+            "ts": 123,
+            "actor": "a",
+            "action": "b",
+            "train": TRAIN,
+            "service": None,
+            "detail": "x",
+            "prev": "",
+        }
+    ).encode(),
     "JSON that is not an object": b'["ts", "actor"]',
     "a missing key": json.dumps(
-        {"ts": "2026-12-01T09:00:00+00:00", "actor": "a", "action": "b", "train": TRAIN,
-         "detail": "x", "prev": ""}
-    ).encode(),  # fmt: skip
+        {
+            "ts": "2026-12-01T09:00:00+00:00",
+            "actor": "a",
+            "action": "b",
+            "train": TRAIN,
+            "detail": "x",
+            "prev": "",
+        }
+    ).encode(),
     "not JSON": b"{not json",
 }
 
