@@ -205,11 +205,16 @@ def verify(path: Path, *, anchor: tuple[str, int] | None) -> Verification:
             "next record is written)",
         )
     if count < want_count:
+        cut = (
+            f"line {want_count} was"
+            if count + 1 == want_count
+            else (f"lines {count + 1} to {want_count} were")
+        )
         return broken(
             count + 1,
             count,
-            f"lines {count + 1} to {want_count} were cut off the end: the file has {count} "
-            f"lines, the state store's anchor records {want_count}",
+            f"{cut} cut off the end: the file has {count} lines, the state store's anchor "
+            f"records {want_count}",
         )
     if want_count and at_anchor != want_hash:
         return broken(want_count, count, "edited: it is not the line release-trains wrote")

@@ -100,7 +100,8 @@ def test_lines_cut_off_the_end_are_detected(tmp_path: Path, cut: int) -> None:
     _write(tmp_path, _lines(tmp_path)[:-cut])
     result = _verify(tmp_path, store)
     assert not result.ok and result.bad_line == 7 - cut, result
-    assert f"lines {7 - cut} to 6 were cut off the end" in result.message
+    cut_off = "line 6 was" if cut == 1 else f"lines {7 - cut} to 6 were"
+    assert f"audit.log:{7 - cut}: {cut_off} cut off the end" in result.message, result
 
 
 def test_an_emptied_or_deleted_log_is_detected(tmp_path: Path) -> None:
