@@ -692,6 +692,7 @@ def take_lock(
             settings.echo(message)
         audit.append(
             audit.path_for(catalog.root),
+            store=store,
             ts=now,
             actor=settings.who,
             action="lock-takeover",

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import audit
 from .store import Store
+from .text import printable
 
 
 def actor() -> str:
@@ -73,12 +74,15 @@ class Journal:
         ts = self.now()
         self.store.add_event(self.run_id, ts=ts, kind=kind, service=service, message=message)
         where = f" {service}" if service else ""
-        line = f"{ts} {self.train}{where} {kind}: {message}"
+        # One line per event, whatever the message holds: a newline in a reason or in a
+        # command's output must not forge a line, nor an escape sequence reach a terminal.
+        line = printable(f"{ts} {self.train}{where} {kind}: {message}")
         with self._lock:
             self._log.write(line + "\n")
             if audited:
                 audit.append(
                     audit.path_for(self.root),
+                    store=self.store,
                     ts=ts,
                     actor=self.who,
                     action=kind,
@@ -92,7 +96,7 @@ class Journal:
     def output(self, line: str) -> None:
         """A deploy or probe command's output line: monitoring log only."""
         with self._lock:
-            self._log.write(f"{self.now()} {self.train} output: {line}\n")
+            self._log.write(printable(f"{self.now()} {self.train} output: {line}") + "\n")
 
     def close(self) -> None:
         self._log.close()

@@ -34,6 +34,7 @@ from .monitoring import (
 )
 from .signals import Reading, read_signal
 from .store import Store
+from .text import printable
 
 FORMATS = {"markdown": "md", "json": "json", "html": "html"}
 # Kinds of run events that belong under "Failures and rollbacks" (see executor/rollback.py).
@@ -205,31 +206,23 @@ def _ends_badly(message: str) -> bool:
 
 
 def audit_records(root: Path, *, train: str | None, window: Window) -> list[dict[str, Any]]:
-    """The audit log's records for `train` (None: every train) inside `window`."""
-    path = audit.path_for(root)
-    try:
-        records = audit.read(path)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(
-            f"{path}: a line is not a JSON record ({e}); find it with release-trains audit --verify"
-        ) from None
+    """The audit log's records for `train` (None: every train) inside `window`; a line that
+    is not an audit record is bad input (exit 2) naming the file and line."""
     return [
         r
-        for r in records
-        if isinstance(r, dict)
-        and (train is None or r.get("train") == train)
-        and window.holds(r.get("ts"))
+        for r in audit.read(audit.path_for(root))
+        if (train is None or r["train"] == train) and window.holds(r["ts"])
     ]
 
 
 def _audit(root: Path, train: str, window: Window) -> list[AuditEntry]:
     return [
         AuditEntry(
-            str(r.get("ts", "")),
-            str(r.get("actor", "")),
-            str(r.get("action", "")),
-            r.get("service"),
-            detail_text(r.get("detail")),
+            r["ts"],
+            r["actor"],
+            r["action"],
+            r["service"],
+            detail_text(r["detail"]),
         )
         for r in audit_records(root, train=train, window=window)
     ]
@@ -742,8 +735,9 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]<|])")
 
 def _md(text: str) -> str:
     """One table cell: markdown punctuation escaped, so text shows as text (and `<script>`
-    stays text in renderers that pass HTML through); line breaks become spaces."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    stays text in renderers that pass HTML through); line breaks become spaces, and other
+    control characters their escapes (a report is also read with `cat` in a terminal)."""
+    return _MD_SPECIAL.sub(r"\\\1", printable(" ".join(text.split())))
 
 
 def markdown(report: TrainReport | ServiceReport) -> str:
@@ -783,7 +777,9 @@ _LABEL_W, _CHART_W, _ROW_H, _TOP = 220, 600, 24, 24
 
 
 def _e(value: object) -> str:
-    return html_lib.escape(str(value), quote=True)
+    """Escaped for HTML text and attributes; control characters, which HTML cannot hold
+    (and a terminal showing the file would obey), as their escapes."""
+    return html_lib.escape(printable(value), quote=True)
 
 
 def html(report: TrainReport | ServiceReport) -> str:

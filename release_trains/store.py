@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
+CREATE TABLE IF NOT EXISTS audit_anchor (   -- the audit log's end, as release-trains wrote it
+    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row: one audit log per state store
+    last_hash TEXT NOT NULL,         -- sha256 of the last line appended
+    count INTEGER NOT NULL,          -- lines in the log after that append
+    updated_at TEXT NOT NULL
+);
 """
 
 
@@ -497,6 +503,31 @@ class Store:
                 (train, *kinds),
             ).fetchall()
         return [Event(**dict(r)) for r in rows]
+
+    # --- the audit log's anchor (see audit.py) ----------------------------------------------
+
+    def audit_anchor(self) -> tuple[str, int] | None:
+        """(hash of the audit log's last line, its number of lines), or None before the first
+        anchored append (a store of an older release has no table yet: also None)."""
+        with self._tx(write=False) as db:
+            try:
+                row = db.execute(
+                    "SELECT last_hash, count FROM audit_anchor WHERE id = 1"
+                ).fetchone()
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return None
+                raise
+        return (str(row[0]), int(row[1])) if row else None
+
+    def set_audit_anchor(self, *, last_hash: str, count: int, now: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO audit_anchor (id, last_hash, count, updated_at) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET last_hash = excluded.last_hash,"
+                " count = excluded.count, updated_at = excluded.updated_at",
+                (last_hash, count, now),
+            )
 
     def integrity_ok(self) -> bool:
         with self._mutex:

@@ -1,4 +1,4 @@
-"""release-trains audit: read the audit log; --verify checks its hash chain."""
+"""release-trains audit: read the audit log; --verify checks its hash chain and its anchor."""
 
 from __future__ import annotations
 
@@ -7,16 +7,21 @@ from typing import Any
 import click
 
 from .. import audit
-from ..errors import EXIT_NO, EXIT_OK
+from ..errors import EXIT_NO, EXIT_OK, ReleaseTrainError, UnknownTrainError
 from ..reporting import Window, audit_records, detail_text
+from ..text import printable
 from .context import Options, console, is_tty, pass_options, print_json, utcnow
+from .state import read_store
 
 
 @click.command("audit")
 @click.option("--train", default=None, help="Only this train's records.")
 @click.option("--since", default=None, help="Only records newer than this: 30m, 12h, 7d, 2w.")
 @click.option(
-    "--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first bad line."
+    "--verify",
+    is_flag=True,
+    help="Check the hash chain and its anchor in the state store; exit 1 naming the first "
+    "bad line.",
 )
 @click.option("--json", "as_json", is_flag=True)
 @pass_options
@@ -24,22 +29,12 @@ def command(
     opts: Options, train: str | None, since: str | None, verify: bool, as_json: bool
 ) -> int:
     """List the audit records (a table on a terminal), or verify the chain."""
-    path = audit.path_for(opts.root)
     if verify:
-        result = audit.verify(path)
-        if as_json:
-            print_json(
-                {
-                    "ok": result.ok,
-                    "lines": result.lines,
-                    "bad_line": result.bad_line,
-                    "message": result.message,
-                }
-            )
-        else:
-            click.echo(result.message, err=not result.ok)
-        return EXIT_OK if result.ok else EXIT_NO
-    records = audit_records(opts.root, train=train, window=Window.of(since, now=utcnow()))
+        return _verify(opts, as_json=as_json)
+    window = Window.of(since, now=utcnow())
+    records = audit_records(opts.root, train=train, window=window)
+    if train is not None and not records:
+        _check_known(opts, train)
     if as_json:
         print_json(records)
     elif is_tty():
@@ -48,8 +43,57 @@ def command(
         for r in records:
             service = f" {r['service']}" if r.get("service") else ""
             who = f"{r.get('ts')}  {r.get('actor')}  {r.get('action')}  {r.get('train')}{service}"
-            click.echo(f"{who}  {detail_text(r.get('detail'))}")
+            click.echo(printable(f"{who}  {detail_text(r.get('detail'))}"))
     return EXIT_OK
+
+
+def _verify(opts: Options, *, as_json: bool) -> int:
+    store = read_store(opts)
+    try:
+        anchor = store.audit_anchor() if store is not None else None
+    finally:
+        if store is not None:
+            store.close()
+    result = audit.verify(audit.path_for(opts.root), anchor=anchor)
+    if as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "lines": result.lines,
+                "bad_line": result.bad_line,
+                "anchored": result.anchored,
+                "message": result.message,
+            }
+        )
+    else:
+        click.echo(printable(result.message), err=not result.ok)
+    return EXIT_OK if result.ok else EXIT_NO
+
+
+def _check_known(opts: Options, train: str) -> None:
+    """A train with no record at all is fine when the catalog defines it (it never ran);
+    otherwise it is a typo, and an empty answer with exit 0 would hide it."""
+    from ..catalog import load_catalog
+
+    everything = audit_records(opts.root, train=None, window=Window(None, None))
+    known = {str(r["train"]) for r in everything}
+    if train in known:
+        return
+    note = ""
+    try:
+        catalog_trains = set(load_catalog(opts.root, services=False).trains)
+    except ReleaseTrainError as e:
+        catalog_trains = set()
+        note = f" (the catalog could not be read: {str(e).splitlines()[0]})"
+    if train in catalog_trains:
+        return
+    import difflib  # only for this message
+
+    close = difflib.get_close_matches(train, sorted(known | catalog_trains), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownTrainError(
+        f"unknown train {train!r}: not in the catalog and no audit record names it{note}{hint}"
+    )
 
 
 def _table(records: list[dict[str, Any]]) -> None:
@@ -60,9 +104,8 @@ def _table(records: list[dict[str, Any]]) -> None:
     for col in ("time", "actor", "action", "train", "service", "detail"):
         table.add_column(col)
     for r in records:
-        # Text, not markup: details are free text (reasons) that may hold "[...]"
-        table.add_row(
-            *(Text(str(r.get(k) or "")) for k in ("ts", "actor", "action", "train", "service")),
-            Text(detail_text(r.get("detail"))),
-        )
+        # Text, not markup: details are free text (reasons) that may hold "[...]"; and
+        # printable, so control characters in them never reach the terminal.
+        cells = [str(r.get(k) or "") for k in ("ts", "actor", "action", "train", "service")]
+        table.add_row(*(Text(printable(c)) for c in [*cells, detail_text(r.get("detail"))]))
     console().print(table)

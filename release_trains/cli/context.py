@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from ..text import printable
+
 
 @dataclass(frozen=True)
 class Options:
@@ -40,10 +42,32 @@ def is_tty() -> bool:
 
 
 def console(stderr: bool = False) -> Any:
-    """A rich console: colour on a TTY unless NO_COLOR; plain text otherwise (cron, CI logs)."""
+    """A rich console: colour on a TTY unless NO_COLOR; plain text otherwise (cron, CI logs).
+
+    Every string it prints goes through `printable` first, so control characters in free text
+    (reasons, deploy output, response bodies) never reach the terminal; `Text` cells are made
+    with `cell()` for the same reason."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=not is_tty())
+    class SafeConsole(Console):
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            safe = (printable(o, newlines=True) if isinstance(o, str) else o for o in objects)
+            super().print(*safe, **kwargs)
+
+    return SafeConsole(stderr=stderr, highlight=False, soft_wrap=not is_tty())
+
+
+def cell(value: object, style: str = "") -> Any:
+    """A table cell of free text: shown as text (`[bold]` in a reason is not markup) with its
+    control characters escaped."""
+    from rich.text import Text
+
+    return Text(printable(value), style=style)
+
+
+def echo(line: str, *, err: bool = False) -> None:
+    """One line (or several) of plain output, control characters in it escaped."""
+    click.echo(printable(line, newlines=True), err=err)
 
 
 pass_options = click.make_pass_decorator(Options)

@@ -10,6 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_INPUT, EXIT_INTERNAL, ReleaseTrainError
+from ..text import printable
 from .context import Options
 
 # name -> (module under release_trains.cli, one-line help). Modules are imported only when
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="release-trains", standalone_mode=False)
     except ReleaseTrainError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {printable(str(e), newlines=True)}", err=True)
         _json_error(argv, str(e), e.exit_code)
         return e.exit_code
     except click.exceptions.Exit as e:
@@ -134,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         return EXIT_INTERNAL
     except Exception as e:
-        click.echo(f"internal error: {type(e).__name__}: {e}", err=True)
+        click.echo(
+            f"internal error: {type(e).__name__}: {printable(str(e), newlines=True)}", err=True
+        )
         if verbose:
             import traceback  # only here: --help and every normal run need not load it
 

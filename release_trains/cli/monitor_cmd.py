@@ -19,7 +19,7 @@ from ..models import Catalog
 from ..monitoring import Snapshot, changes, follow, plan_now, snapshot
 from ..planning import find_train
 from ..store import Store
-from .context import Options, console, is_tty, pass_options, print_json, utcnow
+from .context import Options, console, echo, is_tty, pass_options, print_json, utcnow
 from .state import read_store
 from .status_cmd import render, show
 
@@ -44,15 +44,15 @@ def command(opts: Options, train: str, watch: bool, interval: float, as_json: bo
     """Progress of TRAIN; --watch follows it to the end: 0 completed, 1 failed or rolled back."""
     catalog = load_catalog(opts.root)
     find_train(catalog, train)  # an unknown train is exit 2 before any watching
-    read = Reader(opts, catalog, train, warn=lambda line: click.echo(line, err=True))
+    read = Reader(opts, catalog, train, warn=lambda line: echo(line, err=True))
     if not watch:
         snap = _once(opts, catalog, train)
     elif as_json:
-        snap = _lines(read, interval, echo=lambda line: click.echo(line, err=True))
+        snap = _lines(read, interval, echo=lambda line: echo(line, err=True))
     elif is_tty():
         snap = _live(read, interval)
     else:
-        snap = _lines(read, interval, echo=click.echo)
+        snap = _lines(read, interval, echo=echo)
     if as_json:
         print_json(snap.to_json())
     else:

@@ -46,6 +46,7 @@ def command(opts: Options, train: str, reason: str) -> int:
             message = "no executor is running this train; it is now paused"
         audit.append(
             audit.path_for(opts.root),
+            store=store,
             ts=now,
             actor=who,
             action="pause",

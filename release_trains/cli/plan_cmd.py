@@ -12,7 +12,7 @@ from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..planning import Plan, plan_train, save_plan
 from ..yaml_io import dump_json, write_atomic
-from .context import Options, console, pass_options, print_json, utcnow
+from .context import Options, cell, console, pass_options, print_json, utcnow
 from .render import duration, outcome_style
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def show(plan: Plan) -> None:
     verdict = "[green]READY[/]" if plan.ready else "[red]NOT READY[/]"
     out.print(f"[bold]Train {plan.train.name}[/] ({plan.status}): {verdict}")
     if plan.train.description:
-        out.print(plan.train.description)
+        out.print(cell(plan.train.description))  # free text: not markup
 
     table = Table(title="Participants, in release order", title_justify="left")
     for col in ("wave", "participant", "service", "from", "to", "quality", "crit. vulns"):
@@ -132,7 +132,10 @@ def show(plan: Plan) -> None:
         for d in plan.dependencies:
             style = "green" if d.outcome == "satisfied" else "red"
             deps.add_row(
-                f"{d.kind} {d.name}", d.constraint or "any", f"[{style}]{d.outcome}[/]", d.detail
+                f"{d.kind} {d.name}",
+                d.constraint or "any",
+                f"[{style}]{d.outcome}[/]",
+                cell(d.detail),
             )
         out.print(deps)
 
@@ -145,12 +148,12 @@ def show(plan: Plan) -> None:
             "yes" if g.required else "no",
             g.when,
             f"[{outcome_style(g.outcome.value)}]{g.outcome.value}[/]",
-            g.detail,
+            cell(g.detail),  # evidence: readings from services, not markup
         )
     out.print(gates)
 
     for note in plan.notes:
-        out.print(f"note: {note}")
+        out.print(f"note: {note}", markup=False)
     out.print(f"Estimated duration: {duration(plan.estimated_duration_s)}")
     if plan.problems:
         out.print("[bold red]Why it is not ready:[/]")

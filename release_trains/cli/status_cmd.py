@@ -13,7 +13,7 @@ import click
 from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..monitoring import Snapshot, TrainSummary, health_probe, snapshot, summaries
-from .context import Options, console, is_tty, pass_options, print_json, utcnow
+from .context import Options, cell, console, echo, is_tty, pass_options, print_json, utcnow
 from .render import duration, outcome_style
 from .state import read_store
 
@@ -63,7 +63,7 @@ def show(snap: Snapshot) -> None:
         console().print(render(snap))
     else:
         for line in plain(snap):
-            click.echo(line)
+            echo(line)
 
 
 def plain(snap: Snapshot) -> list[str]:
@@ -121,7 +121,7 @@ def show_list(rows: list[TrainSummary]) -> None:
             line = f"{r.train}: {r.status} {r.progress:.1f}% ({r.released}/{r.participants}; {ran})"
             if r.unhealthy:
                 line += f"; unhealthy: {', '.join(r.unhealthy)}"
-            click.echo(line)
+            echo(line)
         return
 
     table = Table(title="Release trains", title_justify="left")
@@ -159,10 +159,10 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
     )
     parts.append(head)
     if snap.description:
-        parts.append(Text(snap.description))
+        parts.append(cell(snap.description))
     parts.append(Text(_phase_line(snap)))
     if snap.reason:
-        parts.append(Text(f"reason: {snap.reason}"))
+        parts.append(cell(f"reason: {snap.reason}"))
 
     services = Table(title="Services, in release order", title_justify="left")
     for col in ("service", "status", "from", "to", "health", "attempts", "duration", "error"):
@@ -215,7 +215,5 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
 
 def _plain(*values: str) -> list[Any]:
     """Cells as plain text: reasons and details are free text, and `[...]` in them must not
-    be read as rich markup."""
-    from rich.text import Text
-
-    return [Text(v) for v in values]
+    be read as rich markup, nor their control characters reach the terminal."""
+    return [cell(v) for v in values]

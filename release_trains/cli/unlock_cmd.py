@@ -26,6 +26,7 @@ def command(opts: Options, train: str, lock_id: str) -> int:
         store.release(lock_id)
         audit.append(
             audit.path_for(opts.root),
+            store=store,
             ts=utcnow().isoformat(timespec="milliseconds"),
             actor=actor(),
             action="unlock",

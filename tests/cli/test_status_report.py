@@ -190,6 +190,24 @@ def test_status_on_a_terminal_draws_tables(
     assert "┃ service" in result.out and "curve-service" in result.out
 
 
+def test_free_text_on_a_terminal_is_neither_markup_nor_control_codes(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollback reason and a description holding rich markup and escape sequences: the
+    tables of `status`, `plan` and `audit` show them as text, controls escaped."""
+    hostile = "[bold red]loud[/] \x1b[2J\x07 done"
+    for module in ("status_cmd", "audit_cmd"):
+        monkeypatch.setattr(f"release_trains.cli.{module}.is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "300")
+    run_cli("--root", sample_root, "execute", TRAIN)
+    assert run_cli("--root", sample_root, "rollback", TRAIN, "--reason", hostile).code == 0
+    for args in (("status", TRAIN), ("audit", "--train", TRAIN)):
+        result = run_cli("--root", sample_root, *args)
+        assert result.code in (0, 1), result
+        assert "\x1b" not in result.out + result.err and "\x07" not in result.out, args
+        assert "[bold red]loud[/] \\x1b[2J\\x07 done" in result.out, (args, result.out)
+
+
 def test_monitor_without_watch_prints_the_snapshot_once(sample_root: Path, run_cli: RunCli) -> None:
     run_cli("--root", sample_root, "execute", TRAIN)
     once = run_cli("--root", sample_root, "monitor", TRAIN, "--json")
@@ -299,9 +317,10 @@ def test_audit_lists_filters_and_prints_json(sample_root: Path, run_cli: RunCli)
     records = json.loads(run_cli("--root", sample_root, "audit", "--json", "--since", "1h").out)
     assert {r["action"] for r in records} >= {"deploy", "released", "rollback-start", "rolled-back"}
     assert all(r["train"] == TRAIN for r in records)
-    assert (
-        json.loads(run_cli("--root", sample_root, "audit", "--json", "--train", "other").out) == []
-    )
+    # A train of the catalog that never ran has no records; a name nobody knows is a typo.
+    quiet = run_cli("--root", sample_root, "audit", "--json", "--train", "reporting-overhaul")
+    assert quiet.code == 0 and json.loads(quiet.out) == []
+    assert run_cli("--root", sample_root, "audit", "--json", "--train", "other").code == 2
     plain = run_cli("--root", sample_root, "audit", "--train", TRAIN)
     assert plain.code == 0 and len(plain.out.splitlines()) == len(records)
     order = '["backtesting-service", "scenario-service", "curve-service"]'

@@ -7,7 +7,9 @@
     servers echo the header back;
 (c) a `<script>` in a description, a deploy's output or a rollback reason is never written raw
     into a report format meant for browsers;
-(d) a custom gate or trigger written as Python is bad input and never runs.
+(d) a custom gate or trigger written as Python is bad input and never runs;
+(e) control characters in a description, a deploy's output or a rollback reason never reach
+    a terminal, the monitoring log or a report raw, and a newline never forges a log line.
 
 Every server listens on 127.0.0.1; every CLI call is a real subprocess.
 """
@@ -460,6 +462,70 @@ def test_hostile_text_never_reaches_a_browser_report_unescaped(tmp_path: Path) -
     for q in written:
         text = q.read_text(encoding="utf-8")
         assert _unescaped_markup(text.replace("\\<", "")) == [], q
+
+
+# --- (e) control characters never reach a terminal, a log or a report raw ----------------------
+
+FORGED = "2026-12-02T00:00:00 forged line"
+CONTROL_REASON = f"why\n{FORGED}\x1b[2J\x07 [bold]loud[/bold] | piped"
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # raw C0/C1, tab and newline aside
+LOG_LINE = re.compile(rf"^\d{{4}}-\d\d-\d\dT[\d:.]+\+00:00 {TRAIN}( [\w.-]+)? [\w-]+: ")
+
+
+def test_control_characters_are_escaped_wherever_text_leaves_the_tool(tmp_path: Path) -> None:
+    script = write_script(
+        tmp_path / "bin" / "deploy",
+        'echo "deploying $1 $2"\n'
+        "if [ \"$1\" = b ]; then printf 'boom\\033[2J\\007\\n%s\\n' "
+        f"'{FORGED} from output'; exit 1; fi\n"
+        "exit 0\n",
+    )
+    p = make_project(
+        tmp_path,
+        services=chain(["a", "b"]),
+        trains=[{
+            "name": TRAIN, "target_version": TARGET, "participants": ["a", "b"],
+            "description": "clears \x1b[2J the screen \x07",
+        }],
+        deployer={
+            "type": "command", "deploy": [str(script), "{service}", "{version}"], "timeout": 10,
+        },
+        release_trains={"rollback": {"enabled": False}},
+    )  # fmt: skip
+    failed = p.run("execute", TRAIN)
+    assert failed.code == 1, failed
+    rolled = p.run("rollback", TRAIN, "--reason", CONTROL_REASON)
+    assert rolled.code == 0, rolled
+    shown = {
+        "execute": failed,
+        "rollback": rolled,
+        "status": p.run("status", TRAIN),
+        "monitor": p.run("monitor", TRAIN),
+        "audit": p.run("audit", "--train", TRAIN),
+        "audit --verify": p.run("audit", "--verify"),
+    }
+    for fmt in ("markdown", "html"):
+        shown[f"report {fmt}"] = p.run("report", "--train", TRAIN, "--format", fmt, "--output", "-")
+    for name, result in shown.items():
+        assert result.code in (0, 1), (name, result)
+        for stream in (result.out, result.err):
+            assert CONTROLS.findall(stream) == [], (name, stream)
+    assert "\\x1b[2J" in shown["status"].out  # shown as its escape, not lost
+    assert "[bold]loud[/bold]" in shown["audit"].out  # text, not markup
+    records = json.loads(p.run("audit", "--json", "--train", TRAIN).out)
+    assert len(shown["audit"].out.splitlines()) == len(records)  # one line per record
+    reasons = [r["detail"].get("reason") for r in records if isinstance(r["detail"], dict)]
+    assert CONTROL_REASON in reasons  # JSON keeps the exact text: it is data, escaped by JSON
+    assert "\\|" in shown["report markdown"].out  # a pipe cannot split a table cell
+
+    log = (p.root / "analysis" / "reports" / "release_monitoring.log").read_text(encoding="utf-8")
+    lines = log.splitlines()
+    assert CONTROLS.findall(log) == []
+    assert [line for line in lines if not LOG_LINE.match(line)] == []
+    assert not any(FORGED in line.split(" ", 1)[0] for line in lines)
+    outputs = [line for line in lines if f" {TRAIN} output: " in line]
+    assert len(lines) - len(outputs) == len(p.events())  # exactly one line per event
+    assert any(f"\\n{FORGED}" in line for line in lines)  # the reason, on its event's line
 
 
 # --- (d) gates and triggers never execute code ----------------------------------------------------

@@ -278,6 +278,28 @@ def test_hostile_text_is_escaped_in_html_and_markdown(sample_root: Path) -> None
     assert json.loads(json_text(train))["description"] == f"desc {HOSTILE}"
 
 
+CONTROLS = "wipe\x1b[2J bell\x07 back\x08 csi\x9b1m line\u2028sep | pipe"
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028]")
+
+
+def test_control_characters_are_escaped_in_html_and_markdown(sample_root: Path) -> None:
+    """A description and a rollback reason with escape sequences, a bell and a Unicode line
+    separator: shown as their escapes in both formats (a report is also read with `cat`), a
+    pipe never splits a markdown cell, and JSON keeps the exact text."""
+    edit_train(sample_root, description=f"desc {CONTROLS}")
+    clock = Clock()
+    assert execute(sample_root, clock).status == "completed"
+    roll_back(sample_root, clock, f"rollback {CONTROLS}")
+    train, _ = reports(sample_root)
+    for name, text in (("html", html(train)), ("markdown", markdown(train))):
+        assert RAW_CONTROL.findall(text) == [], name
+    shown = "".join(html5lib.HTMLParser(strict=True).parse(html(train)).itertext())
+    assert "wipe\\x1b[2J bell\\x07 back\\x08 csi\\x9b1m line\\u2028sep | pipe" in shown
+    md = markdown(train)
+    assert "wipe\\\\x1b\\[2J" in md and "\\| pipe" in md
+    assert json.loads(json_text(train))["description"] == f"desc {CONTROLS}"
+
+
 # --- windows, rates, paths, bad input -----------------------------------------------------------
 
 
