@@ -38,9 +38,13 @@ def postgres_server() -> Iterator[PrivateServer | ExternalServer]:
     try:
         server = open_server(os.environ)
     except PostgresUnavailable as e:
+        reason = str(e)
+    else:
+        reason = ""
+    if reason:  # failed outside the except block: one message, not a chain of two
         where = "in CI" if os.environ.get("CI") == "true" else "here"
         pytest.fail(
-            f"no PostgreSQL server for the tests {where}: {e}\n"
+            f"no PostgreSQL server for the tests {where}: {reason}\n"
             "(the PostgreSQL tests fail rather than skip, so the store is always tested)",
             pytrace=False,
         )

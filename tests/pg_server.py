@@ -114,6 +114,17 @@ def find_bindir(environ: Mapping[str, str] | None = None) -> Path:
     )
 
 
+def require_psycopg() -> Any:
+    """The psycopg module; PostgresUnavailable, saying how to get it, when it is missing."""
+    try:
+        import psycopg
+    except ImportError as e:
+        raise PostgresUnavailable(
+            f"the PostgreSQL driver is missing ({e}): pip install -e '.[test]'"
+        ) from e
+    return psycopg
+
+
 def server_user() -> pwd.struct_passwd | None:
     """Who runs the server: None (ourselves) unless we are root, whom initdb refuses."""
     if os.geteuid() != 0:
@@ -382,13 +393,14 @@ class PrivateServer(_Databases):
 
     def start(self) -> PrivateServer:
         started = time.monotonic()
+        require_psycopg()
         self._bindir = find_bindir(self._environ)
         self._user = server_user()
         self.base = _make_base(self._user)
         # From here on the folder exists: whatever happens, it must go.
         atexit.register(self.stop)
-        self._start_watchdog()
         try:
+            self._start_watchdog()
             self._initdb()
             self._launch()
             self._wait_ready(deadline=started + START_DEADLINE_S)
@@ -595,8 +607,7 @@ class ExternalServer(_Databases):
         )
 
     def check(self) -> ExternalServer:
-        import psycopg
-
+        psycopg = require_psycopg()
         try:
             with self.admin_connect():
                 return self

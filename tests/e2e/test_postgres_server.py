@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from helpers import process_gone, wait_until
+from helpers import closed_port, process_gone, wait_until
 from pg_server import ExternalServer, PrivateServer
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -189,28 +189,54 @@ def test_an_ended_session_leaves_no_server_and_no_folder(sig: signal.Signals) ->
             holder.wait()
 
 
-def test_no_server_fails_the_tests_that_need_one_rather_than_skipping(tmp_path: Path) -> None:
+def _pytest_needing_postgres(
+    tmp_path: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A pytest session of two tests that need a server, in `env`; its result."""
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     (tmp_path / "test_needs_pg.py").write_text(
-        "def test_needs(postgres_db_url):\n    pass\n", encoding="utf-8"
+        "def test_one(postgres_db_url):\n    pass\n\n\ndef test_two(postgres_url):\n    pass\n",
+        encoding="utf-8",
     )
-    empty = tmp_path / "no-binaries"
-    empty.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "RELEASE_TRAINS_TEST_POSTGRES"}
-    env.update(PYTHONPATH=str(TESTS), RELEASE_TRAINS_TEST_PG_BINDIR=str(empty), CI="true")
-    proc = subprocess.run(
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RELEASE_TRAINS_TEST_POSTGRES", "RELEASE_TRAINS_TEST_PG_BINDIR", "CI")
+    }
+    return subprocess.run(
         [
             *(sys.executable, "-m", "pytest", "-rA"),
             *("-p", "pg_fixtures", "-p", "no:cacheprovider"),
             str(tmp_path / "test_needs_pg.py"),
         ],
         cwd=tmp_path,
-        env=env,
+        env={**inherited, "PYTHONPATH": str(TESTS), **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_without_binaries_the_tests_that_need_a_server_fail_rather_than_skip(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "no-binaries"
+    empty.mkdir()
+    proc = _pytest_needing_postgres(
+        tmp_path, {"RELEASE_TRAINS_TEST_PG_BINDIR": str(empty), "CI": "true"}
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "1 error" in proc.stdout and "skipped" not in proc.stdout, proc.stdout
+    assert "2 errors" in proc.stdout and "skipped" not in proc.stdout, proc.stdout
     assert "no PostgreSQL server for the tests in CI" in proc.stdout, proc.stdout
     assert "apt-get install -y postgresql" in proc.stdout, proc.stdout
+
+
+def test_an_unreachable_external_server_fails_the_tests_without_showing_its_password(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql://rt:s3cret-pw@127.0.0.1:{closed_port()}/rt"
+    proc = _pytest_needing_postgres(tmp_path, {"RELEASE_TRAINS_TEST_POSTGRES": url})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2 errors" in proc.stdout and "skipped" not in proc.stdout, proc.stdout
+    assert "cannot connect to RELEASE_TRAINS_TEST_POSTGRES" in proc.stdout, proc.stdout
+    assert "s3cret-pw" not in proc.stdout + proc.stderr
