@@ -8,6 +8,7 @@
 - `make_root`: builds a root from a mapping of relative path -> text (or data, dumped as YAML).
 - `tree_digest`, `project_root`: helpers as fixtures (test modules do not import conftest).
 - `run_cli`: calls `release_trains.cli.main.main(argv)` and returns (exit code, stdout, stderr).
+- `postgres_server`, `postgres_url`, `postgres_db_url`: a real PostgreSQL server (pg_fixtures.py).
 - An autouse guard fails any test that writes into the repository's own analysis/ folder
   (the pre-commit habit: tests must never touch real state).
 """
@@ -23,6 +24,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+pytest_plugins = ["pg_fixtures"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_ROOT = PROJECT_ROOT / ".." / "shared" / "real-world" / "254carbon-meta"
