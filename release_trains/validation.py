@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import numbers
 import re
-from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .yaml_io import JsonPath, line_of
+from .yaml_io import JsonPath, json_path, line_of
 
 SCHEMA_FILES = {
     "trains": "release-trains.schema.json",
@@ -24,14 +23,6 @@ SCHEMA_FILES = {
     "specs": "specs-index.schema.json",
     "config": "upgrade-policies.schema.json",
 }
-
-
-def json_path(parts: Iterable[str | int]) -> str:
-    """$.trains[0].gates[2] style, the form people paste into jq."""
-    out = "$"
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else f".{p}"
-    return out
 
 
 def problem(source: Path, path: JsonPath, message: str, *, line: int | None = None) -> str:
