@@ -131,13 +131,11 @@ def _odd_number(value: Any) -> bool:
 
 
 def _number_problem(value: Any) -> str:
-    if isinstance(value, OversizedInt):
-        return f"an integer of {value.digits} digits is out of range: refused"
     if isinstance(value, float):
         what = "not a number (NaN)" if math.isnan(value) else "infinite (or overflows)"
         return f"{what}: only finite numbers are accepted"
-    digits = len(str(abs(value)))
-    return f"integer of {digits} digits is out of range ({INT_MIN} to {INT_MAX})"
+    digits = value.digits if isinstance(value, OversizedInt) else len(str(abs(value)))
+    return f"an integer of {digits} digits is out of range ({INT_MIN} to {INT_MAX})"
 
 
 def _first_odd_number(data: Any) -> tuple[list[PathItem], Any] | None:
