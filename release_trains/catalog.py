@@ -39,7 +39,7 @@ from .release_settings import (
     signal_problems,
 )
 from .validation import problem, schema_errors
-from .yaml_io import load_file
+from .yaml_io import line_of, load_file
 
 # name -> candidate files, first existing wins (CONTRACT: YAML over JSON)
 FILES: dict[str, tuple[str, ...]] = {
@@ -162,11 +162,29 @@ def _check_participants(catalog: Catalog, doc: Any, problems: Problems) -> None:
     for i, t in enumerate(doc["trains"]):
         if not isinstance(t, dict) or t.get("name") not in catalog.trains:
             continue
+        first: dict[str, tuple[int, str]] = {}  # service -> (index, name as written)
         for j, p in enumerate(t["participants"]):
+            written = p if isinstance(p, str) else p["name"]
+            where: list[str | int] = ["trains", i, "participants", j]
             try:
-                resolve(catalog, p if isinstance(p, str) else p["name"])
+                service = resolve(catalog, written)
             except ResolutionError as e:
-                problems.add(catalog.files["trains"], ["trains", i, "participants", j], str(e))
+                problems.add(catalog.files["trains"], where, str(e))
+                continue
+            if service in first:
+                # Two names for one service (`curve` and `curve-service`): it would be
+                # released twice, or planned once and lose the other entry's version.
+                k, other = first[service]
+                line = line_of(catalog.files["trains"], ["trains", i, "participants", k])
+                at = f" (line {line})" if line else ""
+                problems.add(
+                    catalog.files["trains"],
+                    where,
+                    f"participants[{k}] {other!r}{at} and participants[{j}] {written!r} both "
+                    f"resolve to service {service!r}: list it once",
+                )
+                continue
+            first[service] = (j, written)
 
 
 # --- services ----------------------------------------------------------------------------

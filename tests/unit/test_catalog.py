@@ -815,3 +815,26 @@ def test_the_merge_rules_are_the_runs_own() -> None:
         assert health_settings(config.health, own) == run_health_settings(
             config.health, service.release
         )
+
+
+# --- one service, two names ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "participants",
+    [
+        ["curve", "curve-service"],  # an alias and the full name
+        ["curve-service", {"name": "curve", "version": "2.0.0"}],
+        ["scenario", "scenario-service"],  # `<name>-service` and the full name
+    ],
+)
+def test_a_service_listed_twice_through_another_name_is_refused(
+    make_root: MakeRoot, participants: list[Any]
+) -> None:
+    trains = {"trains": [{"name": "t", "participants": participants}]}
+    problem = _one_problem(make_root, trains=trains)
+    first = participants[0] if isinstance(participants[0], str) else participants[0]["name"]
+    second = participants[1] if isinstance(participants[1], str) else participants[1]["name"]
+    assert re.search(r"release-trains\.yaml:\d+: \$\.trains\[0\]\.participants\[1\]: ", problem)
+    assert f"participants[0] {first!r} (line " in problem
+    assert f"and participants[1] {second!r} both resolve to service" in problem
