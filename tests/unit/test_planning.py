@@ -4,6 +4,7 @@ from catalogs in tmp_path (no CLI)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from release_trains.catalog import load_catalog
-from release_trains.errors import InputError, ResolutionError, UnknownTrainError
+from release_trains.errors import InputError, UnknownTrainError, ValidationFailed
 from release_trains.gates import Health
 from release_trains.models import Outcome, Service
 from release_trains.planning import Plan, plan_train
@@ -224,9 +225,13 @@ def test_every_unresolved_participant_is_reported_together(make_root: MakeRoot) 
 
 
 def test_two_names_for_one_service_are_refused(make_root: MakeRoot) -> None:
-    with pytest.raises(ResolutionError) as info:
+    # Refused when the catalog is read, where the train says it (it used to get as far as
+    # the plan, which could name no file or line).
+    with pytest.raises(ValidationFailed) as info:
         _plan(make_root, {"participants": ["curve", "curve-service"]})
-    assert "curve-service" in str(info.value) and "twice" in str(info.value)
+    [problem] = info.value.problems
+    assert re.search(r"release-trains\.yaml:\d+: \$\.trains\[0\]\.participants\[1\]: ", problem)
+    assert "'curve'" in problem and "'curve-service'" in problem and "list it once" in problem
 
 
 # --- dependencies -------------------------------------------------------------------------------
@@ -697,3 +702,25 @@ def test_plan_json_has_the_contract_keys(make_root: MakeRoot) -> None:
     }
     assert doc["dependencies"][0]["outcome"] == "unknown"
     json.dumps(doc)  # serialisable as is
+
+
+# --- executables ---------------------------------------------------------------------------
+
+
+def test_executables_resolve_against_the_root_only_when_relative_paths(tmp_path: Path) -> None:
+    from release_trains.executables import problem, resolve, resolve_argv
+
+    assert resolve("./bin/deploy", tmp_path) == str(tmp_path / "bin" / "deploy")
+    assert resolve("bin/deploy", tmp_path) == str(tmp_path / "bin" / "deploy")
+    assert resolve("../tools/deploy", tmp_path) == str(tmp_path.parent / "tools" / "deploy")
+    assert resolve("kubectl", tmp_path) == "kubectl"  # PATH, when it runs
+    assert resolve("/usr/bin/env", tmp_path) == "/usr/bin/env"
+    assert resolve_argv(["./d", "./not-the-executable"], tmp_path) == [
+        str(tmp_path / "d"),
+        "./not-the-executable",
+    ]
+    (tmp_path / "bin").mkdir()
+    assert "is a folder" in (problem("./bin", tmp_path) or "")
+    assert "executable not found" in (problem("./bin/nope", tmp_path) or "")
+    assert problem("kubectl-that-does-not-exist", tmp_path) is None  # not judged: PATH's
+    assert problem("/bin/sh", tmp_path) is None
