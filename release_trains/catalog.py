@@ -243,8 +243,31 @@ def _service(name: str, s: dict[str, Any], snap: dict[str, Any]) -> Service:
         quality_score=float(score) if score is not None else None,
         coverage=to_percent(coverage),
         critical_vulns=max(vulns) if vulns else None,
+        failure_rate=failure_percent(
+            snap_failure=metrics.get("failure_rate"),
+            snap_success=metrics.get("build_success_rate"),
+            own_failure=q.get("failure_rate"),
+        ),
         release=s.get("release") or {},
     )
+
+
+def failure_percent(
+    *, snap_failure: float | None, snap_success: float | None, own_failure: float | None
+) -> float | None:
+    """A service's failure rate in percent: the quality snapshot's `metrics.failure_rate`,
+    else 100 - its `metrics.build_success_rate`, else the index's `quality.failure_rate`
+    (each a fraction in [0, 1] or a percent above 1, as coverage is); None: no data."""
+    if snap_failure is not None:
+        rate = to_percent(snap_failure)
+    elif snap_success is not None:
+        success = to_percent(snap_success)
+        rate = None if success is None else 100.0 - success
+    else:
+        rate = to_percent(own_failure)
+    # 0.95 -> 95.0 -> 5.0 exactly, but 1 - 0.95 is 0.050000000000000044: keep the rate people
+    # would write, so a 5 % rate meets "at most 5 %".
+    return None if rate is None else round(rate, 9)
 
 
 def to_percent(value: float | None) -> float | None:
@@ -307,6 +330,18 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
         for name, spec in (rt.get("signals") or {}).items():
             for sub, message in signal_problems(spec):
                 problems.add(source, ["release_trains", "signals", name, *sub], message)
+        if "dependency_check_timeout" in validation:
+            # Accepted (the seed's policies carry it) but said out loud: nothing it could bound.
+            where = ["release_trains", "validation", "dependency_check_timeout"]
+            problems.warnings.append(
+                problem(
+                    source,
+                    where,
+                    "has no effect: dependency checks compare with the specs index and "
+                    "services' api_contracts already read, without any network or process "
+                    "call, so there is nothing to time out; remove it",
+                )
+            )
         for section, keys in _CONFIG_DURATIONS.items():
             for key in keys:
                 value = (rt.get(section) or {}).get(key)
@@ -460,6 +495,7 @@ BUILTIN_SUBJECTS = {
     "all_participants_coverage": GateCheck.COVERAGE,
     "no_open_critical_vulns": GateCheck.CRITICAL_VULNS,
     "all_services_healthy": GateCheck.HEALTHY,
+    "all_participants_failure_rate": GateCheck.FAILURE_RATE,
 }
 OBJECT_TYPES = {
     "quality_score": GateCheck.QUALITY,
@@ -648,7 +684,7 @@ def _gate_from_expression(
     when_given: str | None,
 ) -> Gate | None:
     check = BUILTIN_SUBJECTS.get(expr.subject, GateCheck.SIGNAL)
-    needs_comparison = check in (GateCheck.QUALITY, GateCheck.COVERAGE)
+    needs_comparison = check in (GateCheck.QUALITY, GateCheck.COVERAGE, GateCheck.FAILURE_RATE)
     takes_none = check in (GateCheck.HEALTHY,)
     if needs_comparison and (expr.comparison is None or isinstance(expr.comparison.value, bool)):
         problems.add(

@@ -232,6 +232,11 @@ def standard_gates(catalog: Catalog, train: Train) -> list[Gate]:
     if qg.min_coverage is not None and GateCheck.COVERAGE not in own:
         cmp = Expression("all_participants_coverage", Comparison(">=", qg.min_coverage))
         out.append(Gate(label=str(cmp), check=GateCheck.COVERAGE, comparison=cmp, origin="config"))
+    if qg.max_failure_rate is not None and GateCheck.FAILURE_RATE not in own:
+        cmp = Expression("all_participants_failure_rate", Comparison("<=", qg.max_failure_rate))
+        out.append(
+            Gate(label=str(cmp), check=GateCheck.FAILURE_RATE, comparison=cmp, origin="config")
+        )
     return out
 
 

@@ -724,3 +724,72 @@ def test_executables_resolve_against_the_root_only_when_relative_paths(tmp_path:
     assert "executable not found" in (problem("./bin/nope", tmp_path) or "")
     assert problem("kubectl-that-does-not-exist", tmp_path) is None  # not judged: PATH's
     assert problem("/bin/sh", tmp_path) is None
+
+
+# --- quality_gates.max_failure_rate ----------------------------------------------------------
+
+
+def _snapshot(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "catalog/latest_quality_snapshot.json": {
+            "services": {name: {"metrics": m} for name, m in metrics.items()}
+        }
+    }
+
+
+FAILURE_GATE = "all_participants_failure_rate <= 5"
+
+
+def test_max_failure_rate_gates_every_participant(make_root: MakeRoot) -> None:
+    services = [_service("a"), _service("b"), _service("c")]
+    config = {"release_trains": {"quality_gates": {"max_failure_rate": 5}}}
+    snapshot = _snapshot(
+        {
+            "a": {"build_success_rate": 0.95},  # exactly 5 %: meets "at most 5 %"
+            "b": {"failure_rate": 0.08},  # 8 %
+            "c": {"build_success_rate": 99},  # percents are read as percents
+        }
+    )
+    plan = _plan(
+        make_root,
+        {"participants": ["a", "b", "c"]},
+        services=services,
+        config=config,
+        extra=snapshot,
+    )
+    gate = _gate(plan, FAILURE_GATE)
+    assert gate.outcome is Outcome.FAIL and gate.failing == ("b",), gate
+    assert "b (8)" in gate.detail
+    assert any(p.startswith(f"gate {FAILURE_GATE}: fail") for p in plan.problems)
+
+    snapshot = _snapshot({"a": {"build_success_rate": 0.95}, "c": {"failure_rate": 0.01}})
+    plan = _plan(
+        make_root, {"participants": ["a", "c"]}, services=services, config=config, extra=snapshot
+    )
+    assert _gate(plan, FAILURE_GATE).outcome is Outcome.PASS
+    assert plan.ready, plan.problems
+
+
+def test_max_failure_rate_without_data_is_unknown_and_blocks(make_root: MakeRoot) -> None:
+    services = [_service("a"), _service("b")]
+    config = {"release_trains": {"quality_gates": {"max_failure_rate": 5}}}
+    snapshot = _snapshot({"a": {"build_success_rate": 1.0}})
+    plan = _plan(
+        make_root, {"participants": ["a", "b"]}, services=services, config=config, extra=snapshot
+    )
+    gate = _gate(plan, FAILURE_GATE)
+    assert gate.outcome is Outcome.UNKNOWN and "no failure rate known for b" in gate.detail
+    assert not plan.ready
+
+
+def test_max_failure_rate_is_opt_in(make_root: MakeRoot) -> None:
+    plan = _plan(make_root, {"participants": ["curve"]})
+    assert not any("failure_rate" in g.gate for g in plan.gates)
+
+
+def test_a_train_may_gate_on_the_failure_rate_itself(make_root: MakeRoot) -> None:
+    services = [_service("a")]
+    snapshot = _snapshot({"a": {"build_success_rate": 0.97}})
+    train = {"participants": ["a"], "gates": ["all_participants_failure_rate < 2%"]}
+    plan = _plan(make_root, train, services=services, extra=snapshot)
+    assert _gate(plan, "all_participants_failure_rate < 2%").outcome is Outcome.FAIL
