@@ -369,6 +369,15 @@ def executable_problems(
         if deployer.get("type", "local") == "command":
             for action in _DEPLOYER_COMMANDS:
                 check(f"deployer {action} command", deployer.get(action), values, p.service)
+        if p.first_install and deployer.get("type", "local") != "local":
+            # A first install has no previous version: a deploy (or staging check) template
+            # that names one would fail on this service once the train is running.
+            for action in ("deploy", "check", "url"):
+                template = deployer.get(action)
+                texts = template if isinstance(template, list) else [template]
+                if any(isinstance(t, str) and "{previous_version}" in t for t in texts):
+                    why = "it is a first install, but the template uses {previous_version}"
+                    found.setdefault((f"deployer {action}", why), []).append(p.service)
         health = health_settings(config.health, release.get("health") or {})
         kind = health.get("type") or (
             "http" if "url" in health else "command" if "command" in health else "none"

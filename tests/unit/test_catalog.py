@@ -799,6 +799,12 @@ def test_an_incomplete_prometheus_signal_is_refused(make_root: MakeRoot) -> None
     assert "needs either url and query" in problem
 
 
+def test_a_signal_timeout_of_zero_is_refused(make_root: MakeRoot) -> None:
+    signals = {"uat": {"command": ["true"], "timeout": 0}}
+    problem = _one_problem(make_root, config={"release_trains": {"signals": signals}})
+    assert "$.release_trains.signals.uat.timeout: " in problem and "more than 0 s" in problem
+
+
 def test_the_merge_rules_are_the_runs_own() -> None:
     from release_trains.executor import deployer_settings as run_deployer_settings
     from release_trains.probes import health_settings as run_health_settings

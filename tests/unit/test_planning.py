@@ -793,3 +793,20 @@ def test_a_train_may_gate_on_the_failure_rate_itself(make_root: MakeRoot) -> Non
     train = {"participants": ["a"], "gates": ["all_participants_failure_rate < 2%"]}
     plan = _plan(make_root, train, services=services, extra=snapshot)
     assert _gate(plan, "all_participants_failure_rate < 2%").outcome is Outcome.FAIL
+
+
+def test_a_first_install_whose_deploy_needs_a_previous_version_is_not_ready(
+    make_root: MakeRoot,
+) -> None:
+    deployer = {"type": "command", "deploy": ["/bin/true", "{service}", "{previous_version}"]}
+    plan = _plan(
+        make_root,
+        {"participants": [{"name": "new", "version": "1.0.0"}]},
+        services=[_service("new", version=None)],
+        config={"release_trains": {"deployer": deployer}},
+    )
+    assert any(
+        p == "deployer deploy of new: it is a first install, but the template uses "
+        "{previous_version}"
+        for p in plan.problems
+    ), plan.problems
