@@ -101,9 +101,9 @@ def signal_problems(spec: Mapping[str, Any]) -> Iterator[Found]:
             "and metric (a service's /metrics page)",
         )
     yield from durations(spec, ("timeout",))
-    if spec.get("timeout") is not None and duration_problem(spec["timeout"]) is None:
-        if not parse_duration(spec["timeout"]) > 0:  # signals refuse it when they read
-            yield ["timeout"], f"signal timeout must be more than 0 s, not {spec['timeout']!r}"
+    timeout = spec.get("timeout")
+    if timeout is not None and duration_problem(timeout) is None and parse_duration(timeout) <= 0:
+        yield ["timeout"], f"signal timeout must be more than 0 s, not {timeout!r}"  # as read
 
 
 class _NoEnvironment:
