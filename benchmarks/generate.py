@@ -132,7 +132,11 @@ def generate(
     snapshot = {
         name_of(i): {
             "score": rng.randint(80, 100),
-            "metrics": {"coverage": round(rng.uniform(0.75, 0.99), 2), "critical_vulns": 0},
+            "metrics": {
+                "coverage": round(rng.uniform(0.75, 0.99), 2),
+                "critical_vulns": 0,
+                "build_success_rate": 1.0,  # no random draw: the rest of the stream stays as it was
+            },
         }
         for i in range(services)
     }

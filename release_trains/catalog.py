@@ -30,8 +30,16 @@ from .models import (
     Trigger,
     parse_duration,
 )
+from .release_settings import (
+    deployer_problems,
+    deployer_settings,
+    duration_problem,
+    health_problems,
+    health_settings,
+    signal_problems,
+)
 from .validation import problem, schema_errors
-from .yaml_io import load_file
+from .yaml_io import line_of, load_file
 
 # name -> candidate files, first existing wins (CONTRACT: YAML over JSON)
 FILES: dict[str, tuple[str, ...]] = {
@@ -108,12 +116,22 @@ def check_catalog(
 
     config = _config(docs.get("config") or {}, files.get("config"), problems)
     before = len(problems.errors)
+    service_paths: dict[str, list[str | int]] = {}
     index = _services(
         docs["services"],
         files.get("services", root / FILES["services"][0]),
         docs.get("quality"),
         problems,
         skip=broken.get("services", set()),
+        paths=service_paths,
+    )
+    _check_release_settings(
+        config,
+        index,
+        config_source=files.get("config"),
+        services_source=files.get("services", root / FILES["services"][0]),
+        paths=service_paths,
+        problems=problems,
     )
     services_ok = services and len(problems.errors) == before and not broken.get("services")
     specs, libraries = _registries(docs.get("specs") or {}, index)
@@ -144,18 +162,42 @@ def _check_participants(catalog: Catalog, doc: Any, problems: Problems) -> None:
     for i, t in enumerate(doc["trains"]):
         if not isinstance(t, dict) or t.get("name") not in catalog.trains:
             continue
+        first: dict[str, tuple[int, str]] = {}  # service -> (index, name as written)
         for j, p in enumerate(t["participants"]):
+            written = p if isinstance(p, str) else p["name"]
+            where: list[str | int] = ["trains", i, "participants", j]
             try:
-                resolve(catalog, p if isinstance(p, str) else p["name"])
+                service = resolve(catalog, written)
             except ResolutionError as e:
-                problems.add(catalog.files["trains"], ["trains", i, "participants", j], str(e))
+                problems.add(catalog.files["trains"], where, str(e))
+                continue
+            if service in first:
+                # Two names for one service (`curve` and `curve-service`): it would be
+                # released twice, or planned once and lose the other entry's version.
+                k, other = first[service]
+                line = line_of(catalog.files["trains"], ["trains", i, "participants", k])
+                at = f" (line {line})" if line else ""
+                problems.add(
+                    catalog.files["trains"],
+                    where,
+                    f"participants[{k}] {other!r}{at} and participants[{j}] {written!r} both "
+                    f"resolve to service {service!r}: list it once",
+                )
+                continue
+            first[service] = (j, written)
 
 
 # --- services ----------------------------------------------------------------------------
 
 
 def _services(
-    doc: Any, source: Path, quality: Any, problems: Problems, *, skip: set[tuple[str | int, ...]]
+    doc: Any,
+    source: Path,
+    quality: Any,
+    problems: Problems,
+    *,
+    skip: set[tuple[str | int, ...]],
+    paths: dict[str, list[str | int]],
 ) -> dict[str, Service]:
     raw = doc["services"]
     entries: list[tuple[list[str | int], Any, Any]]
@@ -177,6 +219,7 @@ def _services(
         if isinstance(raw, dict) and s.get("name", name) != name:
             problems.add(source, [*path, "name"], f"name {s['name']!r} differs from its key")
         services[name] = _service(name, s, snapshot.get(name) or {})
+        paths[name] = path
         check_templates(s.get("release"), source, [*path, "release"], problems)
     return services
 
@@ -200,8 +243,31 @@ def _service(name: str, s: dict[str, Any], snap: dict[str, Any]) -> Service:
         quality_score=float(score) if score is not None else None,
         coverage=to_percent(coverage),
         critical_vulns=max(vulns) if vulns else None,
+        failure_rate=failure_percent(
+            snap_failure=metrics.get("failure_rate"),
+            snap_success=metrics.get("build_success_rate"),
+            own_failure=q.get("failure_rate"),
+        ),
         release=s.get("release") or {},
     )
+
+
+def failure_percent(
+    *, snap_failure: float | None, snap_success: float | None, own_failure: float | None
+) -> float | None:
+    """A service's failure rate in percent: the quality snapshot's `metrics.failure_rate`,
+    else 100 - its `metrics.build_success_rate`, else the index's `quality.failure_rate`
+    (each a fraction in [0, 1] or a percent above 1, as coverage is); None: no data."""
+    if snap_failure is not None:
+        rate = to_percent(snap_failure)
+    elif snap_success is not None:
+        success = to_percent(snap_success)
+        rate = None if success is None else 100.0 - success
+    else:
+        rate = to_percent(own_failure)
+    # 0.95 -> 95.0 -> 5.0 exactly, but 1 - 0.95 is 0.050000000000000044: keep the rate people
+    # would write, so a 5 % rate meets "at most 5 %".
+    return None if rate is None else round(rate, 9)
 
 
 def to_percent(value: float | None) -> float | None:
@@ -260,9 +326,28 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
     if source is not None:
         for key in ("deployer", "health", "signals"):
             check_templates(rt.get(key), source, ["release_trains", key], problems)
-    for name, spec in (rt.get("signals") or {}).items():
-        if source and not _signal_has_source(spec):
-            problems.add(source, ["release_trains", "signals", name], "signal has no source")
+    if source is not None:
+        for name, spec in (rt.get("signals") or {}).items():
+            for sub, message in signal_problems(spec):
+                problems.add(source, ["release_trains", "signals", name, *sub], message)
+        if "dependency_check_timeout" in validation:
+            # Accepted (the seed's policies carry it) but said out loud: nothing it could bound.
+            where = ["release_trains", "validation", "dependency_check_timeout"]
+            problems.warnings.append(
+                problem(
+                    source,
+                    where,
+                    "has no effect: dependency checks compare with the specs index and "
+                    "services' api_contracts already read, without any network or process "
+                    "call, so there is nothing to time out; remove it",
+                )
+            )
+        for section, keys in _CONFIG_DURATIONS.items():
+            for key in keys:
+                value = (rt.get(section) or {}).get(key)
+                why = duration_problem(value) if value is not None else None
+                if why is not None:
+                    problems.add(source, ["release_trains", section, key], why)
     return Config(
         environment=rt.get("environment", "production"),
         quality_gates=QualityGates(
@@ -316,8 +401,66 @@ def check_templates(
             problems.add(source, path, str(e))
 
 
-def _signal_has_source(spec: Mapping[str, Any]) -> bool:
-    return any(k in spec for k in ("value", "file", "command", "http_json", "prometheus"))
+_CONFIG_DURATIONS = {
+    "validation": ("health_check_timeout", "dependency_check_timeout", "rollback_timeout"),
+    "estimates": ("per_service",),
+    "rollback": ("interval",),
+    "executor": ("lock_stale_after",),
+}
+
+
+def _check_release_settings(
+    config: Config,
+    services: Mapping[str, Service],
+    *,
+    config_source: Path | None,
+    services_source: Path,
+    paths: Mapping[str, list[str | int]],
+    problems: Problems,
+) -> None:
+    """Every service's deployer and health settings, merged as a run merges them, must be
+    complete: a problem of the config's own settings is reported once, where the config says
+    it, when some service uses them as they are; one a service's `release:` brings (or leaves
+    unsolved) is reported at that service's `release` key."""
+    sections = {
+        "deployer": (config.deployer, deployer_settings, _deployer_found),
+        "health": (config.health, health_settings, _health_found),
+    }
+    for section, (base, merge, found) in sections.items():
+        used_as_is = not services or any(not s.release.get(section) for s in services.values())
+        reported: set[str] = set()
+        if config_source is not None and used_as_is:
+            for sub, why in found(dict(base), config):
+                problems.add(config_source, ["release_trains", section, *sub], why)
+                reported.add(why)
+        for name, service in services.items():
+            own = service.release.get(section)
+            if not own or name not in paths:
+                continue
+            for sub, why in found(merge(base, own), config):
+                if why in reported:
+                    continue  # the config's own problem, said once where the config says it
+                where = [*paths[name], "release", section, *sub]
+                problems.add(services_source, where, f"{why} (settings merged with config)")
+    for name, service in services.items():
+        if name not in paths:
+            continue
+        for signal, spec in (service.release.get("signals") or {}).items():
+            for sub, message in signal_problems(spec):
+                where = [*paths[name], "release", "signals", signal, *sub]
+                problems.add(services_source, where, message)
+        value = service.release.get("estimated_duration")
+        bad = duration_problem(value) if value is not None else None
+        if bad is not None:
+            problems.add(services_source, [*paths[name], "release", "estimated_duration"], bad)
+
+
+def _deployer_found(settings: dict[str, Any], config: Config) -> list[tuple[list[str | int], str]]:
+    return list(deployer_problems(settings, environment=config.environment))
+
+
+def _health_found(settings: dict[str, Any], config: Config) -> list[tuple[list[str | int], str]]:
+    return list(health_problems(settings))
 
 
 def _triggers(
@@ -352,6 +495,7 @@ BUILTIN_SUBJECTS = {
     "all_participants_coverage": GateCheck.COVERAGE,
     "no_open_critical_vulns": GateCheck.CRITICAL_VULNS,
     "all_services_healthy": GateCheck.HEALTHY,
+    "all_participants_failure_rate": GateCheck.FAILURE_RATE,
 }
 OBJECT_TYPES = {
     "quality_score": GateCheck.QUALITY,
@@ -421,6 +565,14 @@ def _train(
     )
     schedule = t.get("schedule") or {}
     duration = t.get("estimated_duration", schedule.get("estimated_duration"))
+    for where, value in (
+        (["estimated_duration"], t.get("estimated_duration")),
+        (["schedule", "estimated_duration"], schedule.get("estimated_duration")),
+        (["rollback", "timeout"], rb.get("timeout")),
+    ):
+        why = duration_problem(value) if value is not None else None
+        if why is not None:
+            problems.add(source, [*path, *where], why)
     if len(problems.errors) > before:
         return None
     return Train(
@@ -532,7 +684,7 @@ def _gate_from_expression(
     when_given: str | None,
 ) -> Gate | None:
     check = BUILTIN_SUBJECTS.get(expr.subject, GateCheck.SIGNAL)
-    needs_comparison = check in (GateCheck.QUALITY, GateCheck.COVERAGE)
+    needs_comparison = check in (GateCheck.QUALITY, GateCheck.COVERAGE, GateCheck.FAILURE_RATE)
     takes_none = check in (GateCheck.HEALTHY,)
     if needs_comparison and (expr.comparison is None or isinstance(expr.comparison.value, bool)):
         problems.add(

@@ -102,6 +102,7 @@ def deployer_for(
         store=store,
         environment=catalog.config.environment,
         log=log,
+        root=catalog.root,
     )
 
 
@@ -490,6 +491,7 @@ class Executor:
         kwargs: dict[str, Any] = {
             "threshold": health_threshold(self.train, settings),
             "fields": fields,
+            "root": self.catalog.root,
         }
         if self.s.sleep:
             kwargs["sleep"] = self.s.sleep
@@ -579,7 +581,7 @@ class Executor:
                 "retries": 0,
                 "samples": 1,
             }
-            result = check_health(name, settings, fields={"service": name})
+            result = check_health(name, settings, fields={"service": name}, root=self.catalog.root)
             if result.healthy is not None:
                 results.append(result.healthy)
         if not results:

@@ -132,6 +132,13 @@ def _critical_vulns(gate: Gate, ctx: GateContext) -> _Verdict:
     )
 
 
+def _failure_rate(gate: Gate, ctx: GateContext) -> _Verdict:
+    cmp = gate.comparison.comparison if gate.comparison else None
+    assert cmp is not None  # the catalog refuses a failure-rate gate without a comparison
+    bar = f"{cmp}" if cmp.percent else f"{cmp}%"
+    return _per_service(ctx, lambda s: s.failure_rate, cmp.holds, what="failure rate", bar=bar)
+
+
 def _healthy(gate: Gate, ctx: GateContext) -> _Verdict:
     """Unhealthy fails. A service with no health check configured is "not verified": shown as
     such and, as CONTRACT.md says, not a failure. A configured check that could not be read
@@ -186,5 +193,6 @@ _CHECKS: dict[GateCheck, Callable[[Gate, GateContext], _Verdict]] = {
     GateCheck.COVERAGE: _coverage,
     GateCheck.CRITICAL_VULNS: _critical_vulns,
     GateCheck.HEALTHY: _healthy,
+    GateCheck.FAILURE_RATE: _failure_rate,
     GateCheck.SIGNAL: _signal,
 }

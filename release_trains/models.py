@@ -31,6 +31,7 @@ class GateCheck(str, Enum):
     COVERAGE = "coverage"  # every participant's test coverage, in percent
     CRITICAL_VULNS = "critical_vulns"  # every participant's open critical vulnerabilities
     HEALTHY = "healthy"  # every participant's configured health check
+    FAILURE_RATE = "failure_rate"  # every participant's failure rate, in percent
     SIGNAL = "signal"  # a named value from config `signals:`
 
 
@@ -44,6 +45,7 @@ class Service:
     quality_score: float | None = None
     coverage: float | None = None  # percent (catalog fractions are converted)
     critical_vulns: int | None = None
+    failure_rate: float | None = None  # percent of failed builds (quality data)
     release: Mapping[str, Any] = field(default_factory=dict)  # the service's `release:` overrides
 
 
@@ -108,7 +110,9 @@ class QualityGates:
     min_quality_score: float | None = 80
     max_critical_vulns: int | None = 0
     min_coverage: float | None = None  # opt-in: most real catalogs sit well below 75 %
-    max_failure_rate: float | None = 5
+    # opt-in: it was accepted and ignored before it was checked, so catalogs without failure
+    # data keep the plans they had
+    max_failure_rate: float | None = None
 
 
 @dataclass(frozen=True)

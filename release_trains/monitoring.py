@@ -418,7 +418,9 @@ def health_probe(catalog: Catalog, train: Train | None = None) -> HealthProbe:
             health_threshold(train, settings) if train else float(settings.get("threshold", 100.0))
         )
         try:
-            return check_health(service.name, settings, threshold=threshold, fields=fields)
+            return check_health(
+                service.name, settings, threshold=threshold, fields=fields, root=catalog.root
+            )
         except InputError as e:
             return Health(
                 service.name, None, f"not verified: the health check is misconfigured: {e}"

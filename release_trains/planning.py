@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import versions
 from .catalog import resolve
-from .errors import ResolutionError, UnknownTrainError
+from .errors import InputError, ResolutionError, UnknownTrainError
 from .gates import GateContext, GateResult, Health, evaluate
 from .gates_parser import Comparison, Expression
 from .models import Catalog, Dependency, Gate, GateCheck, Outcome, Service, Train, parse_duration
@@ -232,6 +232,11 @@ def standard_gates(catalog: Catalog, train: Train) -> list[Gate]:
     if qg.min_coverage is not None and GateCheck.COVERAGE not in own:
         cmp = Expression("all_participants_coverage", Comparison(">=", qg.min_coverage))
         out.append(Gate(label=str(cmp), check=GateCheck.COVERAGE, comparison=cmp, origin="config"))
+    if qg.max_failure_rate is not None and GateCheck.FAILURE_RATE not in own:
+        cmp = Expression("all_participants_failure_rate", Comparison("<=", qg.max_failure_rate))
+        out.append(
+            Gate(label=str(cmp), check=GateCheck.FAILURE_RATE, comparison=cmp, origin="config")
+        )
     return out
 
 
@@ -296,6 +301,8 @@ def plan_train(
     deps = tuple(check_dependency(catalog, d) for d in train.dependencies)
     problems += [d.detail for d in deps if d.outcome != "satisfied"]
 
+    problems += executable_problems(catalog, train, participants)
+
     ctx = GateContext(resolved, read or signal_reader(catalog), check_health)
     gate_results = []
     for gate in (*standard_gates(catalog, train), *train.gates):
@@ -320,6 +327,75 @@ def plan_train(
         created_at=now.isoformat(timespec="seconds"),
         notes=tuple(notes),
     )
+
+
+_DEPLOYER_COMMANDS = ("deploy", "rollback", "undeploy", "current_version", "check")
+
+
+def executable_problems(
+    catalog: Catalog, train: Train, participants: list[PlannedService]
+) -> list[str]:
+    """Every command the run would start (deployer, health probe, signals its gates and
+    triggers read) whose executable is missing or cannot be run, one problem per executable
+    and purpose with the services it concerns: found now, not halfway through a release."""
+    from .deployers.templates import render
+    from .executables import problem as executable_problem
+    from .release_settings import deployer_settings, health_settings
+
+    found: dict[tuple[str, str], list[str]] = {}  # (what, why) -> services
+
+    def check(what: str, argv: Any, values: Mapping[str, str | None], service: str) -> None:
+        if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
+            return
+        try:
+            executable = render(argv[0], values)  # "./bin/{service}-deploy" is one per service
+        except InputError:
+            return  # a value the template needs is not known before the run
+        why = executable_problem(executable, catalog.root)
+        if why is not None:
+            found.setdefault((what, why), []).append(service)
+
+    config = catalog.config
+    for p in participants:
+        release = catalog.services[p.service].release
+        values = {
+            "service": p.service,
+            "version": p.to_version,
+            "previous_version": p.from_version,
+            "train": train.name,
+            "environment": config.environment,
+        }
+        deployer = deployer_settings(config.deployer, release.get("deployer") or {})
+        if deployer.get("type", "local") == "command":
+            for action in _DEPLOYER_COMMANDS:
+                check(f"deployer {action} command", deployer.get(action), values, p.service)
+        if p.first_install and deployer.get("type", "local") != "local":
+            # A first install has no previous version: a deploy (or staging check) template
+            # that names one would fail on this service once the train is running.
+            for action in ("deploy", "check", "url"):
+                template = deployer.get(action)
+                texts = template if isinstance(template, list) else [template]
+                if any(isinstance(t, str) and "{previous_version}" in t for t in texts):
+                    why = "it is a first install, but the template uses {previous_version}"
+                    found.setdefault((f"deployer {action}", why), []).append(p.service)
+        health = health_settings(config.health, release.get("health") or {})
+        kind = health.get("type") or (
+            "http" if "url" in health else "command" if "command" in health else "none"
+        )  # as probes.check_health tells an untyped check's kind
+        if kind == "command":
+            check("health check command", health.get("command"), values, p.service)
+    used = {name for g in train.gates for name in g.signals}
+    used |= {t.expression.subject for t in (*config.triggers, *train.rollback.triggers)}
+    for name in sorted(used):
+        spec = config.signals.get(name) or {}
+        fields = {"train": train.name, "environment": config.environment}
+        check(f"signal {name} command", spec.get("command"), fields, "")
+    out = []
+    for (what, why), services in found.items():
+        named = [s for s in services if s]
+        of = f" of {', '.join(named)}" if named else ""
+        out.append(f"{what}{of}: {why}")
+    return out
 
 
 def estimate(catalog: Catalog, train: Train, ordering: Ordering) -> float:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .deployers.base import seconds
 from .deployers.process import run
 from .deployers.templates import Values, render_argv, render_url
 from .errors import InputError
+from .executables import resolve_argv
 from .gates import Health
 from .signals import dig
 
@@ -44,8 +46,10 @@ def check_health(
     threshold: float = 100.0,
     sleep: Callable[[float], None] = time.sleep,
     fields: Mapping[str, str] | None = None,
+    root: Path | None = None,
 ) -> Health:
-    """Probe `service` now; `fields` fill the url/command templates ({service} by default)."""
+    """Probe `service` now; `fields` fill the url/command templates ({service} by default);
+    a relative command executable resolves against `root` (executables.py)."""
     kind = _kind(settings)
     if kind == "none":
         return Health(service, None, NOT_CONFIGURED)
@@ -54,7 +58,7 @@ def check_health(
     probe = (
         _http_probe(settings, values, timeout_s=timeout_s)
         if kind == "http"
-        else _command_probe(settings, values, timeout_s=timeout_s)
+        else _command_probe(settings, values, timeout_s=timeout_s, root=root)
     )
     samples = int(settings.get("samples", 1))
     if samples < 1:
@@ -173,10 +177,12 @@ def _field_check(response: Any, *, field: str, settings: Mapping[str, Any]) -> t
     return same, text if same else f"{text} expected {expected!r}"
 
 
-def _command_probe(settings: Mapping[str, Any], values: Values, *, timeout_s: float) -> Probe:
+def _command_probe(
+    settings: Mapping[str, Any], values: Values, *, timeout_s: float, root: Path | None = None
+) -> Probe:
     if not settings.get("command"):
         raise InputError("health check type command needs a `command` argv template")
-    argv = render_argv(settings["command"], values)
+    argv = resolve_argv(render_argv(settings["command"], values), root)
     shown = shlex.join(argv)
 
     def probe() -> tuple[bool, str]:

@@ -353,7 +353,11 @@ def rollback_train(
             fields = {"service": name, "train": train, "environment": catalog.config.environment}
             settings_ = health_settings(catalog.config.health, catalog.services[name].release)
             return check_health(
-                name, settings_, threshold=health_threshold(t, settings_), fields=fields
+                name,
+                settings_,
+                threshold=health_threshold(t, settings_),
+                fields=fields,
+                root=catalog.root,
             )
 
         result = execute_rollback(

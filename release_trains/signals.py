@@ -69,6 +69,8 @@ def read_signal(
     for kind, reader in _LIVE.items():
         if kind in spec:
             try:
+                if kind == "command":  # its executable resolves against the root
+                    return _from_command(name, spec, dict(fields or {}), root=root)
                 return reader(name, spec, dict(fields or {}))
             except (InputError, ValueError) as e:
                 # A bad template value, an unset ${VAR}, a malformed spec: the signal cannot
@@ -106,14 +108,17 @@ def _from_file(name: str, spec: Mapping[str, Any], *, root: Path) -> Reading:
     return _reading(name, value, source)
 
 
-def _from_command(name: str, spec: Mapping[str, Any], values: Mapping[str, str]) -> Reading:
+def _from_command(
+    name: str, spec: Mapping[str, Any], values: Mapping[str, str], *, root: Path | None = None
+) -> Reading:
     from .deployers.process import run
     from .deployers.templates import render_argv
+    from .executables import resolve_argv
 
     argv = spec["command"]
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         raise InputError("`command` must be a non-empty list of strings (an argv, no shell)")
-    rendered = render_argv(argv, values)
+    rendered = resolve_argv(render_argv(argv, values), root)
     source = f"command {shlex.join(rendered)}"
     timeout_s = _timeout(spec)
     # The runner keeps only the last lines for its own use; a JSON document can be longer,

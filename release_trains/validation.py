@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import numbers
 import re
-from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .yaml_io import JsonPath, line_of
+from .yaml_io import JsonPath, json_path, line_of
 
 SCHEMA_FILES = {
     "trains": "release-trains.schema.json",
@@ -24,14 +23,6 @@ SCHEMA_FILES = {
     "specs": "specs-index.schema.json",
     "config": "upgrade-policies.schema.json",
 }
-
-
-def json_path(parts: Iterable[str | int]) -> str:
-    """$.trains[0].gates[2] style, the form people paste into jq."""
-    out = "$"
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else f".{p}"
-    return out
 
 
 def problem(source: Path, path: JsonPath, message: str, *, line: int | None = None) -> str:
@@ -47,10 +38,7 @@ def _validator(kind: str) -> Any:
     import jsonschema
     from referencing import Registry, Resource
 
-    schemas = {
-        name: json.loads(resources.files("release_trains.schemas").joinpath(name).read_text())
-        for name in SCHEMA_FILES.values()
-    }
+    schemas = _schema_documents()
     registry: Registry[Any] = Registry().with_resources(
         (name, Resource.from_contents(s)) for name, s in schemas.items()
     )
@@ -121,7 +109,8 @@ def _message(err: Any) -> str:
     if err.validator == "additionalProperties":
         return f"{err.message} (check the spelling)"
     if err.validator == "pattern":
-        return f"{inst!r} is not allowed here (expected {err.schema['pattern']})"
+        written = _WRITTEN_AS.get(err.schema["pattern"], err.schema["pattern"])
+        return f"{inst!r} is not allowed here (expected {written})"
     if err.validator == "enum":
         return f"{inst!r} is not one of {', '.join(map(str, err.validator_value))}"
     return str(err.message)
@@ -182,10 +171,64 @@ def _quick_checker(kind: str) -> _Check | None:
 
 @cache
 def _schema_documents() -> dict[str, Any]:
+    """The schema files as both validators use them: with `$` meaning the end of the text."""
     return {
-        name: json.loads(resources.files("release_trains.schemas").joinpath(name).read_text())
+        name: _end_anchored(
+            json.loads(resources.files("release_trains.schemas").joinpath(name).read_text())
+        )
         for name in SCHEMA_FILES.values()
     }
+
+
+# JSON Schema patterns are ECMA 262 regexes, where `$` (no multiline flag) is the end of the
+# text. Python's `$` also matches before a final newline, so `^[a-z]+$` would let "x\n" through
+# (a train named "x\n" becomes a folder, a version "1.0\n" breaks a deploy). The schema files
+# stay portable; what the validators compile has every `$` anchor turned into `\Z`.
+_WRITTEN_AS: dict[str, str] = {}  # compiled pattern -> the pattern as the schema file writes it
+
+
+def end_anchored(pattern: str) -> str:
+    """`pattern` with each `$` anchor (not escaped, not in a [class]) written `\\Z`."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":  # "[]...]": a leading ] is a member
+                out.append("[]")
+                i += 2
+                continue
+        elif c == "$":
+            c = "\\Z"
+        out.append(c)
+        i += 1
+    translated = "".join(out)
+    _WRITTEN_AS[translated] = pattern
+    return translated
+
+
+def _end_anchored(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_end_anchored(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            out[key] = end_anchored(value)
+        elif key == "patternProperties" and isinstance(value, dict):
+            out[key] = {end_anchored(k): _end_anchored(v) for k, v in value.items()}
+        elif key in ("enum", "const", "examples", "default"):
+            out[key] = value  # values, not schemas
+        else:
+            out[key] = _end_anchored(value)
+    return out
 
 
 def _is_number(x: Any) -> bool:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import re
 import threading
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class _Loader(_BaseLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.alias_uses = 0
+        self.odd_numbers = False  # set when a number a setting cannot hold was read
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects:
@@ -50,26 +52,122 @@ class _Loader(_BaseLoader):
         return super().construct_object(node, deep)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # Keys are compared as constructed, the way the dict will hold them: `1:` and `'1':`
+        # are two keys, while `1:` and `0x1:` (or `1.0:`) are one key written twice, which the
+        # dict would otherwise collapse silently into the last value.
         seen: dict[Hashable, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
                 key_node, yaml.ScalarNode
             ):
                 continue
-            if key_node.value in seen:
+            key = key_node.value if key_node.tag == _STR else self.construct_object(key_node)
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    f"duplicate key {key_node.value!r} (first at line {seen[key_node.value] + 1})",
+                    f"duplicate key {key!r} (first at line {seen[key] + 1})",
                     key_node.start_mark,
                 )
-            seen[key_node.value] = key_node.start_mark.line
+            seen[key] = key_node.start_mark.line
         mapping: dict[Any, Any] = super().construct_mapping(node, deep)
         return mapping
 
 
+_STR = "tag:yaml.org,2002:str"
+# Integers a setting, an SQLite column or a JSON reader elsewhere can hold.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+class OversizedInt:
+    """Stands in for an integer too long for Python to convert (over 4300 digits), so the
+    document can be walked and the number reported where it is, without echoing it."""
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text.lstrip("+-").replace("_", ""))
+
+    def __repr__(self) -> str:
+        return f"<integer of {self.digits} digits>"
+
+
+def _checked_scalar(tag: str) -> Any:
+    """The safe constructor for `tag`, turning a value the tag cannot hold (`!!int "high"`,
+    `!!bool "yes please"`, an empty `!!float`) into a marked YAML error instead of the
+    ValueError or KeyError PyYAML lets out, and noting numbers no setting can hold."""
+    base = _BaseLoader.yaml_constructors[tag]
+    short = "!!" + tag.rsplit(":", 1)[-1]
+
+    def construct(loader: _Loader, node: yaml.ScalarNode) -> Any:
+        try:
+            value = base(loader, node)
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError):
+            text = str(node.value)
+            if tag.endswith(":int") and text.lstrip("+-").replace("_", "").isdigit():
+                loader.odd_numbers = True  # a valid integer, only too long to convert
+                return OversizedInt(text)
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown!r} cannot be read as {short}", node.start_mark
+            ) from None
+        if _odd_number(value):
+            loader.odd_numbers = True
+        return value
+
+    return construct
+
+
 # "2025-10-07T19:48:27Z" stays a string: schemas and messages speak of what people wrote.
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)  # type: ignore[type-var]
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"):
+    _Loader.add_constructor(_tag, _checked_scalar(_tag))
+
+
+def _odd_number(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return not INT_MIN <= value <= INT_MAX
+    return isinstance(value, OversizedInt)
+
+
+def _number_problem(value: Any) -> str:
+    if isinstance(value, float):
+        what = "not a number (NaN)" if math.isnan(value) else "infinite (or overflows)"
+        return f"{what}: only finite numbers are accepted"
+    digits = value.digits if isinstance(value, OversizedInt) else len(str(abs(value)))
+    return f"an integer of {digits} digits is out of range ({INT_MIN} to {INT_MAX})"
+
+
+def _first_odd_number(data: Any) -> tuple[list[PathItem], Any] | None:
+    """Where the first number no setting can hold sits (document order), and the number."""
+    stack: list[tuple[Any, list[PathItem]]] = [(data, [])]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, [*where, k]) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((v, [*where, i]) for i, v in reversed(list(enumerate(node))))
+        elif _odd_number(node):
+            return where, node
+    return None
+
+
+def _refuse_odd_numbers(path: Path, data: Any) -> None:
+    found = _first_odd_number(data)
+    if found is None:
+        return
+    where, value = found
+    line = line_of(path, where)
+    at = f"{path}:{line}" if line else str(path)
+    raise CatalogError(f"{at}: {json_path(where)}: {_number_problem(value)}")
+
+
+def json_path(parts: Iterable[PathItem]) -> str:
+    """$.trains[0].gates[2] style, the form people paste into jq."""
+    out = "$"
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
 
 
 class _NoAliasLoader(_Loader):
@@ -129,16 +227,48 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# Only a run of 19 digits can be an integer out of range: rare, so the int hook (a Python call
+# per integer) is only installed when the text has one.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
 def _load_json(path: Path, text: str) -> Any:
+    odd: list[bool] = []
+
+    def constant(name: str) -> float:  # NaN, Infinity, -Infinity: not JSON, refused below
+        odd.append(True)
+        return float(name)
+
+    def number(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):  # 1e400
+            odd.append(True)
+        return value
+
+    def integer(text: str) -> int | OversizedInt:
+        try:
+            value = int(text)
+        except ValueError:  # longer than Python converts
+            odd.append(True)
+            return OversizedInt(text)
+        if not INT_MIN <= value <= INT_MAX:
+            odd.append(True)
+        return value
+
+    hooks: dict[str, Any] = {"parse_constant": constant, "parse_float": number}
+    if _LONG_DIGITS.search(text):
+        hooks["parse_int"] = integer
     try:
         with _gc_paused():
-            data = json.loads(text)
+            data = json.loads(text, **hooks)
     except json.JSONDecodeError as e:
         hint = " (is this a YAML file named .json?)" if ":" in text and "{" not in text else ""
         raise CatalogError(f"{path}:{e.lineno}: invalid JSON: {e.msg}{hint}") from None
     except RecursionError:
         raise CatalogError(f"{path}: document is nested too deeply") from None
     _check_shape(path, data)
+    if odd:
+        _refuse_odd_numbers(path, data)
     return data
 
 
@@ -225,6 +355,8 @@ def _parse_yaml(path: Path, text: str) -> Any:
                 f"{MAX_EXPANDED_NODES} (an alias bomb?)"
             )
     _check_shape(path, data)
+    if loader.odd_numbers:
+        _refuse_odd_numbers(path, data)
     return data
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
@@ -33,14 +34,16 @@ def build_deployer(
     environment: str,
     log: Log,
     sleep: Sleep = time.sleep,
+    root: Path | None = None,
 ) -> Deployer:
-    """The deployer `settings["type"]` names (default local); InputError if it is unusable."""
+    """The deployer `settings["type"]` names (default local); InputError if it is unusable.
+    `root` is what relative executables resolve against (the project root)."""
     kind = settings.get("type", "local")
     if kind == "local":
         return LocalDeployer(store, environment, log)
     if kind == "command":
         return CommandDeployer.from_settings(
-            settings, environment=environment, log=log, sleep=sleep
+            settings, environment=environment, log=log, sleep=sleep, root=root
         )
     if kind == "http":
         from .http import HttpDeployer

@@ -3,7 +3,8 @@
 Settings: `deploy` (required), `rollback` (default: the deploy template for the version to
 return to), `undeploy`, `current_version` (prints the deployed version), `check` (artifact
 check at staging), `timeout` (s, default 300, per attempt), `retries` (default 0), `backoff`.
-Relative executables like `./bin/deploy` are resolved against the working directory.
+Relative executables like `./bin/deploy` resolve against `root`, the project root (--root),
+not the working directory (executables.py).
 Exit status 0 is success; every output line is logged as `<service>: <line>`.
 """
 
@@ -13,9 +14,11 @@ import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..executables import resolve_argv
 from .base import (
     Attempt,
     DeployRequest,
@@ -45,11 +48,18 @@ class CommandDeployer:
     retry: Retry = field(default_factory=Retry)
     sleep: Sleep = time.sleep
     grace_s: float = GRACE_S
+    root: Path | None = None  # relative executables resolve against it (None: the cwd)
     kind: str = field(default="command", init=False)
 
     @classmethod
     def from_settings(
-        cls, settings: Mapping[str, Any], *, environment: str, log: Log, sleep: Sleep = time.sleep
+        cls,
+        settings: Mapping[str, Any],
+        *,
+        environment: str,
+        log: Log,
+        sleep: Sleep = time.sleep,
+        root: Path | None = None,
     ) -> CommandDeployer:
         templates = {k: tuple(settings[k]) for k in TEMPLATES if settings.get(k)}
         if "deploy" not in templates:
@@ -67,6 +77,7 @@ class CommandDeployer:
             timeout_s=seconds(settings, "timeout", 300.0),
             retry=Retry.from_settings(settings),
             sleep=sleep,
+            root=root,
         )
 
     def deploy(self, req: DeployRequest) -> DeployResult:
@@ -88,7 +99,7 @@ class CommandDeployer:
         template = self.templates.get("current_version")
         if template is None:
             return None
-        argv = render_argv(template, {"service": service, "environment": self.environment})
+        argv = self._argv(template, {"service": service, "environment": self.environment})
         version, why = _version_from(self._run(service, argv), timeout_s=self.timeout_s)
         if version is None:
             self.log(f"{service}: current version unknown: {_shown(argv)} -> {why}")
@@ -103,7 +114,7 @@ class CommandDeployer:
             template, values = self._template(action, req)
         if template is None:
             return f"command: none configured for {action}"
-        return f"command: {_shown(render_argv(template, values))}"
+        return f"command: {_shown(self._argv(template, values))}"
 
     def _template(self, action: str, req: DeployRequest) -> tuple[tuple[str, ...] | None, Values]:
         if action == "rollback" and "rollback" not in self.templates:
@@ -114,7 +125,7 @@ class CommandDeployer:
     def _act(self, action: str, req: DeployRequest) -> DeployResult:
         template, values = self._template(action, req)
         assert template is not None  # callers only ask for configured actions
-        argv = render_argv(template, values)  # InputError on a bad value, before anything runs
+        argv = self._argv(template, values)  # InputError on a bad value, before anything runs
 
         def attempt() -> Attempt:
             result = self._run(req.service, argv)
@@ -126,6 +137,9 @@ class CommandDeployer:
 
         what = f"{req.service}: {action}"
         return with_retries(attempt, retry=self.retry, what=what, log=self.log, sleep=self.sleep)
+
+    def _argv(self, template: Sequence[str], values: Values) -> list[str]:
+        return resolve_argv(render_argv(template, values), self.root)
 
     def _run(self, service: str, argv: Sequence[str]) -> RunResult:
         return run(

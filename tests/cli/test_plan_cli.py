@@ -439,3 +439,95 @@ def test_plan_script_wrapper(sample_root: Path, tree_digest: Digest) -> None:
         timeout=60,
     )
     assert unknown.returncode == 2 and "unknown train 'nope'" in unknown.stderr
+
+
+# --- relative executables resolve against --root ------------------------------------------
+
+
+def _script(path: Path, body: str, *, executable: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755 if executable else 0o644)
+
+
+def _with_commands(root: Path) -> Path:
+    """The sample, deploying, probing and reading a signal through ./bin/ scripts."""
+    config_path = root / "config" / "upgrade-policies.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    rt = config["release_trains"]
+    rt["deployer"] = {
+        "type": "command",
+        "deploy": ["./bin/deploy", "{service}", "{version}"],
+        "timeout": 30,
+    }
+    rt["health"] = {"type": "command", "command": ["./bin/health", "{service}"], "retries": 0}
+    rt["signals"]["smoke_failures"] = {"command": ["./bin/smoke"]}
+    rt["rollback"] = {"enabled": False}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    trains_path = root / "catalog" / "release-trains.yaml"
+    trains = yaml.safe_load(trains_path.read_text())
+    trains["trains"][0]["gates"].append({"custom": "smoke_failures < 1"})
+    trains["trains"][0]["rollback"]["enabled"] = False
+    trains_path.write_text(yaml.safe_dump(trains, sort_keys=False))
+    log = root / "deployed.log"
+    _script(root / "bin" / "deploy", f'echo "$1 $2" >> "{log}"\n')
+    _script(root / "bin" / "health", "exit 0\n")
+    _script(root / "bin" / "smoke", "echo 0\n")
+    return log
+
+
+def test_plan_and_execute_resolve_relative_executables_against_root(
+    sample_root: Path, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _with_commands(sample_root)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "bin").mkdir(parents=True)  # a decoy: the working directory's ./bin is not used
+    _script(elsewhere / "bin" / "deploy", "exit 7\n")
+    monkeypatch.chdir(elsewhere)
+
+    plan = run_cli("--root", sample_root, "plan", "Q4-curve-upgrade", "--json", "--dry-run")
+    assert plan.code == 0, plan.out + plan.err
+    smoke = next(g for g in _plan_json(plan)["gates"] if g["gate"] == "smoke_failures < 1")
+    assert smoke["outcome"] == "pass", smoke
+
+    result = run_cli("--root", sample_root, "execute", "Q4-curve-upgrade")
+    assert result.code == 0, result.out + result.err
+    assert sorted(log.read_text().splitlines()) == [
+        "backtesting-service 1.3.0",  # redeployed at its version: the target names curve only
+        "curve-service 2.0.0",
+        "scenario-service 1.4.0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("script", "executable", "why"),
+    [
+        ("deploy", None, "deployer deploy command of curve-service, backtesting-service"),
+        ("deploy", False, "not executable: ./bin/deploy"),
+        ("health", None, "health check command of curve-service"),
+        ("smoke", None, "signal smoke_failures command: executable not found: ./bin/smoke"),
+    ],
+)
+def test_plan_reports_a_missing_or_non_executable_command(
+    sample_root: Path,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    script: str,
+    executable: bool | None,
+    why: str,
+) -> None:
+    _with_commands(sample_root)
+    path = sample_root / "bin" / script
+    if executable is None:
+        path.unlink()
+    else:
+        path.chmod(0o644)
+    monkeypatch.chdir(sample_root / "bin")  # even where ./bin/... would not be found anyway
+
+    result = run_cli("--root", sample_root, "plan", "Q4-curve-upgrade", "--json", "--dry-run")
+    assert result.code == 1, result.out + result.err
+    problems = _plan_json(result)["problems"]
+    assert any(why in p for p in problems), problems
+    if executable is None:
+        assert any(f"({sample_root / 'bin' / script})" in p for p in problems), problems
+        assert any(f"resolve against --root {sample_root}" in p for p in problems), problems

@@ -158,3 +158,20 @@ def test_validate_reports_an_unknown_participant(sample_root: Path, run_cli: Run
     result = run_cli("--root", sample_root, "validate")
     assert result.code == 2
     assert "scenari" in result.out and "$.trains[0].participants[2]" in result.out
+
+
+def test_a_setting_that_has_no_effect_is_said_so(sample_root: Path, run_cli: RunCli) -> None:
+    config = sample_root / "config" / "upgrade-policies.yaml"
+    text = config.read_text().replace(
+        "    health_check_timeout: 300\n",
+        "    health_check_timeout: 300\n    dependency_check_timeout: 60\n",
+    )
+    config.write_text(text)
+    result = run_cli("--root", sample_root, "validate", "--json")
+    assert result.code == 0, result.out + result.err  # accepted: the seed's policies carry it
+    [warning] = json.loads(result.out)["warnings"]
+    assert re.search(
+        r"upgrade-policies\.yaml:\d+: \$\.release_trains\.validation\.dependency_check_timeout: "
+        r"has no effect",
+        warning,
+    ), warning

@@ -672,3 +672,175 @@ def test_every_problem_in_the_service_index_is_reported(make_root: MakeRoot) -> 
     text_all = "\n".join(problems)
     assert "$.services[0].quality.coverage" in text_all
     assert "$.services[1].dependencies.internal[0]" in text_all
+
+
+# --- release settings a run would find unusable halfway ------------------------------------
+
+
+def _services_with_release(release: dict[str, Any] | None, *, others: bool = True) -> Any:
+    services = [
+        {"name": "curve-service", "aliases": ["curve"], "version": "1.8.0"},
+        {"name": "scenario-service", "version": "1.4.0"},
+    ]
+    if release is not None:
+        services[0]["release"] = release
+    return {"services": services if others else services[:1]}
+
+
+@pytest.mark.parametrize(
+    ("section", "settings", "message"),
+    [
+        ("health", {"type": "http"}, "http health check needs a url"),
+        ("health", {"timeout": 3}, None),  # no type, url or command: no check, nothing to miss
+        ("health", {"type": "command"}, "command health check needs a command"),
+        ("deployer", {"type": "command"}, "needs a `deploy` argv template"),
+        ("deployer", {"type": "http"}, "deployer type http needs a `url`"),
+        (
+            "deployer",
+            {"type": "command", "deploy": ["d"], "current_version": ["c", "{version}"]},
+            "current_version template may use only",
+        ),
+    ],
+)
+def test_incomplete_config_release_settings_are_refused_where_the_config_says_them(
+    make_root: MakeRoot, section: str, settings: dict[str, Any], message: str | None
+) -> None:
+    root = _root(make_root, config={"release_trains": {section: settings}})
+    if message is None:
+        load_catalog(root)
+        return
+    with pytest.raises(ValidationFailed) as info:
+        load_catalog(root)
+    [problem] = info.value.problems
+    assert re.search(rf"upgrade-policies\.yaml:2: \$\.release_trains\.{section}: ", problem)
+    assert message in problem
+
+
+@pytest.mark.parametrize(
+    ("config", "release", "message"),
+    [
+        ({}, {"health": {"type": "http"}}, "http health check needs a url"),
+        (
+            {"health": {"type": "http", "url": "http://127.0.0.1:1/h"}},
+            {"health": {"type": "command"}},
+            "command health check needs a command",
+        ),
+        ({}, {"deployer": {"type": "command", "timeout": 5}}, "needs a `deploy` argv template"),
+        (
+            {"deployer": {"type": "command", "deploy": ["./d"]}},
+            {"deployer": {"type": "http"}},  # another type: the config's keys do not apply
+            "deployer type http needs a `url`",
+        ),
+    ],
+)
+def test_a_services_own_release_settings_are_checked_merged(
+    make_root: MakeRoot, config: dict[str, Any], release: dict[str, Any], message: str
+) -> None:
+    problem = _one_problem(
+        make_root,
+        config={"release_trains": config},
+        services=_services_with_release(release),
+    )
+    section = next(iter(release))
+    assert re.search(rf"service-index\.yaml:\d+: \$\.services\[0\]\.release\.{section}: ", problem)
+    assert message in problem and "merged with config" in problem
+
+
+def test_config_settings_completed_by_every_service_are_accepted(make_root: MakeRoot) -> None:
+    catalog = _load(
+        make_root,
+        config={"release_trains": {"health": {"type": "http", "timeout": 2}}},
+        services=_services_with_release(
+            {"health": {"url": "http://127.0.0.1:1/{service}"}}, others=False
+        ),
+    )
+    assert catalog.services["curve-service"].release["health"]["url"].endswith("{service}")
+
+
+def test_a_config_problem_is_said_once_not_per_service(make_root: MakeRoot) -> None:
+    problems = _problems(
+        make_root,
+        config={"release_trains": {"health": {"type": "http"}}},
+        services=_services_with_release({"health": {"timeout": 3}}),
+    )
+    assert len(problems) == 1 and "$.release_trains.health:" in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (1e300, "longer than the 366 days allowed"),
+        ("99999999999999d", "longer than the 366 days allowed"),
+        ("367d", "longer than the 366 days allowed"),
+    ],
+)
+def test_absurd_durations_are_refused(make_root: MakeRoot, value: Any, message: str) -> None:
+    config = {"release_trains": {"health": {"type": "command", "command": ["true"]}}}
+    config["release_trains"]["health"]["interval"] = value
+    problem = _one_problem(make_root, config=config)
+    assert "$.release_trains.health.interval: " in problem and message in problem
+    config = {"release_trains": {"validation": {"rollback_timeout": value}}}
+    problem = _one_problem(make_root, config=config)
+    assert "$.release_trains.validation.rollback_timeout: " in problem and message in problem
+    trains = {"trains": [{"name": "t", "participants": ["curve"], "rollback": {"timeout": value}}]}
+    problem = _one_problem(make_root, trains=trains)
+    assert "$.trains[0].rollback.timeout: " in problem and message in problem
+
+
+def test_a_year_is_still_a_duration(make_root: MakeRoot) -> None:
+    config = {"release_trains": {"validation": {"rollback_timeout": "366d"}}}
+    assert _load(make_root, config=config).config.rollback_timeout_s == 366 * 86400
+
+
+def test_an_incomplete_prometheus_signal_is_refused(make_root: MakeRoot) -> None:
+    signals = {"error_rate": {"prometheus": {"url": "http://127.0.0.1:9090"}}}
+    problem = _one_problem(make_root, config={"release_trains": {"signals": signals}})
+    assert "$.release_trains.signals.error_rate.prometheus: " in problem
+    assert "needs either url and query" in problem
+
+
+def test_a_signal_timeout_of_zero_is_refused(make_root: MakeRoot) -> None:
+    signals = {"uat": {"command": ["true"], "timeout": 0}}
+    problem = _one_problem(make_root, config={"release_trains": {"signals": signals}})
+    assert "$.release_trains.signals.uat.timeout: " in problem and "more than 0 s" in problem
+
+
+def test_the_merge_rules_are_the_runs_own() -> None:
+    from release_trains.executor import deployer_settings as run_deployer_settings
+    from release_trains.probes import health_settings as run_health_settings
+    from release_trains.release_settings import deployer_settings, health_settings
+
+    config = Config(
+        deployer={"type": "command", "deploy": ["./d"], "timeout": 5},
+        health={"type": "http", "url": "http://h", "timeout": 1},
+    )
+    for own in ({}, {"timeout": 9}, {"type": "http", "url": "http://x"}, {"type": "command"}):
+        service = Service("s", "1.0", release={"deployer": own, "health": own})
+        catalog = Catalog(Path("."), {"s": service}, {}, {}, {}, {}, config, {})
+        assert deployer_settings(config.deployer, own) == run_deployer_settings(catalog, service)
+        assert health_settings(config.health, own) == run_health_settings(
+            config.health, service.release
+        )
+
+
+# --- one service, two names ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "participants",
+    [
+        ["curve", "curve-service"],  # an alias and the full name
+        ["curve-service", {"name": "curve", "version": "2.0.0"}],
+        ["scenario", "scenario-service"],  # `<name>-service` and the full name
+    ],
+)
+def test_a_service_listed_twice_through_another_name_is_refused(
+    make_root: MakeRoot, participants: list[Any]
+) -> None:
+    trains = {"trains": [{"name": "t", "participants": participants}]}
+    problem = _one_problem(make_root, trains=trains)
+    first = participants[0] if isinstance(participants[0], str) else participants[0]["name"]
+    second = participants[1] if isinstance(participants[1], str) else participants[1]["name"]
+    assert re.search(r"release-trains\.yaml:\d+: \$\.trains\[0\]\.participants\[1\]: ", problem)
+    assert f"participants[0] {first!r} (line " in problem
+    assert f"and participants[1] {second!r} both resolve to service" in problem

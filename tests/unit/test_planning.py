@@ -4,6 +4,7 @@ from catalogs in tmp_path (no CLI)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from release_trains.catalog import load_catalog
-from release_trains.errors import InputError, ResolutionError, UnknownTrainError
+from release_trains.errors import InputError, UnknownTrainError, ValidationFailed
 from release_trains.gates import Health
 from release_trains.models import Outcome, Service
 from release_trains.planning import Plan, plan_train
@@ -224,9 +225,13 @@ def test_every_unresolved_participant_is_reported_together(make_root: MakeRoot) 
 
 
 def test_two_names_for_one_service_are_refused(make_root: MakeRoot) -> None:
-    with pytest.raises(ResolutionError) as info:
+    # Refused when the catalog is read, where the train says it (it used to get as far as
+    # the plan, which could name no file or line).
+    with pytest.raises(ValidationFailed) as info:
         _plan(make_root, {"participants": ["curve", "curve-service"]})
-    assert "curve-service" in str(info.value) and "twice" in str(info.value)
+    [problem] = info.value.problems
+    assert re.search(r"release-trains\.yaml:\d+: \$\.trains\[0\]\.participants\[1\]: ", problem)
+    assert "'curve'" in problem and "'curve-service'" in problem and "list it once" in problem
 
 
 # --- dependencies -------------------------------------------------------------------------------
@@ -697,3 +702,111 @@ def test_plan_json_has_the_contract_keys(make_root: MakeRoot) -> None:
     }
     assert doc["dependencies"][0]["outcome"] == "unknown"
     json.dumps(doc)  # serialisable as is
+
+
+# --- executables ---------------------------------------------------------------------------
+
+
+def test_executables_resolve_against_the_root_only_when_relative_paths(tmp_path: Path) -> None:
+    from release_trains.executables import problem, resolve, resolve_argv
+
+    assert resolve("./bin/deploy", tmp_path) == str(tmp_path / "bin" / "deploy")
+    assert resolve("bin/deploy", tmp_path) == str(tmp_path / "bin" / "deploy")
+    assert resolve("../tools/deploy", tmp_path) == str(tmp_path.parent / "tools" / "deploy")
+    assert resolve("kubectl", tmp_path) == "kubectl"  # PATH, when it runs
+    assert resolve("/usr/bin/env", tmp_path) == "/usr/bin/env"
+    assert resolve_argv(["./d", "./not-the-executable"], tmp_path) == [
+        str(tmp_path / "d"),
+        "./not-the-executable",
+    ]
+    (tmp_path / "bin").mkdir()
+    assert "is a folder" in (problem("./bin", tmp_path) or "")
+    assert "executable not found" in (problem("./bin/nope", tmp_path) or "")
+    assert problem("kubectl-that-does-not-exist", tmp_path) is None  # not judged: PATH's
+    assert problem("/bin/sh", tmp_path) is None
+
+
+# --- quality_gates.max_failure_rate ----------------------------------------------------------
+
+
+def _snapshot(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "catalog/latest_quality_snapshot.json": {
+            "services": {name: {"metrics": m} for name, m in metrics.items()}
+        }
+    }
+
+
+FAILURE_GATE = "all_participants_failure_rate <= 5"
+
+
+def test_max_failure_rate_gates_every_participant(make_root: MakeRoot) -> None:
+    services = [_service("a"), _service("b"), _service("c")]
+    config = {"release_trains": {"quality_gates": {"max_failure_rate": 5}}}
+    snapshot = _snapshot(
+        {
+            "a": {"build_success_rate": 0.95},  # exactly 5 %: meets "at most 5 %"
+            "b": {"failure_rate": 0.08},  # 8 %
+            "c": {"build_success_rate": 99},  # percents are read as percents
+        }
+    )
+    plan = _plan(
+        make_root,
+        {"participants": ["a", "b", "c"]},
+        services=services,
+        config=config,
+        extra=snapshot,
+    )
+    gate = _gate(plan, FAILURE_GATE)
+    assert gate.outcome is Outcome.FAIL and gate.failing == ("b",), gate
+    assert "b (8)" in gate.detail
+    assert any(p.startswith(f"gate {FAILURE_GATE}: fail") for p in plan.problems)
+
+    snapshot = _snapshot({"a": {"build_success_rate": 0.95}, "c": {"failure_rate": 0.01}})
+    plan = _plan(
+        make_root, {"participants": ["a", "c"]}, services=services, config=config, extra=snapshot
+    )
+    assert _gate(plan, FAILURE_GATE).outcome is Outcome.PASS
+    assert plan.ready, plan.problems
+
+
+def test_max_failure_rate_without_data_is_unknown_and_blocks(make_root: MakeRoot) -> None:
+    services = [_service("a"), _service("b")]
+    config = {"release_trains": {"quality_gates": {"max_failure_rate": 5}}}
+    snapshot = _snapshot({"a": {"build_success_rate": 1.0}})
+    plan = _plan(
+        make_root, {"participants": ["a", "b"]}, services=services, config=config, extra=snapshot
+    )
+    gate = _gate(plan, FAILURE_GATE)
+    assert gate.outcome is Outcome.UNKNOWN and "no failure rate known for b" in gate.detail
+    assert not plan.ready
+
+
+def test_max_failure_rate_is_opt_in(make_root: MakeRoot) -> None:
+    plan = _plan(make_root, {"participants": ["curve"]})
+    assert not any("failure_rate" in g.gate for g in plan.gates)
+
+
+def test_a_train_may_gate_on_the_failure_rate_itself(make_root: MakeRoot) -> None:
+    services = [_service("a")]
+    snapshot = _snapshot({"a": {"build_success_rate": 0.97}})
+    train = {"participants": ["a"], "gates": ["all_participants_failure_rate < 2%"]}
+    plan = _plan(make_root, train, services=services, extra=snapshot)
+    assert _gate(plan, "all_participants_failure_rate < 2%").outcome is Outcome.FAIL
+
+
+def test_a_first_install_whose_deploy_needs_a_previous_version_is_not_ready(
+    make_root: MakeRoot,
+) -> None:
+    deployer = {"type": "command", "deploy": ["/bin/true", "{service}", "{previous_version}"]}
+    plan = _plan(
+        make_root,
+        {"participants": [{"name": "new", "version": "1.0.0"}]},
+        services=[_service("new", version=None)],
+        config={"release_trains": {"deployer": deployer}},
+    )
+    assert any(
+        p == "deployer deploy of new: it is a first install, but the template uses "
+        "{previous_version}"
+        for p in plan.problems
+    ), plan.problems

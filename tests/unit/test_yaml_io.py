@@ -315,3 +315,116 @@ def test_line_of_in_json(tmp_path: Path) -> None:
 def test_line_of_never_raises(tmp_path: Path) -> None:
     assert line_of(_write(tmp_path, "bad.yaml", "a: [\n"), ["a"]) is None
     assert line_of(tmp_path / "missing.yaml", ["a"]) is None
+
+
+# --- explicit tags and the keys they make --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        ('!!int "high"', "!!int"),
+        ('!!bool "yes please"', "!!bool"),
+        ("!!float", "!!float"),
+        ('!!float ""', "!!float"),
+        ("!!int", "!!int"),
+        ("!!int 1.5", "!!int"),
+        ("!!float abc", "!!float"),
+    ],
+)
+def test_a_tag_with_a_value_it_cannot_hold_is_bad_input(
+    tmp_path: Path, value: str, tag: str
+) -> None:
+    path = _write(tmp_path, "t.yaml", f"trains:\n  - name: a\n    description: {value}\n")
+    message = _refused(path)
+    assert f"{path}:3:" in message
+    assert f"cannot be read as {tag}" in message
+
+
+def test_a_tag_with_a_value_it_can_hold_is_read(tmp_path: Path) -> None:
+    path = _write(tmp_path, "t.yaml", 'a: !!int "12"\nb: !!bool "true"\nc: !!float "1.5"\n')
+    assert load_file(path) == {"a": 12, "b": True, "c": 1.5}
+
+
+def test_keys_that_differ_once_constructed_are_not_duplicates(tmp_path: Path) -> None:
+    path = _write(tmp_path, "t.yaml", "1: int\n'1': text\n")
+    assert load_file(path) == {1: "int", "1": "text"}
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("a: 1\na: 2\n", "'a'"),
+        ("1: x\n0x1: y\n", "1"),
+        ("'a': 1\n\"a\": 2\n", "'a'"),
+        ("1: x\n1.0: y\n", "1"),  # one key once constructed: the second would replace the first
+    ],
+)
+def test_keys_equal_once_constructed_are_duplicates(tmp_path: Path, text: str, first: str) -> None:
+    message = _refused(_write(tmp_path, "t.yaml", text))
+    assert f"duplicate key {first}" in message
+    assert ":2:" in message and "first at line 1" in message
+
+
+def test_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    path = _write(tmp_path, "t.yaml", "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  x: 3\n")
+    assert load_file(path)["use"] == {"x": 3, "y": 2}
+
+
+# --- numbers a setting cannot hold ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (".nan", "not a number"),
+        (".NaN", "not a number"),
+        (".inf", "infinite"),
+        ("-.inf", "infinite"),
+        ("1.0e+400", "infinite"),  # YAML 1.1 reads 1e400 (no dot) as text
+        ("-1.0e+400", "infinite"),
+        ("9" * 5000, "5000 digits"),
+        ("9223372036854775808", "out of range"),
+        ("!!float 1e999", "infinite"),
+    ],
+)
+def test_non_finite_and_absurd_numbers_are_refused_in_yaml(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    path = _write(
+        tmp_path, "c.yaml", f"release_trains:\n  health:\n    type: http\n    timeout: {value}\n"
+    )
+    message = _refused(path)
+    assert f"{path}:4: $.release_trains.health.timeout: " in message
+    assert why in message
+    assert len(message) < 400  # a 5000-digit number is not echoed back whole
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("NaN", "not a number"),
+        ("Infinity", "infinite"),
+        ("-Infinity", "infinite"),
+        ("1e400", "infinite"),
+        ("9" * 5000, "5000 digits"),
+        ("-9223372036854775809", "out of range"),
+    ],
+)
+def test_non_finite_and_absurd_numbers_are_refused_in_json(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    text = '{\n  "services": {\n    "a": {\n      "score": ' + value + "\n    }\n  }\n}\n"
+    path = _write(tmp_path, "q.json", text)
+    message = _refused(path)
+    assert f"{path}:4: $.services.a.score: " in message
+    assert why in message
+    assert len(message) < 400
+
+
+def test_large_but_sane_numbers_are_read(tmp_path: Path) -> None:
+    text = "a: 9223372036854775807\nb: -9223372036854775808\nc: 1.0e+300\n"
+    path = _write(tmp_path, "t.yaml", text)
+    assert load_file(path) == {"a": 2**63 - 1, "b": -(2**63), "c": 1e300}
+    path = _write(tmp_path, "t.json", '{"a": 9223372036854775807, "c": 1e300, "d": "NaN"}')
+    assert load_file(path) == {"a": 2**63 - 1, "c": 1e300, "d": "NaN"}
