@@ -3,6 +3,8 @@
 Settings: `deploy` (required), `rollback` (default: the deploy template for the version to
 return to), `undeploy`, `current_version` (prints the deployed version), `check` (artifact
 check at staging), `timeout` (s, default 300, per attempt), `retries` (default 0), `backoff`.
+A request's `deadline` cuts an attempt's timeout to the time left, and its `on_spawn` is told
+the process group of every command started for it.
 Relative executables like `./bin/deploy` are resolved against the working directory.
 Exit status 0 is success; every output line is logged as `<service>: <line>`.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from .base import (
     Retry,
     Sleep,
     check_action,
+    remaining,
     seconds,
     template_values,
     with_retries,
@@ -84,6 +87,9 @@ class CommandDeployer:
     def check(self, req: DeployRequest) -> DeployResult | None:
         return self._act("check", req) if "check" in self.templates else None
 
+    def can_report_version(self) -> bool:
+        return "current_version" in self.templates
+
     def current_version(self, service: str) -> str | None:
         template = self.templates.get("current_version")
         if template is None:
@@ -117,22 +123,42 @@ class CommandDeployer:
         argv = render_argv(template, values)  # InputError on a bad value, before anything runs
 
         def attempt() -> Attempt:
-            result = self._run(req.service, argv)
+            timeout_s = remaining(req.deadline, self.timeout_s)
+            if timeout_s <= 0:
+                return Attempt(False, f"command: {_shown(argv)} -> not started: deadline passed")
+            result = self._run(req.service, argv, timeout_s=timeout_s, on_start=req.on_spawn)
             if result.ok:
                 return Attempt(True, f"command: {_shown(argv)} -> exit 0")
-            reason = result.reason(self.timeout_s)
+            reason = result.reason(timeout_s)
+            if result.timed_out and timeout_s < self.timeout_s:
+                reason += " at the deadline of the whole operation"
             # A missing executable stays missing: retrying would only delay the verdict.
             return Attempt(False, f"command: {_shown(argv)} -> {reason}", result.error is None)
 
         what = f"{req.service}: {action}"
-        return with_retries(attempt, retry=self.retry, what=what, log=self.log, sleep=self.sleep)
+        return with_retries(
+            attempt,
+            retry=self.retry,
+            what=what,
+            log=self.log,
+            sleep=self.sleep,
+            deadline=req.deadline,
+        )
 
-    def _run(self, service: str, argv: Sequence[str]) -> RunResult:
+    def _run(
+        self,
+        service: str,
+        argv: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> RunResult:
         return run(
             argv,
-            timeout_s=self.timeout_s,
+            timeout_s=self.timeout_s if timeout_s is None else timeout_s,
             on_line=lambda line: self.log(f"{service}: {line}"),
             grace_s=self.grace_s,
+            on_start=on_start,
         )
 
 

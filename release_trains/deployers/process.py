@@ -63,8 +63,10 @@ def run(
     timeout_s: float,
     on_line: Callable[[str], None] | None = None,
     grace_s: float = GRACE_S,
+    on_start: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Run `argv`, hand each output line (stdout and stderr merged) to `on_line`."""
+    """Run `argv`, hand each output line (stdout and stderr merged) to `on_line`;
+    `on_start` is told the child's process group id (its pid) as soon as it runs."""
     args = tuple(argv)
     try:
         proc = subprocess.Popen(
@@ -92,6 +94,13 @@ def run(
     deadline = time.monotonic() + timeout_s
     with proc:
         assert proc.stdout is not None
+        if on_start is not None:
+            try:
+                on_start(proc.pid)
+            except BaseException:
+                # Unrecorded, the child could outlive us unseen: it must not run at all.
+                _kill_group(proc, grace_s=grace_s)
+                raise
         finished = _pump(proc, deadline=deadline, emit=emit)
         if not finished:
             _kill_group(proc, grace_s=grace_s)
@@ -196,3 +205,30 @@ def _drain(proc: subprocess.Popen[bytes], *, emit: Callable[[str], None]) -> Non
             pending = _split(pending + chunk, emit)
     if pending:
         emit(_decode(pending))
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group `pgid` still runs (a zombie does not count: inside a
+    container nobody may ever reap an orphan's exited leader)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, and belongs to someone else
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc to look closer: the group exists
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
