@@ -26,7 +26,7 @@ from typing import Any
 from . import lifecycle
 from .deployers import build_deployer
 from .deployers.base import Deployer, DeployRequest, DeployResult, Spawned, seconds
-from .deployers.process import GRACE_S, group_alive
+from .deployers.process import GRACE_S, leader_running
 from .errors import EXIT_NO, EXIT_OK, InputError, LockHeldError, NotNowError, ReleaseTrainError
 from .gates import GateContext, GateResult, Health, evaluate
 from .journal import Journal
@@ -342,15 +342,20 @@ class Executor:
             return None  # this deployer has nothing to check artifacts with
         if not check.ok:
             return f"{name}: artifact check failed: {check.detail}"
-        self.journal.event("artifact", check.detail, service=name)
-        if point is None:
-            return None  # a first install has no rollback point
-        # Shaped like the rollback request: {version} is the version to return to.
-        back = deployer.check(self._request(name, point, target))
+        # Shaped like the rollback request: {version} is the version to return to. A first
+        # install has no rollback point.
+        back = deployer.check(self._request(name, point, target)) if point else None
         if back is None or back.ok:
-            detail = back.detail if back else "nothing to check"
-            self.journal.event("artifact", f"rollback point {point}: {detail}", service=name)
+            detail = check.detail
+            if back is not None:
+                detail += (
+                    f" (rollback point {point} too)"
+                    if back.detail == check.detail
+                    else f"; rollback point {point}: {back.detail}"
+                )
+            self.journal.event("artifact", detail, service=name)
             return None
+        self.journal.event("artifact", check.detail, service=name)
         problem = f"{name}: rollback point {point}: artifact check failed: {back.detail}"
         if self._rollback_enabled():
             return f"{problem} (automatic rollback is enabled and could not return there)"
@@ -521,16 +526,26 @@ class Executor:
         self, deployer: Deployer, name: str, to: str, result: DeployResult
     ) -> DeployResult:
         """A deploy that said it succeeded, checked against what the deployer reports now
-        (where it can report a version): exit 0 alone does not make a release."""
+        (where it can report a version): exit 0 alone does not make a release. A report of
+        another version fails it; no answer (current_version failed or printed no version,
+        logged) leaves it unconfirmed, said in an event, and health verification decides."""
+        assert self.journal
         if not to or not deployer.can_report_version():
             return result
         running = deployer.current_version(name)
         if running == to:
             return result
+        if running is None:
+            self.journal.event(
+                "unconfirmed",
+                f"deploy of {to} not confirmed: current_version gave no version (see the log)",
+                service=name,
+            )
+            return result
         how = "exited 0" if deployer.kind == "command" else "succeeded"
         return DeployResult(
             False,
-            f"deploy {how} but current_version reports {running or 'nothing'}, expected {to}",
+            f"deploy {how} but current_version reports {running}, expected {to}",
             result.attempts,
         )
 
@@ -810,12 +825,15 @@ def await_deploys_in_flight(
     `services`, so two deploys of one service never overlap.
 
     Such a command runs in its own session, so `kill -9` of its executor leaves it running.
-    We wait for its process group to end, up to the deployer's timeout (plus the grace a
-    timeout gives), which is as long as its own executor would have let it run. If it still
-    runs then, we refuse (exit 3) naming it rather than kill it: it may be half-way through
-    changing the service, and its group id may by then belong to an unrelated process. A
-    command on another host cannot be checked from here: refused too, naming the host.
-    Once the group is gone, the step is reconciled as usual (the deployer reports what runs).
+    We wait for it (the leader of its process group) to end, up to the deployer's timeout
+    (plus the grace a timeout gives), which is as long as its own executor would have let it
+    run. If it still runs then, we refuse (exit 3) naming it rather than kill it: it may be
+    half-way through changing the service, and its group id may by then belong to an
+    unrelated process. A command on another host cannot be checked from here: refused too,
+    naming the host. Once it has ended, the step is reconciled as usual (the deployer reports
+    what runs). The group is recorded as soon as the command starts: a kill in the moment
+    between the start and that write leaves a command unrecorded (then the reconcile alone
+    decides, as before).
     """
     by_name = {s.name: s for s in services}
     here = this_host()
@@ -831,13 +849,13 @@ def await_deploys_in_flight(
                 f"{what} may still be running and cannot be checked from {here}: run this "
                 f"command on {step.deploy_host}, where it can be"
             )
-        if group_alive(pgid):
+        if leader_running(pgid):
             limit = seconds(deployer_settings(catalog, by_name[step.service]), "timeout", 300.0)
             limit += GRACE_S
             if settings.echo:
                 settings.echo(f"waiting up to {limit:g} s for {what} to end")
             deadline = time.monotonic() + limit
-            while group_alive(pgid):
+            while leader_running(pgid):
                 if time.monotonic() >= deadline:
                     raise LockHeldError(
                         f"{what} is still running after {limit:g} s; it is not killed, as it "

@@ -207,28 +207,23 @@ def _drain(proc: subprocess.Popen[bytes], *, emit: Callable[[str], None]) -> Non
         emit(_decode(pending))
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether any process of group `pgid` still runs (a zombie does not count: inside a
-    container nobody may ever reap an orphan's exited leader)."""
+def leader_running(pgid: int) -> bool:
+    """Whether the command that leads process group `pgid` still runs: the group's first
+    process (its pid is the group id), not yet exited and still leading that group. Like
+    `run`, it is the leader's exit that ends a command: a daemon it left in the group does not
+    count, nor does its zombie (inside a container nobody may ever reap an orphan)."""
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pgid}/stat", encoding="utf-8", errors="replace") as f:
+            stat = f.read()
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True  # it exists, and belongs to someone else
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return True  # no /proc to look closer: the group exists
-    for entry in entries:
-        if not entry.isdigit():
-            continue
+    except OSError:  # no /proc here: whether the group has any process at all
         try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue  # gone meanwhile
-        fields = stat.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            return True
-    return False
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # it exists, and belongs to someone else
+        return True
+    fields = stat.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
+    return len(fields) > 2 and fields[0] not in ("Z", "X") and fields[2] == str(pgid)

@@ -64,6 +64,22 @@ def edit_trains(project: Project, change: Any) -> None:
     write_yaml(path, doc)
 
 
+def wait_for_recorded_group(project: Project, service: str) -> int:
+    """The deploy's process group as the executor recorded it with the step (a kill before
+    that write lands is the one moment an orphan goes unrecorded: see the executor)."""
+    rows: list[tuple[Any, ...]] = []
+
+    def recorded() -> bool:
+        rows[:] = project.query(
+            "SELECT deploy_pgid FROM steps WHERE service = ? AND deploy_pgid IS NOT NULL",
+            (service,),
+        )
+        return bool(rows)
+
+    wait_until(recorded, timeout_s=20, what=f"the deploy of {service} recorded")
+    return int(rows[0][0])
+
+
 def all_deploys_ended(project: Project) -> None:
     wait_until(
         lambda: all(process_gone(pid) for _, _, pid in project.calls()),
@@ -80,19 +96,21 @@ def test_a_deploy_orphaned_by_kill_9_is_waited_for_never_overlapped(tmp_path: Pa
     hold = p.hold("a")
     first: Background = start(p, "execute", TRAIN, name="first")
     wait_for_calls(p, 1, proc=first)
+    recorded = wait_for_recorded_group(p, "a")
     first.kill()  # the deploy of a runs on, in its own session, held
     [(_, _, orphan)] = p.calls()
+    assert recorded == orphan  # the script's own pid leads its group
     assert not process_gone(orphan)
 
     second: Background = start(p, "execute", TRAIN, name="second")
     # Either the new run waits for the orphan, or (the bug) it deploys a beside it.
     wait_until(
-        lambda: "waiting up to" in second.err() or len(p.calls()) > 1,
+        lambda: "waiting up to" in " ".join(second.err().split()) or len(p.calls()) > 1,
         timeout_s=20,
         what="the second run waits for the orphan",
     )
     assert len(p.calls()) == 1, p.timeline_lines()
-    assert f"process group {orphan}" in second.err()
+    assert f"process group {orphan}" in " ".join(second.err().split())  # however it wraps
     hold.unlink()
     result = second.wait()
     all_deploys_ended(p)
@@ -114,6 +132,7 @@ def test_an_orphan_that_fails_is_waited_for_then_deployed_again(tmp_path: Path, 
     fail = p.fail("a", TARGET)  # the orphan will fail once let go
     first: Background = start(p, "execute", TRAIN, name="first")
     wait_for_calls(p, 1, proc=first)
+    wait_for_recorded_group(p, "a")
     first.kill()
     # The next run deploys through a wrapper that drops the flag first, so only the orphan fails.
     wrapper = write_script(
@@ -126,7 +145,7 @@ def test_an_orphan_that_fails_is_waited_for_then_deployed_again(tmp_path: Path, 
 
     second: Background = start(p, "execute", TRAIN, name="second")
     wait_until(
-        lambda: "waiting up to" in second.err() or len(p.calls()) > 1,
+        lambda: "waiting up to" in " ".join(second.err().split()) or len(p.calls()) > 1,
         timeout_s=20,
         what="the second run waits for the orphan",
     )
@@ -155,15 +174,18 @@ def test_an_orphan_still_running_after_the_deployer_timeout_is_refused_with_exit
     hold = p.hold("a")
     first: Background = start(p, "execute", TRAIN, name="first")
     wait_for_calls(p, 1, proc=first)
+    recorded = wait_for_recorded_group(p, "a")
     first.kill()
     [(_, _, orphan)] = p.calls()
+    assert recorded == orphan
     # The next run waits only as long as the deployer's timeout (plus its grace period).
     edit_config(p, lambda rt: rt["deployer"].update(timeout=1))
 
     second = p.run("execute", TRAIN, "--json")
     assert second.code == 3, second
-    assert f"process group {orphan}" in second.err, second
-    assert "still running" in second.err and "not killed" in second.err, second
+    err = " ".join(second.err.split())  # however the terminal wrapped it
+    assert f"process group {orphan}" in err, second
+    assert "still running" in err and "not killed" in err, second
     assert not process_gone(orphan)  # refused, not killed
     assert len(p.calls()) == 1
     assert not p.query("SELECT * FROM locks")
@@ -189,7 +211,8 @@ def test_an_orphan_on_another_host_is_refused_naming_the_host(tmp_path: Path) ->
     con.close()
     result = p.run("execute", TRAIN)
     assert result.code == 3, result
-    assert "elsewhere.example" in result.err and "process group 4242" in result.err, result
+    err = " ".join(result.err.split())
+    assert "elsewhere.example" in err and "process group 4242" in err, result
     assert len(p.calls()) == 1
 
 

@@ -644,18 +644,18 @@ def test_which_deployers_can_report_the_running_version(tmp_path: Path) -> None:
     ).can_report_version()
 
 
-def test_group_alive_sees_a_running_group_and_not_its_zombie(tmp_path: Path) -> None:
+def test_leader_running_sees_a_running_leader_and_not_its_zombie(tmp_path: Path) -> None:
     import subprocess
 
-    from release_trains.deployers.process import group_alive
+    from release_trains.deployers.process import leader_running
 
     proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
     try:
-        assert group_alive(proc.pid)
+        assert leader_running(proc.pid)
         proc.kill()
         # not reaped yet: the leader is a zombie, which no longer counts as running
-        wait_until(lambda: not group_alive(proc.pid), timeout_s=5, what="the group ended")
+        wait_until(lambda: not leader_running(proc.pid), timeout_s=5, what="the group ended")
     finally:
         proc.kill()
         proc.wait()
-    assert not group_alive(proc.pid)
+    assert not leader_running(proc.pid)
