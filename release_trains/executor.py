@@ -39,6 +39,7 @@ from .triggers import TriggerWatch
 
 FINAL_STEP = frozenset({"released"})
 _IN_FLIGHT_POLL_S = 0.1  # how often a new run looks whether an orphaned deploy has ended
+_HEARTBEAT_EVERY_S = 1.0  # lease renewal while it waits (the executor's own loop: ~1 s too)
 
 
 @dataclass(frozen=True)
@@ -855,14 +856,18 @@ def await_deploys_in_flight(
             if settings.echo:
                 settings.echo(f"waiting up to {limit:g} s for {what} to end")
             deadline = time.monotonic() + limit
+            beat = time.monotonic()
             while leader_running(pgid):
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if now >= deadline:
                     raise LockHeldError(
                         f"{what} is still running after {limit:g} s; it is not killed, as it "
                         f"may be half-way through changing {step.service}: let it end, or stop "
                         f"it (kill -TERM -- -{pgid}), then run this command again"
                     )
-                heartbeat()  # the lease is ours while we wait
+                if now - beat >= _HEARTBEAT_EVERY_S:
+                    heartbeat()  # the lease is ours while we wait
+                    beat = now
                 time.sleep(_IN_FLIGHT_POLL_S)  # another process's progress: polled, bounded
         store.update_step(
             step.run_id, step.service, deploy_pgid=None, deploy_host=None, deploy_started_at=None
