@@ -283,6 +283,21 @@ def test_a_deploy_that_exits_0_but_changes_nothing_fails_naming_both_versions(
     assert p.run_status()[0] == "failed"
 
 
+def test_a_rollback_that_exits_0_but_changes_nothing_is_not_rolled_back(tmp_path: Path) -> None:
+    p = make_project(tmp_path, services={"a": []})
+    noop = write_script(p.work / "noop", "exit 0\n")
+    edit_config(p, lambda rt: rt["deployer"].update(rollback=[str(noop), "{service}"]))
+    assert p.run("execute", TRAIN).code == 0
+
+    result = p.run("rollback", TRAIN, "--reason", "undo", "--json")
+    assert result.code == 1, result
+    step = p.steps()["a"]
+    assert step["status"] == "failed", step
+    expected = f"rollback exited 0 but current_version reports {TARGET}, expected {FROM}"
+    assert expected in step["error"], step
+    assert p.run_status()[0] == "failed"
+
+
 # --- 4. the rollback point's artifact --------------------------------------------------------
 
 
