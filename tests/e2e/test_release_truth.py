@@ -32,7 +32,7 @@ from e2e_support import (
     wait_for_calls,
     write_yaml,
 )
-from helpers import process_gone, wait_until, write_script
+from helpers import Reply, process_gone, serve, wait_until, write_script
 
 
 def overlaps(project: Project) -> list[str]:
@@ -446,3 +446,28 @@ def test_health_check_timeout_bounds_the_whole_verification(tmp_path: Path) -> N
     assert step["status"] == "failed" and step["health"] == "unhealthy", step
     assert "limit of the whole health verification" in step["error"], step
     assert p.run_status()[0] == "failed"
+
+
+def test_health_check_timeout_bounds_an_http_endpoint_that_keeps_failing_slowly(
+    tmp_path: Path,
+) -> None:
+    with serve() as server:
+        server.script("/health", Reply(hang=True))  # every probe times out, after 0.3 s
+        p = make_project(
+            tmp_path,
+            services={"a": []},
+            health={
+                "type": "http",
+                "url": f"{server.url}/health",
+                "timeout": 0.3,
+                "retries": 100,
+                "interval": 0.1,
+            },
+            release_trains={"validation": {"health_check_timeout": 1.5}},
+        )
+        result = p.run("execute", TRAIN, "--json")
+    assert result.code == 1, result
+    step = p.steps()["a"]
+    assert step["health"] == "unhealthy", step
+    assert "gave up at the 1.5 s limit of the whole health verification" in step["error"], step
+    assert len(server.requests) < 101  # not every retry of the check was made
