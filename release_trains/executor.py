@@ -18,15 +18,16 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from graphlib import TopologicalSorter
 from typing import Any
 
 from . import lifecycle
 from .deployers import build_deployer
-from .deployers.base import Deployer, DeployRequest
-from .errors import EXIT_NO, EXIT_OK, InputError
+from .deployers.base import Deployer, DeployRequest, DeployResult, Spawned, seconds
+from .deployers.process import GRACE_S, leader_running
+from .errors import EXIT_NO, EXIT_OK, InputError, LockHeldError, NotNowError, ReleaseTrainError
 from .gates import GateContext, GateResult, Health, evaluate
 from .journal import Journal
 from .models import Catalog, Service
@@ -37,6 +38,8 @@ from .store import Lock, Run, Step, Store
 from .triggers import TriggerWatch
 
 FINAL_STEP = frozenset({"released"})
+_IN_FLIGHT_POLL_S = 0.1  # how often a new run looks whether an orphaned deploy has ended
+_HEARTBEAT_EVERY_S = 1.0  # lease renewal while it waits (the executor's own loop: ~1 s too)
 
 
 @dataclass(frozen=True)
@@ -161,12 +164,49 @@ class Executor:
             raise lifecycle.refuse(train.name, status, "execute")
         self._lock([s.name for s in services])
         try:
+            await_deploys_in_flight(
+                self.catalog, self.store, services, settings=self.s, heartbeat=self._heartbeat
+            )
             run = self.store.latest_run(train.name)  # re-read under the lock
-            return self._run(run, services)
+            try:
+                return self._run(run, services)
+            except NotNowError:
+                raise  # a refused move or a lost lock: this process must not write the run
+            except Exception as e:
+                self._end_after_error(e)
+                raise
         finally:
             self.store.release(self.lock_id)
             if self.journal:
                 self.journal.close()
+
+    def _end_after_error(self, error: Exception) -> None:
+        """A phase raised: the run still ends `failed`, with the reason, so it is never left
+        looking active. No automatic rollback runs: the code that should drive it has just
+        failed in a way nobody planned for, so a person decides (execute again reconciles every
+        step with what the deployer reports; `rollback` undoes what was deployed)."""
+        if self.run is None or self.journal is None:
+            return  # nothing was started that could be left behind
+        try:
+            current = self._current_status()
+            if (
+                current not in lifecycle.TRANSITIONS
+                or "failed" not in lifecycle.TRANSITIONS[current]
+            ):
+                return
+            what = (
+                str(error)
+                if isinstance(error, ReleaseTrainError)
+                else (f"unexpected error: {type(error).__name__}: {error}")
+            )
+            self._finish(
+                "failed",
+                f"{current} stopped by {what} (no automatic rollback ran; run `release-trains "
+                f"execute {self.train_name}` to retry or `release-trains rollback "
+                f"{self.train_name}` to undo)",
+            )
+        except Exception:  # the original error is what the caller must see
+            return
 
     # --- the phases ------------------------------------------------------------------------
 
@@ -208,7 +248,10 @@ class Executor:
             )
         self._move(start, "validating")
 
-        # validating: the plan must still be ready
+        # validating: what the environment must supply, then the plan must still be ready
+        missing = environment_problems(self.catalog, self.train, services)
+        if missing:
+            return self._finish("failed", "environment: " + "; ".join(missing))
         plan = plan_train(
             self.catalog,
             self.train.name,
@@ -244,35 +287,93 @@ class Executor:
         return self._finish("completed", None)
 
     def _stage(self, plan: Plan, services: list[Service]) -> str | None:
+        """Rollback points and artifact checks; a step only counts as done when it was
+        released at the version this run targets (a changed target is deployed again)."""
         assert self.run and self.journal
         existing = {s.service: s for s in self.store.steps(self.run.id)}
         new_steps = []
         for position, name in enumerate(plan.ordering.order):
-            service = self.catalog.services[name]
             planned = plan.service(name)
-            if name in existing:
-                step = existing[name]
-                if step.status in ("failed", "skipped"):
-                    self.store.update_step(self.run.id, name, status="pending", error=None)
-                continue
-            deployer = self._deployer(service)
-            req = self._request(name, planned.to_version or "", planned.from_version)
-            check = deployer.check(req)
-            if check is not None and not check.ok:
-                return f"{name}: artifact check failed: {check.detail}"
-            if check is not None:
-                self.journal.event("artifact", check.detail, service=name)
-            new_steps.append(
-                Step(
-                    self.run.id, name, position, "pending", planned.from_version, planned.to_version
+            target = planned.to_version
+            step = existing.get(name)
+            if step is not None and step.status == "released" and step.to_version == target:
+                continue  # released at this very target by an earlier attempt: never twice
+            # The rollback point recorded when the run first staged the service stays: it is
+            # what ran before this run touched it.
+            point = step.from_version if step is not None else planned.from_version
+            failure = self._check_artifacts(self.catalog.services[name], target or "", point)
+            if failure:
+                return failure
+            if step is None:
+                new_steps.append(
+                    Step(self.run.id, name, position, "pending", planned.from_version, target)
                 )
-            )
-            point = planned.from_version or "none (first install)"
-            self.journal.event(
-                "rollback-point", f"{name}: {point}; target {planned.to_version}", service=name
-            )
+                shown = planned.from_version or "none (first install)"
+                self.journal.event(
+                    "rollback-point", f"{name}: {shown}; target {target}", service=name
+                )
+                continue
+            changes: dict[str, Any] = {}
+            if step.to_version != target:
+                changes["to_version"] = target
+                self.journal.event(
+                    "retarget",
+                    f"target changed from {step.to_version} to {target} since the run last "
+                    f"staged it ({step.status} then): it is deployed at {target}",
+                    service=name,
+                    audited=True,
+                )
+            if step.status in ("failed", "skipped", "released"):
+                changes.update(
+                    status="pending", error=None, health="not verified", health_detail=None
+                )
+            if changes:
+                self.store.update_step(self.run.id, name, **changes)
         self.store.add_steps(new_steps)
         return None
+
+    def _check_artifacts(self, service: Service, target: str, point: str | None) -> str | None:
+        """The new version's artifact, and the rollback point's with the same `check`: the
+        failure that stops the run, or None. A missing rollback artifact stops it only where
+        automatic rollback is enabled (it could not return there); otherwise it is a warning."""
+        assert self.journal
+        name = service.name
+        deployer = self._deployer(service)
+        check = deployer.check(self._request(name, target, point))
+        if check is None:
+            return None  # this deployer has nothing to check artifacts with
+        if not check.ok:
+            return f"{name}: artifact check failed: {check.detail}"
+        # Shaped like the rollback request: {version} is the version to return to. A first
+        # install has no rollback point.
+        back = deployer.check(self._request(name, point, target)) if point else None
+        if back is None or back.ok:
+            detail = check.detail
+            if back is not None:
+                detail += (
+                    f" (rollback point {point} too)"
+                    if back.detail == check.detail
+                    else f"; rollback point {point}: {back.detail}"
+                )
+            self.journal.event("artifact", detail, service=name)
+            return None
+        self.journal.event("artifact", check.detail, service=name)
+        problem = f"{name}: rollback point {point}: artifact check failed: {back.detail}"
+        if self._rollback_enabled():
+            return f"{problem} (automatic rollback is enabled and could not return there)"
+        self.journal.event(
+            "warning",
+            f"{problem}; automatic rollback is disabled, so the run goes on",
+            service=name,
+            audited=True,
+        )
+        return None
+
+    def _rollback_enabled(self) -> bool:
+        """The train's rollback.enabled, else config rollback.enabled (default false)."""
+        assert self.train
+        enabled = self.train.rollback.enabled
+        return self.catalog.config.rollback_enabled if enabled is None else bool(enabled)
 
     def _release_all(self, plan: Plan, services: list[Service]) -> None:
         assert self.run and self.journal
@@ -292,7 +393,7 @@ class Executor:
                 ready.extend(sorted(sorter.get_ready()))
                 while ready and len(running) < self.s.max_parallel and not self._should_stop():
                     name = ready.pop(0)
-                    if steps[name].status == "released":
+                    if steps[name].status == "released":  # at this target: see _stage
                         sorter.done(name)  # released by an earlier process: never twice
                         ready.extend(sorted(sorter.get_ready()))
                         continue
@@ -347,7 +448,10 @@ class Executor:
                 status="deploying",
                 attempts=step.attempts + 1,
                 started_at=self._now(),
+                finished_at=None,  # the last attempt's end would make a negative duration
                 error=None,
+                health="not verified",
+                health_detail=None,
             )
             self.journal.event(
                 "deploy",
@@ -355,9 +459,16 @@ class Executor:
                 service=name,
                 audited=True,
             )
-            result = deployer.deploy(req)
+            try:
+                result = deployer.deploy(replace(req, on_spawn=self._recorder(name)))
+            finally:
+                self.store.update_step(
+                    run_id, name, deploy_pgid=None, deploy_host=None, deploy_started_at=None
+                )
             if result.attempts > 1:  # retries inside the deployer count as attempts too
                 self.store.update_step(run_id, name, attempts=step.attempts + result.attempts)
+            if result.ok:
+                result = self._confirm(deployer, name, to, result)
             if not result.ok:
                 self.store.update_step(
                     run_id, name, status="failed", error=result.detail, finished_at=self._now()
@@ -396,6 +507,49 @@ class Executor:
         )
         self.journal.event("released", f"{to} ({health.detail})", service=name, audited=True)
         return True
+
+    def _recorder(self, name: str) -> Spawned:
+        """Records each deployer command's process group with the step as it starts."""
+        assert self.run
+        run_id = self.run.id
+
+        def spawned(pgid: int) -> None:
+            self.store.update_step(
+                run_id,
+                name,
+                deploy_pgid=pgid,
+                deploy_host=this_host(),
+                deploy_started_at=self._now(),
+            )
+
+        return spawned
+
+    def _confirm(
+        self, deployer: Deployer, name: str, to: str, result: DeployResult
+    ) -> DeployResult:
+        """A deploy that said it succeeded, checked against what the deployer reports now
+        (where it can report a version): exit 0 alone does not make a release. A report of
+        another version fails it; no answer (current_version failed or printed no version,
+        logged) leaves it unconfirmed, said in an event, and health verification decides."""
+        assert self.journal
+        if not to or not deployer.can_report_version():
+            return result
+        running = deployer.current_version(name)
+        if running == to:
+            return result
+        if running is None:
+            self.journal.event(
+                "unconfirmed",
+                f"deploy of {to} not confirmed: current_version gave no version (see the log)",
+                service=name,
+            )
+            return result
+        how = "exited 0" if deployer.kind == "command" else "succeeded"
+        return DeployResult(
+            False,
+            f"deploy {how} but current_version reports {running}, expected {to}",
+            result.attempts,
+        )
 
     def _skip_rest(self, plan: Plan, failed: set[str]) -> None:
         """Steps that never started: skipped, saying whether a dependency failed."""
@@ -492,6 +646,10 @@ class Executor:
             "threshold": health_threshold(self.train, settings),
             "fields": fields,
             "root": self.catalog.root,
+            # validation.health_check_timeout bounds one service's whole verification: every
+            # sample, retry and interval (probes.py), so a check that keeps failing slowly
+            # cannot hold the train for retries x (timeout + interval).
+            "time_limit_s": self.catalog.config.health_check_timeout_s,
         }
         if self.s.sleep:
             kwargs["sleep"] = self.s.sleep
@@ -597,10 +755,7 @@ class Executor:
     def _fail(self, reason: str) -> RunOutcome:
         """Automatic rollback where it is enabled (train, else config; default off)."""
         assert self.train and self.run and self.journal
-        enabled = self.train.rollback.enabled
-        if enabled is None:
-            enabled = self.catalog.config.rollback_enabled
-        if not enabled:
+        if not self._rollback_enabled():
             return self._finish(
                 "failed", f"{reason} (automatic rollback is disabled: no rollback ran)"
             )
@@ -655,6 +810,106 @@ def health_threshold(train: Any, settings: Mapping[str, Any]) -> float:
     return float(settings.get("threshold", 100.0))
 
 
+def this_host() -> str:
+    """The host name that locks and in-flight deploys are recorded with."""
+    return socket.gethostname()
+
+
+def await_deploys_in_flight(
+    catalog: Catalog,
+    store: Store,
+    services: list[Service],
+    *,
+    settings: Settings,
+    heartbeat: Callable[[], None],
+) -> None:
+    """Before a run (execute, resume, rollback) that holds the locks deploys anything: make
+    sure no deployer command of an earlier, killed process is still running for one of
+    `services`, so two deploys of one service never overlap.
+
+    Such a command runs in its own session, so `kill -9` of its executor leaves it running.
+    We wait for it (the leader of its process group) to end, up to the deployer's timeout
+    (plus the grace a timeout gives), which is as long as its own executor would have let it
+    run. If it still runs then, we refuse (exit 3) naming it rather than kill it: it may be
+    half-way through changing the service, and its group id may by then belong to an
+    unrelated process. A command on another host cannot be checked from here: refused too,
+    naming the host. Once it has ended, the step is reconciled as usual (the deployer reports
+    what runs). The group is recorded as soon as the command starts: a kill in the moment
+    between the start and that write leaves a command unrecorded (then the reconcile alone
+    decides, as before).
+    """
+    by_name = {s.name: s for s in services}
+    here = this_host()
+    for step in store.deploys_in_flight(list(by_name)):
+        pgid = step.deploy_pgid
+        assert pgid is not None
+        what = (
+            f"the deploy of {step.service} started by run {step.run_id} at "
+            f"{step.deploy_started_at} (process group {pgid} on {step.deploy_host})"
+        )
+        if step.deploy_host != here:
+            raise LockHeldError(
+                f"{what} may still be running and cannot be checked from {here}: run this "
+                f"command on {step.deploy_host}, where it can be"
+            )
+        if leader_running(pgid):
+            limit = seconds(deployer_settings(catalog, by_name[step.service]), "timeout", 300.0)
+            limit += GRACE_S
+            if settings.echo:
+                settings.echo(f"waiting up to {limit:g} s for {what} to end")
+            deadline = time.monotonic() + limit
+            beat = time.monotonic()
+            while leader_running(pgid):
+                now = time.monotonic()
+                if now >= deadline:
+                    raise LockHeldError(
+                        f"{what} is still running after {limit:g} s; it is not killed, as it "
+                        f"may be half-way through changing {step.service}: let it end, or stop "
+                        f"it (kill -TERM -- -{pgid}), then run this command again"
+                    )
+                if now - beat >= _HEARTBEAT_EVERY_S:
+                    heartbeat()  # the lease is ours while we wait
+                    beat = now
+                time.sleep(_IN_FLIGHT_POLL_S)  # another process's progress: polled, bounded
+        store.update_step(
+            step.run_id, step.service, deploy_pgid=None, deploy_host=None, deploy_started_at=None
+        )
+
+
+def environment_problems(catalog: Catalog, train: Any, services: list[Service]) -> list[str]:
+    """Every `${VAR}` a run would expand from the environment and cannot, with where it is
+    used: headers of the deployer and health check of each service, and of the signals the
+    train's gates and triggers read. Checked in validating, before anything is deployed."""
+    from .probes import health_settings
+
+    places: list[tuple[str, Any]] = []
+    for s in services:
+        places.append((f"deployer of {s.name}", deployer_settings(catalog, s).get("headers")))
+        places.append(
+            (
+                f"health check of {s.name}",
+                health_settings(catalog.config.health, s.release).get("headers"),
+            )
+        )
+    names = [n for g in train.gates for n in g.signals]
+    names += [t.expression.subject for t in (*catalog.config.triggers, *train.rollback.triggers)]
+    for name in dict.fromkeys(names):
+        spec = catalog.config.signals.get(name)
+        if spec:
+            places.append((f"signal {name}", spec.get("headers")))
+    problems = []
+    for where, headers in places:
+        if not headers:
+            continue
+        from .deployers.http import expand_headers  # httpx only where headers are used
+
+        try:
+            expand_headers(headers)
+        except InputError as e:
+            problems.append(f"{where}: {e}")
+    return problems
+
+
 def take_lock(
     catalog: Catalog,
     store: Store,
@@ -674,7 +929,7 @@ def take_lock(
         lock_id=lock_id,
         train=train,
         holder=settings.who,
-        host=socket.gethostname(),
+        host=this_host(),
         pid=os.getpid(),
         started_at=now,
         heartbeat_at=now,

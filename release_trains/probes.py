@@ -6,6 +6,9 @@ Settings (config `release_trains.health`, overridden key by key by a service's o
 `samples` (1) taken `interval` (1 s) apart, each retried up to `retries` (3) times, again
 `interval` apart. A service is healthy when ok samples / samples * 100 >= threshold.
 No check configured is "not verified" (healthy None): never reported as healthy.
+`time_limit_s` bounds the whole verification (every sample, retry and interval): no retry or
+sample starts once it is spent, and what was not taken counts as failed. (A probe already
+running ends at its own `timeout`.) The executor passes `validation.health_check_timeout`.
 A misconfigured check (no url, unknown type, bad template) raises InputError.
 """
 
@@ -47,6 +50,8 @@ def check_health(
     sleep: Callable[[float], None] = time.sleep,
     fields: Mapping[str, str] | None = None,
     root: Path | None = None,
+    time_limit_s: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Health:
     """Probe `service` now; `fields` fill the url/command templates ({service} by default);
     a relative command executable resolves against `root` (executables.py)."""
@@ -71,7 +76,24 @@ def check_health(
         interval_s=seconds(settings, "interval", 1.0),
         threshold=threshold,
         sleep=sleep,
+        limit=_Limit(time_limit_s, monotonic),
     )
+
+
+class _Limit:
+    """The whole verification's time limit (None: none)."""
+
+    def __init__(self, seconds_: float | None, monotonic: Callable[[], float]) -> None:
+        self.seconds = seconds_
+        self.monotonic = monotonic
+        self.deadline = None if seconds_ is None else monotonic() + seconds_
+        self.hit = False
+
+    def allows(self, wait_s: float) -> bool:
+        """False (and remembered) when waiting `wait_s` and probing again would pass it."""
+        if self.deadline is not None and self.monotonic() + wait_s >= self.deadline:
+            self.hit = True
+        return not self.hit
 
 
 def _kind(settings: Mapping[str, Any]) -> str:
@@ -92,13 +114,18 @@ def _verdict(
     interval_s: float,
     threshold: float,
     sleep: Callable[[float], None],
+    limit: _Limit,
 ) -> Health:
     passed, taken = 0, 0
     last_ok = last_bad = ""
     for n in range(samples):
         if n:
+            if not limit.allows(interval_s):
+                break
             sleep(interval_s)  # samples are spread over time on purpose: that is their point
-        ok, evidence = _sample(probe, retries=retries, interval_s=interval_s, sleep=sleep)
+        ok, evidence = _sample(
+            probe, retries=retries, interval_s=interval_s, sleep=sleep, limit=limit
+        )
         taken += 1
         passed += ok
         last_ok, last_bad = (evidence, last_bad) if ok else (last_ok, evidence)
@@ -116,15 +143,25 @@ def _verdict(
             detail += f"; last failure: {last_bad}"
     else:
         detail = f"{count}: {last_bad}"
+    if limit.hit and not healthy:
+        detail += f"; gave up at the {limit.seconds:g} s limit of the whole health verification"
     return Health(service, healthy, detail)
 
 
 def _sample(
-    probe: Probe, *, retries: int, interval_s: float, sleep: Callable[[float], None]
+    probe: Probe,
+    *,
+    retries: int,
+    interval_s: float,
+    sleep: Callable[[float], None],
+    limit: _Limit,
 ) -> tuple[bool, str]:
     """One sample: the probe, retried up to `retries` times until it passes."""
+    evidence = "not probed: no time left"
     for attempt in range(retries + 1):
         if attempt:
+            if not limit.allows(interval_s):
+                break
             sleep(interval_s)  # a service that is still starting gets time to come up
         ok, evidence = probe()
         if ok:

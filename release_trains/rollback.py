@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import lifecycle
-from .deployers.base import DeployRequest
+from .deployers.base import DeployRequest, DeployResult
 from .errors import InputError, LockHeldError, RefusedError
 from .models import Catalog
 from .ordering import order_services
@@ -64,6 +64,34 @@ def deployed_steps(steps: list[Step]) -> list[Step]:
         if s.status in DEPLOYED
         or (s.status == "failed" and (s.health == "unhealthy" or s.rollback_started_at))
     ]
+
+
+def _confirm(deployer: Any, service: str, expected: str | None, result: Any) -> Any:
+    """A rollback that said it succeeded, checked like a release (executor._confirm): where the
+    deployer reports a version, another version than the one returned to fails it."""
+    if not expected or not deployer.can_report_version():
+        return result
+    running = deployer.current_version(service)
+    if running is None or running == expected:
+        return result
+    how = "exited 0" if deployer.kind == "command" else "succeeded"
+    return DeployResult(
+        False,
+        f"rollback {how} but current_version reports {running}, expected {expected}",
+        result.attempts,
+    )
+
+
+def _recorder(store: Store, run_id: int, service: str, *, now: Callable[[], str]) -> Any:
+    """Records each rollback command's process group with the step, like a deploy's."""
+    from .executor import this_host
+
+    def spawned(pgid: int) -> None:
+        store.update_step(
+            run_id, service, deploy_pgid=pgid, deploy_host=this_host(), deploy_started_at=now()
+        )
+
+    return spawned
 
 
 def plan_rollback(
@@ -148,21 +176,27 @@ def execute_rollback(
     store: Store,
     catalog: Catalog,
     deployer_for: Callable[[str], Any],
-    check_health: Callable[[str], Any],
+    check_health: Callable[[str, float], Any],  # (service, seconds left) -> Health
     event: Callable[..., None],
     now: Callable[[], str],
     force: bool,
     timeout_s: float,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RollbackResult:
-    """Run the steps dependents first; stop at the first failure unless `force`."""
+    """Run the steps dependents first; stop at the first failure unless `force`.
+
+    `timeout_s` bounds the whole operation, the step in flight included: each deployer call
+    gets the time left as its deadline (a hanging rollback command is cut off there, not at
+    the deployer's own timeout), and so does each health verification after it.
+    """
     deadline = monotonic() + timeout_s
     outcomes = {s.service: "not_started" for s in plan.steps}
     failures: list[str] = []
     env = catalog.config.environment
+    timed_out = f"rollback timed out after {timeout_s:g} s"
     for step in plan.steps:
-        if monotonic() > deadline:
-            failures.append(f"rollback timed out after {timeout_s:g} s")
+        if monotonic() >= deadline:
+            failures.append(timed_out)
             break
         if failures and not force:
             break
@@ -178,7 +212,14 @@ def execute_rollback(
             )
             continue
         # The release's own error stays on the step: reports show why it was rolled back.
-        store.update_step(plan.run.id, name, status="rolling_back", rollback_started_at=now())
+        # A new attempt clears the last one's end, which would give it a negative duration.
+        store.update_step(
+            plan.run.id,
+            name,
+            status="rolling_back",
+            rollback_started_at=now(),
+            rollback_finished_at=None,
+        )
         event(
             "rollback",
             f"{step.from_version} -> {step.to_version or 'undeployed'} via {step.call}",
@@ -192,8 +233,17 @@ def execute_rollback(
             previous_version=step.from_version,
             train=plan.run.train,
             environment=env,
+            on_spawn=_recorder(store, plan.run.id, name, now=now),
+            deadline=deadline,
         )
-        result = deployer.undeploy(req) if step.action == "undeploy" else deployer.rollback(req)
+        try:
+            result = deployer.undeploy(req) if step.action == "undeploy" else deployer.rollback(req)
+        finally:
+            store.update_step(
+                plan.run.id, name, deploy_pgid=None, deploy_host=None, deploy_started_at=None
+            )
+        if result is not None and result.ok and step.action == "rollback":
+            result = _confirm(deployer, name, step.to_version, result)
         if result is None or not result.ok:
             detail = "the deployer cannot undeploy" if result is None else result.detail
             outcomes[name] = "failed"
@@ -206,9 +256,12 @@ def execute_rollback(
                 rollback_finished_at=now(),
             )
             event("rollback-failed", detail, service=name, audited=True)
+            if monotonic() >= deadline:
+                failures.append(timed_out)
+                break
             continue
         store.set_deployed_version(env, name, step.to_version)
-        health = check_health(name) if step.to_version else None
+        health = check_health(name, max(0.0, deadline - monotonic())) if step.to_version else None
         if health is not None and health.healthy is False:
             outcomes[name] = "unhealthy"
             failures.append(f"{name}: unhealthy after rollback: {health.detail}")
@@ -276,7 +329,7 @@ def rollback_train(
     """
     import uuid
 
-    from .executor import deployer_for, health_threshold, take_lock
+    from .executor import await_deploys_in_flight, deployer_for, health_threshold, take_lock
     from .journal import Journal
     from .planning import find_train
     from .probes import check_health, health_settings
@@ -311,6 +364,17 @@ def rollback_train(
             settings=settings,
         )
     try:
+        if not lock_held:
+            names = [s.service for s in store.steps(run.id)]
+            await_deploys_in_flight(
+                catalog,
+                store,
+                [catalog.services[n] for n in names if n in catalog.services],
+                settings=settings,
+                heartbeat=lambda: store.heartbeat(
+                    lock_id, settings.clock().isoformat(timespec="milliseconds")
+                ),
+            )
         run = store.latest_run(train)
         assert run is not None
         if journal is None:
@@ -349,7 +413,7 @@ def rollback_train(
             audited=True,
         )
 
-        def health(name: str) -> Any:
+        def health(name: str, left_s: float) -> Any:
             fields = {"service": name, "train": train, "environment": catalog.config.environment}
             settings_ = health_settings(catalog.config.health, catalog.services[name].release)
             return check_health(
@@ -358,6 +422,7 @@ def rollback_train(
                 threshold=health_threshold(t, settings_),
                 fields=fields,
                 root=catalog.root,
+                time_limit_s=min(catalog.config.health_check_timeout_s, left_s),
             )
 
         result = execute_rollback(

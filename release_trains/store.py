@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS steps (
     health_detail TEXT,
     rollback_started_at TEXT,
     rollback_finished_at TEXT,
+    deploy_pgid INTEGER,             -- process group of the deployer command in flight, if any
+    deploy_host TEXT,                -- the host it runs on (a group id means nothing elsewhere)
+    deploy_started_at TEXT,          -- when that command started
     PRIMARY KEY (run_id, service)
 );
 CREATE TABLE IF NOT EXISTS deployed (
@@ -127,6 +130,21 @@ class Step:
     health_detail: str | None = None
     rollback_started_at: str | None = None
     rollback_finished_at: str | None = None
+    # The deployer command in flight for this step (None once it has ended): a process killed
+    # mid-deploy leaves its command running in its own session, and the next run must not
+    # start another deploy of the service beside it (executor.await_deploys_in_flight).
+    deploy_pgid: int | None = None
+    deploy_host: str | None = None
+    deploy_started_at: str | None = None
+
+
+# Step columns added after the first release, with their SQL types: a store created before
+# them gets them on its next write open (ALTER TABLE ... ADD COLUMN keeps every row).
+_ADDED_STEP_COLUMNS = (
+    ("deploy_pgid", "INTEGER"),
+    ("deploy_host", "TEXT"),
+    ("deploy_started_at", "TEXT"),
+)
 
 
 @dataclass(frozen=True)
@@ -203,10 +221,19 @@ class Store:
             if create:
                 self._db.execute("PRAGMA journal_mode = WAL")  # readers never block the executor
                 self._db.executescript(_SCHEMA)
+                self._add_step_columns()
             # WAL + NORMAL: a commit survives a killed process; power loss may lose the last one
             self._db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.OperationalError as e:
             raise self._translate(e) from None
+
+    def _add_step_columns(self) -> None:
+        """Give a store made by an older release the step columns added since."""
+        with self._tx() as db:
+            have = {row[1] for row in db.execute("PRAGMA table_info(steps)")}
+            for name, kind in _ADDED_STEP_COLUMNS:
+                if name not in have:
+                    db.execute(f"ALTER TABLE steps ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._mutex:
@@ -343,6 +370,19 @@ class Store:
                 f"UPDATE steps SET {sets} WHERE run_id = ? AND service = ?",
                 (*changes.values(), run_id, service),
             )
+
+    def deploys_in_flight(self, services: Sequence[str]) -> list[Step]:
+        """Steps of any run whose deployer command for one of `services` may still run."""
+        if not services:
+            return []
+        marks = ",".join("?" * len(services))
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                f"SELECT * FROM steps WHERE deploy_pgid IS NOT NULL AND service IN ({marks})"
+                " ORDER BY run_id, position",
+                tuple(services),
+            ).fetchall()
+        return [Step(**dict(r)) for r in rows]
 
     def record_release(
         self, run_id: int, service: str, *, environment: str, version: str, now: str, **changes: Any

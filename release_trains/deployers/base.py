@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..models import parse_duration
@@ -28,13 +28,23 @@ Log = Callable[[str], None]
 Sleep = Callable[[float], None]
 
 
+Spawned = Callable[[int], None]
+
+
 @dataclass(frozen=True)
 class DeployRequest:
+    """One action on one service. `on_spawn` is told the process group of every command a
+    deployer starts for it (the executor records it, so a run that takes over after a kill
+    can wait for a deploy still in flight); `deadline` (a time.monotonic() value) is when the
+    whole action must end, however many attempts are left (a rollback's overall timeout)."""
+
     service: str
     version: str
     previous_version: str | None
     train: str
     environment: str
+    on_spawn: Spawned | None = field(default=None, compare=False, repr=False)
+    deadline: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,11 @@ class Deployer(Protocol):
         """The deployed version; None: cannot tell (the reason goes to the log)."""
         ...
 
+    def can_report_version(self) -> bool:
+        """Whether `current_version` is configured to answer at all: a release is then
+        confirmed against it, and a None answer after a deploy is a failure."""
+        ...
+
     def check(self, req: DeployRequest) -> DeployResult | None:
         """Artifact check at staging; None: nothing to check with."""
         ...
@@ -110,6 +125,14 @@ def removed_version(req: DeployRequest) -> str | None:
 def check_action(action: str) -> None:
     if action not in ACTIONS:
         raise ValueError(f"unknown deployer action {action!r}; expected one of {ACTIONS}")
+
+
+def remaining(deadline: float | None, timeout_s: float) -> float:
+    """The time one attempt may take: its own timeout, cut to what is left before `deadline`
+    (never negative; 0 means the deadline has passed)."""
+    if deadline is None:
+        return timeout_s
+    return max(0.0, min(timeout_s, deadline - time.monotonic()))
 
 
 def seconds(settings: Mapping[str, Any], key: str, default: float) -> float:
@@ -148,8 +171,11 @@ def with_retries(
     what: str,
     log: Log,
     sleep: Sleep = time.sleep,
+    deadline: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> DeployResult:
-    """Run `attempt` until it succeeds, cannot be retried, or `retry.retries` are spent."""
+    """Run `attempt` until it succeeds, cannot be retried, or `retry.retries` are spent;
+    no retry starts that could not end before `deadline` (a time.monotonic() value)."""
     tries = 0
     while True:
         tries += 1
@@ -157,5 +183,11 @@ def with_retries(
         if result.ok or not result.retryable or tries > retry.retries:
             return DeployResult(result.ok, result.detail, tries)
         wait = retry.delay(tries)
+        if deadline is not None and monotonic() + wait >= deadline:
+            return DeployResult(
+                False,
+                f"{result.detail}; no time left for another attempt before the deadline",
+                tries,
+            )
         log(f"{what}: attempt {tries} failed ({result.detail}); retrying in {wait:g} s")
         sleep(wait)  # backoff: give the target time to recover before the next attempt

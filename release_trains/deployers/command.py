@@ -5,6 +5,8 @@ return to), `undeploy`, `current_version` (prints the deployed version), `check`
 check at staging), `timeout` (s, default 300, per attempt), `retries` (default 0), `backoff`.
 Relative executables like `./bin/deploy` resolve against `root`, the project root (--root),
 not the working directory (executables.py).
+A request's `deadline` cuts an attempt's timeout to the time left, and its `on_spawn` is told
+the process group of every command started for it.
 Exit status 0 is success; every output line is logged as `<service>: <line>`.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from .base import (
     Retry,
     Sleep,
     check_action,
+    remaining,
     seconds,
     template_values,
     with_retries,
@@ -95,6 +98,9 @@ class CommandDeployer:
     def check(self, req: DeployRequest) -> DeployResult | None:
         return self._act("check", req) if "check" in self.templates else None
 
+    def can_report_version(self) -> bool:
+        return "current_version" in self.templates
+
     def current_version(self, service: str) -> str | None:
         template = self.templates.get("current_version")
         if template is None:
@@ -128,25 +134,45 @@ class CommandDeployer:
         argv = self._argv(template, values)  # InputError on a bad value, before anything runs
 
         def attempt() -> Attempt:
-            result = self._run(req.service, argv)
+            timeout_s = remaining(req.deadline, self.timeout_s)
+            if timeout_s <= 0:
+                return Attempt(False, f"command: {_shown(argv)} -> not started: deadline passed")
+            result = self._run(req.service, argv, timeout_s=timeout_s, on_start=req.on_spawn)
             if result.ok:
                 return Attempt(True, f"command: {_shown(argv)} -> exit 0")
-            reason = result.reason(self.timeout_s)
+            reason = result.reason(timeout_s)
+            if result.timed_out and timeout_s < self.timeout_s:
+                reason += " at the deadline of the whole operation"
             # A missing executable stays missing: retrying would only delay the verdict.
             return Attempt(False, f"command: {_shown(argv)} -> {reason}", result.error is None)
 
         what = f"{req.service}: {action}"
-        return with_retries(attempt, retry=self.retry, what=what, log=self.log, sleep=self.sleep)
+        return with_retries(
+            attempt,
+            retry=self.retry,
+            what=what,
+            log=self.log,
+            sleep=self.sleep,
+            deadline=req.deadline,
+        )
 
     def _argv(self, template: Sequence[str], values: Values) -> list[str]:
         return resolve_argv(render_argv(template, values), self.root)
 
-    def _run(self, service: str, argv: Sequence[str]) -> RunResult:
+    def _run(
+        self,
+        service: str,
+        argv: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> RunResult:
         return run(
             argv,
-            timeout_s=self.timeout_s,
+            timeout_s=self.timeout_s if timeout_s is None else timeout_s,
             on_line=lambda line: self.log(f"{service}: {line}"),
             grace_s=self.grace_s,
+            on_start=on_start,
         )
 
 

@@ -97,6 +97,9 @@ class HttpDeployer:
         expand_headers(self.headers)
         return None
 
+    def can_report_version(self) -> bool:
+        return self.version_url is not None
+
     def current_version(self, service: str) -> str | None:
         if self.version_url is None:
             return None
@@ -146,7 +149,12 @@ class HttpDeployer:
             return Attempt(result.ok, redact(result.detail, secrets), result.retryable)
 
         return with_retries(
-            attempt, retry=self.retry, what=f"{req.service}: {action}", log=log, sleep=self.sleep
+            attempt,
+            retry=self.retry,
+            what=f"{req.service}: {action}",
+            log=log,
+            sleep=self.sleep,
+            deadline=req.deadline,
         )
 
     def _post(self, url: str, *, body: Mapping[str, Any], headers: Mapping[str, str]) -> Attempt:

@@ -37,6 +37,9 @@ class LocalDeployer:
     def can_undeploy(self) -> bool:
         return True
 
+    def can_report_version(self) -> bool:
+        return True
+
     def current_version(self, service: str) -> str | None:
         return self.store.deployed_version(self.environment, service)
 

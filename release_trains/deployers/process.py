@@ -63,8 +63,10 @@ def run(
     timeout_s: float,
     on_line: Callable[[str], None] | None = None,
     grace_s: float = GRACE_S,
+    on_start: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Run `argv`, hand each output line (stdout and stderr merged) to `on_line`."""
+    """Run `argv`, hand each output line (stdout and stderr merged) to `on_line`;
+    `on_start` is told the child's process group id (its pid) as soon as it runs."""
     args = tuple(argv)
     try:
         proc = subprocess.Popen(
@@ -92,6 +94,13 @@ def run(
     deadline = time.monotonic() + timeout_s
     with proc:
         assert proc.stdout is not None
+        if on_start is not None:
+            try:
+                on_start(proc.pid)
+            except BaseException:
+                # Unrecorded, the child could outlive us unseen: it must not run at all.
+                _kill_group(proc, grace_s=grace_s)
+                raise
         finished = _pump(proc, deadline=deadline, emit=emit)
         if not finished:
             _kill_group(proc, grace_s=grace_s)
@@ -196,3 +205,25 @@ def _drain(proc: subprocess.Popen[bytes], *, emit: Callable[[str], None]) -> Non
             pending = _split(pending + chunk, emit)
     if pending:
         emit(_decode(pending))
+
+
+def leader_running(pgid: int) -> bool:
+    """Whether the command that leads process group `pgid` still runs: the group's first
+    process (its pid is the group id), not yet exited and still leading that group. Like
+    `run`, it is the leader's exit that ends a command: a daemon it left in the group does not
+    count, nor does its zombie (inside a container nobody may ever reap an orphan)."""
+    try:
+        with open(f"/proc/{pgid}/stat", encoding="utf-8", errors="replace") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: whether the group has any process at all
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # it exists, and belongs to someone else
+        return True
+    fields = stat.rsplit(")", 1)[-1].split()  # the command name may hold spaces and ')'
+    return len(fields) > 2 and fields[0] not in ("Z", "X") and fields[2] == str(pgid)

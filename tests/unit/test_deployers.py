@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -561,3 +562,100 @@ def test_http_describe_is_the_exact_call() -> None:
 def test_http_deployer_needs_a_url() -> None:
     with pytest.raises(InputError, match="url"):
         deployer({"type": "http"})
+
+
+# --- issue 10: the process group in flight, a whole-operation deadline, version reporting ----
+
+
+def test_every_command_started_for_a_request_reports_its_process_group(tmp_path: Path) -> None:
+    """The executor records the group with the step, so a run that takes over after a kill
+    can wait for a deploy still in flight: the group reported is the one the command runs in."""
+    seen = tmp_path / "pgid"
+    script = write_script(tmp_path / "deploy", f"ps -o pgid= -p $$ | tr -d ' ' > {seen}\nexit 1\n")
+    groups: list[int] = []
+    d = deployer(
+        {"type": "command", "deploy": [str(script)], "retries": 1, "backoff": 0},
+        sleep=lambda _: None,
+    )
+    result = d.deploy(replace(REQ, on_spawn=groups.append))
+    assert not result.ok and result.attempts == 2
+    assert len(groups) == 2  # each attempt is a new command, in its own group
+    assert int(seen.read_text().strip()) == groups[-1]
+
+
+def test_a_failing_spawn_record_stops_the_command_before_it_runs_on(tmp_path: Path) -> None:
+    pids = tmp_path / "pid"
+    script = write_script(tmp_path / "deploy", f"echo $$ > {pids}\nexec sleep 30\n")
+
+    def refuse(pgid: int) -> None:
+        wait_until(pids.exists, timeout_s=5, what="the script started")
+        raise RuntimeError("cannot record")
+
+    d = deployer({"type": "command", "deploy": [str(script)]})
+    with pytest.raises(RuntimeError, match="cannot record"):
+        d.deploy(replace(REQ, on_spawn=refuse))
+    assert process_gone(int(pids.read_text()))
+
+
+def test_a_request_deadline_cuts_the_attempt_in_flight(tmp_path: Path) -> None:
+    """A rollback's overall timeout: the command is stopped at the deadline, not at the
+    deployer's own (much longer) timeout, and no retry starts after it."""
+    script = write_script(tmp_path / "hang", "exec sleep 30\n")
+    d = deployer(
+        {"type": "command", "deploy": [str(script)], "timeout": 60, "retries": 3, "backoff": 0.1}
+    )
+    result = d.deploy(replace(REQ, deadline=time.monotonic() + 0.5))
+    assert not result.ok
+    assert "at the deadline of the whole operation" in result.detail, result.detail
+    assert "60 s" not in result.detail
+    assert result.attempts == 1, result
+
+
+def test_with_retries_starts_no_retry_that_would_end_past_the_deadline() -> None:
+    from release_trains.deployers.base import Attempt, with_retries
+
+    calls: list[int] = []
+
+    def attempt() -> Attempt:
+        calls.append(1)
+        return Attempt(False, "nope")
+
+    result = with_retries(
+        attempt,
+        retry=Retry(retries=5, backoff_s=10),
+        what="x",
+        log=Logs(),
+        sleep=lambda _: None,
+        deadline=time.monotonic() + 5,
+    )
+    assert calls == [1]
+    assert not result.ok and "no time left for another attempt" in result.detail
+
+
+def test_which_deployers_can_report_the_running_version(tmp_path: Path) -> None:
+    current = write_script(tmp_path / "current", "echo 1.0.0\n")
+    assert deployer({"type": "local"}).can_report_version()
+    assert not deployer({"type": "command", "deploy": ["true"]}).can_report_version()
+    with_current = {"type": "command", "deploy": ["true"], "current_version": [str(current)]}
+    assert deployer(with_current).can_report_version()
+    assert not deployer({"type": "http", "url": "http://127.0.0.1:9/d"}).can_report_version()
+    assert deployer(
+        {"type": "http", "url": "http://127.0.0.1:9/d", "version_url": "http://127.0.0.1:9/v"}
+    ).can_report_version()
+
+
+def test_leader_running_sees_a_running_leader_and_not_its_zombie(tmp_path: Path) -> None:
+    import subprocess
+
+    from release_trains.deployers.process import leader_running
+
+    proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        assert leader_running(proc.pid)
+        proc.kill()
+        # not reaped yet: the leader is a zombie, which no longer counts as running
+        wait_until(lambda: not leader_running(proc.pid), timeout_s=5, what="the group ended")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not leader_running(proc.pid)

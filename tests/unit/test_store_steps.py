@@ -1,0 +1,74 @@
+"""The steps table: the deployer command in flight is recorded with its step, and a store made
+before those columns existed gets them without losing a row."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from release_trains.store import Step, Store
+
+# The steps table as release 0.1.0 created it (no deploy_* columns).
+OLD_STEPS = """
+CREATE TABLE steps (
+    run_id INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    from_version TEXT,
+    to_version TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    finished_at TEXT,
+    error TEXT,
+    health TEXT NOT NULL DEFAULT 'not verified',
+    health_detail TEXT,
+    rollback_started_at TEXT,
+    rollback_finished_at TEXT,
+    PRIMARY KEY (run_id, service)
+);
+INSERT INTO steps (run_id, service, position, status, from_version, to_version)
+VALUES (1, 'a', 0, 'deploying', '1.0.0', '2.0.0');
+"""
+
+
+def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript(OLD_STEPS)
+    con.close()
+
+    reader = Store(path, busy_timeout_s=5, create=False)  # a reader changes nothing ...
+    try:
+        [step] = reader.steps(1)
+        assert (step.service, step.status, step.deploy_pgid) == ("a", "deploying", None)
+    finally:
+        reader.close()
+
+    store = Store(path, busy_timeout_s=5, create=True)  # ... a writer adds the columns
+    try:
+        [step] = store.steps(1)
+        assert (step.from_version, step.to_version) == ("1.0.0", "2.0.0")
+        store.update_step(1, "a", deploy_pgid=4242, deploy_host="h", deploy_started_at="t")
+        [in_flight] = store.deploys_in_flight(["a", "b"])
+        assert (in_flight.deploy_pgid, in_flight.deploy_host) == (4242, "h")
+        assert store.deploys_in_flight(["b"]) == []
+        assert store.deploys_in_flight([]) == []
+    finally:
+        store.close()
+    Store(path, busy_timeout_s=5, create=True).close()  # opening again adds nothing twice
+
+
+def test_a_cleared_record_is_no_longer_in_flight(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", busy_timeout_s=5, create=True)
+    try:
+        run = store.create_run(
+            train="T", status="executing", actor="me", plan="{}", max_parallel=1, now="t"
+        )
+        store.add_steps([Step(run.id, "a", 0, "pending", "1.0.0", "2.0.0")])
+        store.update_step(run.id, "a", deploy_pgid=7, deploy_host="h", deploy_started_at="t")
+        assert [s.service for s in store.deploys_in_flight(["a"])] == ["a"]
+        store.update_step(run.id, "a", deploy_pgid=None, deploy_host=None, deploy_started_at=None)
+        assert store.deploys_in_flight(["a"]) == []
+    finally:
+        store.close()
