@@ -13,7 +13,8 @@ from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
 from ..journal import actor
-from .context import Options, console, pass_options, print_json, utcnow
+from .complete import complete_train
+from .context import Options, console, examples, pass_options, print_json, utcnow
 from .live import LiveProgress
 from .render import outcome_style
 from .state import read_store, write_store
@@ -48,7 +49,27 @@ def run_train(
         print_json(outcome.to_json())
     else:
         show(outcome)
+    hint = next_step(outcome.train, outcome.status)
+    if hint:
+        click.echo(hint, err=True)  # a diagnostic: stdout keeps only the result
     return outcome.exit_code
+
+
+def next_step(train: str, status: str) -> str | None:
+    """What to do after a run that did not complete (paused runs say `resume` in their output)."""
+    cli = "release-trains"
+    if status == "failed":
+        return (
+            f"next: `{cli} status {train}` shows what failed; fix it and run `{cli} execute "
+            f"{train}` again (released services are not deployed twice), or go back with "
+            f"`{cli} rollback {train} --reason '...'`"
+        )
+    if status == "rolled_back":
+        return (
+            f"next: `{cli} status {train}` shows why it rolled back; fix the cause and run "
+            f"`{cli} execute {train}` again"
+        )
+    return None
 
 
 def _stop_on_signals(stop: threading.Event) -> dict[signal.Signals, Any]:
@@ -83,8 +104,15 @@ def show(outcome: RunOutcome) -> None:
         out.print(f"resume with: release-trains resume {outcome.train}", markup=False)
 
 
-@click.command("execute")
-@click.argument("train")
+@click.command(
+    "execute",
+    epilog=examples(
+        "release-trains execute Q4-curve-upgrade --dry-run",
+        "release-trains execute Q4-curve-upgrade",
+        "release-trains execute Q4-curve-upgrade --max-parallel 2 --json > run.json",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
 @click.option("--dry-run", is_flag=True, help="Print the exact steps and change nothing.")
 @click.option(
     "--max-parallel",
@@ -92,7 +120,6 @@ def show(outcome: RunOutcome) -> None:
     default=None,
     help="Services released at once (default 1).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_options
 def command(
     opts: Options, train: str, dry_run: bool, max_parallel: int | None, as_json: bool

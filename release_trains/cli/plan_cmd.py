@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,8 @@ from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..planning import Plan, plan_train, save_plan
 from ..yaml_io import dump_json, write_atomic
-from .context import Options, console, pass_options, print_json, utcnow
+from .complete import complete_train
+from .context import Options, console, examples, pass_options, print_json, utcnow
 from .render import duration, outcome_style
 
 if TYPE_CHECKING:
@@ -20,11 +22,17 @@ if TYPE_CHECKING:
     from ..store import Store
 
 
-@click.command("plan")
-@click.argument("train")
+@click.command(
+    "plan",
+    epilog=examples(
+        "release-trains plan Q4-curve-upgrade",
+        "release-trains plan Q4-curve-upgrade --dry-run --json | jq .problems",
+        "release-trains plan Q4-curve-upgrade --output /tmp/plan.json",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
 @click.option("--validate", is_flag=True, help="Schema-check every file first (always done).")
 @click.option("--dry-run", is_flag=True, help="Write nothing (no latest-plan.json).")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -59,8 +67,17 @@ def command(
     if as_json:
         print_json(plan.to_json())
     else:
-        show(plan)
+        show(plan, local=_local_services(catalog, services))
     return EXIT_OK if plan.ready else EXIT_NO
+
+
+def _local_services(catalog: Catalog, services: list[Service]) -> list[str]:
+    """The services the embedded `local` deployer would release (executor.deployer_settings:
+    a service's own `release.deployer.type`, else the config's, else local)."""
+    base = catalog.config.deployer.get("type", "local")
+    return [
+        s.name for s in services if (s.release.get("deployer") or {}).get("type", base) == "local"
+    ]
 
 
 def _read_store(opts: Options) -> Store | None:
@@ -95,7 +112,7 @@ def _current_versions(
     return current_versions(catalog, store, services)
 
 
-def show(plan: Plan) -> None:
+def show(plan: Plan, *, local: Sequence[str] = ()) -> None:
     from rich.table import Table
 
     out = console()
@@ -152,6 +169,13 @@ def show(plan: Plan) -> None:
     for note in plan.notes:
         out.print(f"note: {note}")
     out.print(f"Estimated duration: {duration(plan.estimated_duration_s)}")
+    if local:
+        out.print(
+            f"Deployer: local for {', '.join(local)}: it records versions in the state store and "
+            "deploys nothing (set release_trains.deployer in config/upgrade-policies.yaml to "
+            "deploy for real)",
+            markup=False,
+        )
     if plan.problems:
         out.print("[bold red]Why it is not ready:[/]")
         for problem in plan.problems:

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
+# One format for every length of time (CLI, reports, logs); `duration` is its name here.
+from ..durations import format_duration as duration
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{h}h{m:02d}m"
-    if m:
-        return f"{m}m{s:02d}s"
-    return f"{s}s"
+__all__ = ["duration", "outcome_style"]
 
 
 def outcome_style(outcome: str) -> str:
