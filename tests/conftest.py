@@ -10,6 +10,8 @@
 - `run_cli`: calls `release_trains.cli.main.main(argv)` and returns (exit code, stdout, stderr).
 - An autouse guard fails any test that writes into the repository's own analysis/ folder
   (the pre-commit habit: tests must never touch real state).
+- Every test under tests/e2e/ is marked `e2e` and `slow`, so `pytest -m "not slow"` is the
+  quick subset (unit and CLI tests, in-process).
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_ROOT = PROJECT_ROOT / ".." / "shared" / "real-world" / "254carbon-meta"
 REPO_ANALYSIS = PROJECT_ROOT / "analysis"
+
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

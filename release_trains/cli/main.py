@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -155,14 +156,13 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; every exception is mapped here and only here."""
     args = list(argv if argv is not None else sys.argv[1:])
-    code = _run(args)
     try:
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left after our last write: not an error of ours
+        code = _run(args)
+        with contextlib.suppress(ValueError):  # stdout closed by whoever embeds main()
+            sys.stdout.flush()  # the last buffered output, while a closed pipe can be caught
+    except BrokenPipeError:  # the reader left (`| head`), maybe while an error was printed
         _silence_stdout()
         return 0
-    except (OSError, ValueError):
-        pass
     return code
 
 
