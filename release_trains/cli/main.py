@@ -101,10 +101,10 @@ class LazyGroup(click.Group):
         "release-trains plan Q4-curve-upgrade",
         "release-trains execute Q4-curve-upgrade --root /srv/platform",
         "release-trains status --json | jq .trains",
-        "",
-        "Shell completion (bash; zsh and fish likewise, with zsh_source / fish_source):",
-        'eval "$(_RELEASE_TRAINS_COMPLETE=bash_source release-trains)"',
-    ),
+    )
+    + "\n\nShell completion of commands, options, trains and services (in ~/.bashrc; zsh and"
+    " fish likewise, with zsh_source and fish_source):\n\n\b\n"
+    '  eval "$(_RELEASE_TRAINS_COMPLETE=bash_source release-trains)"',
 )
 @click.option("--root", type=ROOT_TYPE, default=".", show_default=True, help=ROOT_HELP)
 @click.option("--state", envvar="RELEASE_TRAINS_STATE", default=None, help=STATE_HELP)

@@ -5,6 +5,7 @@ must end quietly with exit 0 every time."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -102,3 +103,25 @@ def test_status_into_head_exits_0_every_time(sample_root: Path, tmp_path: Path) 
         assert first.startswith(b"train-00000: "), first
         assert err == "", err
     assert codes == [0] * 20
+
+
+# --- shell completion, as the --help text says to enable it --------------------------------
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_documented_bash_completion_completes_trains_and_services(sample_root: Path) -> None:
+    script = (
+        'eval "$(_RELEASE_TRAINS_COMPLETE=bash_source release-trains)"\n'
+        "COMP_WORDS=(release-trains plan Q4); COMP_CWORD=2\n"
+        '_release_trains_completion release-trains; echo "trains: ${COMPREPLY[*]}"\n'
+        f"COMPREPLY=(); COMP_WORDS=(release-trains rollback {TRAIN} --service cu); COMP_CWORD=4\n"
+        '_release_trains_completion release-trains; echo "services: ${COMPREPLY[*]}"\n'
+    )
+    env = {**os.environ, "PATH": f"{console_script().parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=sample_root, env=env, capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"trains: {TRAIN}\n" in done.stdout
+    assert "services: curve-service" in done.stdout
