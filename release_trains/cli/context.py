@@ -16,6 +16,16 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class StdoutClosed(Exception):
+    """Whoever read our output went away (`release-trains status | head -1`): main() ends
+    quietly with exit 0.
+
+    Not an OSError on purpose: click's main() turns an EPIPE raised while parsing or running a
+    command into exit 1 even with standalone_mode=False, and rich's Console exits 1 on one,
+    both before main() could see it."""
+
+
 # Plain output (no TTY) is never wrapped or cut: a cron mail or CI log keeps every cell whole.
 PLAIN_WIDTH = 100_000
 
@@ -115,11 +125,23 @@ def console(stderr: bool = False) -> Any:
 
     Without a terminal rich assumes 80 columns and wraps or cuts table cells to fit them: plain
     output takes the width COLUMNS asks for, else a width no line reaches."""
-    from rich.console import Console
-
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else plain_width()
-    return Console(stderr=stderr, highlight=False, soft_wrap=not is_tty(), width=width)
+    return _console_class()(stderr=stderr, highlight=False, soft_wrap=not is_tty(), width=width)
+
+
+@functools.cache
+def _console_class() -> Any:
+    from rich.console import Console  # here: --help and JSON output never need rich
+
+    class PipeAwareConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's own answer is SystemExit(1) (after pointing stdout, even for a stderr
+            # console, at /dev/null): leave that to main(), which knows it is no error.
+            self.quiet = True
+            raise StdoutClosed
+
+    return PipeAwareConsole
 
 
 def plain_width() -> int:

@@ -12,7 +12,16 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_INPUT, EXIT_INTERNAL, ReleaseTrainError
-from .context import JSON_HELP, ROOT_HELP, ROOT_TYPE, STATE_HELP, VERBOSE_HELP, Options, examples
+from .context import (
+    JSON_HELP,
+    ROOT_HELP,
+    ROOT_TYPE,
+    STATE_HELP,
+    VERBOSE_HELP,
+    Options,
+    StdoutClosed,
+    examples,
+)
 
 # name -> (module under release_trains.cli, one-line help). Modules are imported only when
 # their command runs; `--help` lists the summaries without importing any of them (importing
@@ -43,13 +52,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("monitor_cmd", "Progress of TRAIN; --watch follows it to the end."),
     "report": ("report_cmd", "Write a report on a train or a service."),
 }
-
-
-class StdoutClosed(Exception):
-    """Whoever read stdout went away (`release-trains status | head -1`).
-
-    Not an OSError on purpose: click's main() turns an EPIPE raised while parsing or running a
-    command into exit 1 even with standalone_mode=False, before main() below could see it."""
 
 
 class LazyGroup(click.Group):

@@ -72,6 +72,8 @@ def to_closed_pipe(*args: str | Path) -> subprocess.CompletedProcess[str]:
         ("status",),
         ("status", TRAIN, "--json"),
         ("plan", TRAIN, "--dry-run", "--json"),
+        ("plan", TRAIN, "--dry-run"),  # rich tables: rich would exit 1 on its own
+        ("execute", TRAIN, "--dry-run"),
         ("validate",),
         ("status", "--no-such-option", "--json"),  # the error document, into a closed pipe
     ],
