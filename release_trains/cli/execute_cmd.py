@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..journal import actor
 from .complete import complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .live import LiveProgress
-from .render import outcome_style
+from .render import local_note, local_services, outcome_style
 from .state import read_store, write_store
 
 
@@ -48,7 +49,7 @@ def run_train(
     if as_json:
         print_json(outcome.to_json())
     else:
-        show(outcome)
+        show(outcome, local=local_services(catalog, [s.service for s in outcome.steps]))
     hint = next_step(outcome.train, outcome.status)
     if hint:
         click.echo(hint, err=True)  # a diagnostic: stdout keeps only the result
@@ -87,7 +88,7 @@ def _stop_on_signals(stop: threading.Event) -> dict[signal.Signals, Any]:
     return previous
 
 
-def show(outcome: RunOutcome) -> None:
+def show(outcome: RunOutcome, *, local: Sequence[str] = ()) -> None:
     out = console()
     style = outcome_style(outcome.status)
     out.print(f"Train {outcome.train} (run {outcome.run_id}): [{style}]{outcome.status}[/]")
@@ -100,6 +101,8 @@ def show(outcome: RunOutcome) -> None:
         out.print(line, markup=False)
     if outcome.reason:
         out.print(f"reason: {outcome.reason}", markup=False)
+    if local:
+        out.print(local_note(local), markup=False)
     if outcome.status == "paused":
         out.print(f"resume with: release-trains resume {outcome.train}", markup=False)
 
@@ -151,4 +154,7 @@ def _dry_run(opts: Options, train: str, as_json: bool) -> int:
             )
         for p in doc["problems"]:
             out.print(f"  not ready: {p}", markup=False)
+        local = local_services(catalog, [step["service"] for step in doc["steps"]])
+        if local:
+            out.print(local_note(local), markup=False)
     return EXIT_OK if doc["ready"] else 1

@@ -15,7 +15,7 @@ from ..planning import Plan, plan_train, save_plan
 from ..yaml_io import dump_json, write_atomic
 from .complete import complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
-from .render import duration, outcome_style
+from .render import duration, local_note, local_services, outcome_style
 
 if TYPE_CHECKING:
     from ..models import Catalog, Service
@@ -67,17 +67,8 @@ def command(
     if as_json:
         print_json(plan.to_json())
     else:
-        show(plan, local=_local_services(catalog, services))
+        show(plan, local=local_services(catalog, [s.name for s in services]))
     return EXIT_OK if plan.ready else EXIT_NO
-
-
-def _local_services(catalog: Catalog, services: list[Service]) -> list[str]:
-    """The services the embedded `local` deployer would release (executor.deployer_settings:
-    a service's own `release.deployer.type`, else the config's, else local)."""
-    base = catalog.config.deployer.get("type", "local")
-    return [
-        s.name for s in services if (s.release.get("deployer") or {}).get("type", base) == "local"
-    ]
 
 
 def _read_store(opts: Options) -> Store | None:
@@ -170,12 +161,7 @@ def show(plan: Plan, *, local: Sequence[str] = ()) -> None:
         out.print(f"note: {note}")
     out.print(f"Estimated duration: {duration(plan.estimated_duration_s)}")
     if local:
-        out.print(
-            f"Deployer: local for {', '.join(local)}: it records versions in the state store and "
-            "deploys nothing (set release_trains.deployer in config/upgrade-policies.yaml to "
-            "deploy for real)",
-            markup=False,
-        )
+        out.print(local_note(local), markup=False)
     if plan.problems:
         out.print("[bold red]Why it is not ready:[/]")
         for problem in plan.problems:

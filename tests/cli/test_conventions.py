@@ -393,7 +393,9 @@ def test_the_local_deployer_says_it_deploys_nothing_everywhere(
     dry = run_cli("--root", sample_root, "execute", TRAIN, "--dry-run")
     real = run_cli("--root", sample_root, "execute", TRAIN)
     status = run_cli("--root", sample_root, "status", TRAIN)
-    for text in (dry.out, real.err, status.out):
+    for text in (plan.out, dry.out, real.out):  # the results, on stdout
+        assert "Deployer: local for curve-service" in text, text
+    for text in (dry.out, real.err, status.out):  # each step, its event and its evidence
         assert "deploys nothing" in text, text
         assert "in the state store" in text
         assert not re.search(r"\bset curve-service \S+ -> ", text), text
