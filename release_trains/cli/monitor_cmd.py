@@ -22,6 +22,7 @@ from ..store import Store
 from .complete import complete_train
 from .context import Options, console, examples, is_tty, pass_options, print_json, utcnow
 from .params import Duration
+from .render import duration
 from .state import read_store
 from .status_cmd import render, show
 
@@ -139,7 +140,8 @@ def _live(read: Callable[[], Snapshot], interval: float) -> Snapshot:
     from rich.live import Live
     from rich.text import Text
 
-    footer = f"refreshing every {interval:g}s; Ctrl-C stops watching (the train is not touched)"
+    every = duration(interval)
+    footer = f"refreshing every {every}; Ctrl-C stops watching (the train is not touched)"
     last: Snapshot | None = None
     # transient: the dashboard is replaced by the final snapshot printed after it
     with Live(
