@@ -96,6 +96,13 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
+def _replacement(rng: random.Random) -> Any:
+    # A copy: a shared `[]` from REPLACEMENTS, once placed in a document, may later be
+    # appended to (even to itself), which changed REPLACEMENTS for every later example and
+    # could build a cyclic document (RecursionError, about one run in ten).
+    return copy.deepcopy(rng.choice(REPLACEMENTS))
+
+
 def _mutate(doc: Any, rng: random.Random) -> Any:
     doc = copy.deepcopy(doc)
     for _ in range(rng.randint(1, 3)):
@@ -108,13 +115,13 @@ def _mutate(doc: Any, rng: random.Random) -> Any:
             parent = parent[key]
         action = rng.random()
         if action < 0.6:
-            parent[path[-1]] = rng.choice(REPLACEMENTS)
+            parent[path[-1]] = _replacement(rng)
         elif action < 0.8 and isinstance(parent, dict):
             del parent[path[-1]]
         elif isinstance(parent, dict):
-            parent[f"extra_{rng.randint(0, 9)}"] = rng.choice(REPLACEMENTS)
+            parent[f"extra_{rng.randint(0, 9)}"] = _replacement(rng)
         else:
-            parent.append(rng.choice(REPLACEMENTS))
+            parent.append(_replacement(rng))
     return doc
 
 
@@ -133,3 +140,12 @@ def test_fast_path_never_accepts_a_mutation_jsonschema_rejects(index: int, seed:
     mutated = _mutate(doc, random.Random(seed))
     if _quick_valid(kind, mutated):
         assert jsonschema_valid(kind, mutated), (name, mutated)
+
+
+def test_mutations_never_change_the_replacements_or_the_seeds() -> None:
+    replacements, seeds = copy.deepcopy(REPLACEMENTS), copy.deepcopy(SEEDS)
+    for seed in range(500):
+        _, _, doc = SEEDS[seed % len(SEEDS)]
+        _mutate(doc, random.Random(seed))
+    assert replacements == REPLACEMENTS
+    assert seeds == SEEDS
