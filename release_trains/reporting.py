@@ -20,6 +20,7 @@ from typing import Any
 
 from . import audit
 from .catalog import resolve
+from .durations import format_duration as _duration  # the one format, shared with the CLI
 from .errors import EXIT_NO, EXIT_OK, InputError
 from .models import Catalog
 from .monitoring import (
@@ -462,17 +463,6 @@ class Section:
 
 def _t(value: object, missing: str = "-") -> str:
     return missing if value is None else str(value)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
 def _rate(value: float | None) -> str:

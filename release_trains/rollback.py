@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import lifecycle
+from .catalog import resolve
 from .deployers.base import DeployRequest, DeployResult
-from .errors import InputError, LockHeldError, RefusedError
+from .errors import InputError, LockHeldError, RefusedError, ResolutionError
 from .models import Catalog
 from .ordering import order_services
 from .store import Run, Step, Store, pid_alive
@@ -109,7 +110,11 @@ def plan_rollback(
     chosen = set(candidates)
     refusals: list[str] = []
     if only:
-        unknown = sorted(set(only) - {s.service for s in steps})
+        # A name as the train's participants say it (an alias, `curve` for `curve-service`)
+        # means the service it resolves to, as everywhere else.
+        known = {s.service for s in steps}
+        only = [_service_named(catalog, name, known) for name in only]
+        unknown = sorted(set(only) - known)
         if unknown:
             raise InputError(
                 f"not a service of train {run.train!r}: {', '.join(unknown)} "
@@ -150,6 +155,17 @@ def plan_rollback(
                 action, call = "rollback", deployer.describe("rollback", req)
             out.append(RollbackStep(name, step.to_version, step.from_version, action, call))
     return RollbackPlan(run, tuple(out), waves, tuple(refusals))
+
+
+def _service_named(catalog: Catalog, name: str, known: set[str]) -> str:
+    if name in known:
+        return name
+    try:
+        return resolve(catalog, name)
+    except ResolutionError:
+        if len(catalog.aliases.get(name, ())) > 1:
+            raise  # an ambiguous alias: its message names the candidates
+        return name  # matches nothing: refused below, with the train's services named
 
 
 def _transitive(requires: Any, start: str) -> set[str]:

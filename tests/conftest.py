@@ -11,6 +11,8 @@
 - `postgres_server`, `postgres_url`, `postgres_db_url`: a real PostgreSQL server (pg_fixtures.py).
 - An autouse guard fails any test that writes into the repository's own analysis/ folder
   (the pre-commit habit: tests must never touch real state).
+- Every test under tests/e2e/ is marked `e2e` and `slow`, so `pytest -m "not slow"` is the
+  quick subset (unit and CLI tests, in-process).
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ pytest_plugins = ["pg_fixtures"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_ROOT = PROJECT_ROOT / ".." / "shared" / "real-world" / "254carbon-meta"
 REPO_ANALYSIS = PROJECT_ROOT / "analysis"
+
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

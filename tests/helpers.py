@@ -5,6 +5,11 @@ tests/ on sys.path because tests/conftest.py sits outside any package).
   test scripts per path and that records every request it gets.
 - `recording_script()`: an executable deploy script in a folder that appends its arguments
   (`service version`) to a record file, so a test can prove the argv and count attempts.
+- `run_main()`: `release-trains ARGS` in-process through main(argv), output captured, for
+  module-level helpers that have no `run_cli` fixture at hand.
+- `cli_argv()`: the argv that runs the `release-trains` console script of the Python running
+  the tests; every test that spawns the CLI goes through it (never through PATH, which may hold
+  another checkout's copy).
 - `write_script()`, `FakeEnvironment` (an in-memory LocalEnvironment), `wait_until()`,
   `process_gone()`, `closed_port()`.
 """
@@ -16,6 +21,8 @@ import os
 import shlex
 import socket
 import stat
+import sys
+import sysconfig
 import threading
 import time
 from collections import deque
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HANG_LIMIT_S = 30.0  # a hanging reply gives up after this even if the server is never closed
+CONSOLE_SCRIPT = "release-trains"
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,44 @@ def serve() -> Iterator[ScriptedServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def console_script() -> Path:
+    """The `release-trains` console script installed for the Python running the tests.
+
+    It sits next to sys.executable in a virtualenv or a pyenv/conda install; a distribution's
+    Python installs scripts under its own scripts directory (`/usr/local/bin`), which sysconfig
+    names. PATH is never searched: it may hold an older install from another checkout, and the
+    tests would then pass or fail on code that is not the one under test.
+    """
+    candidates = [Path(sys.executable).parent / CONSOLE_SCRIPT]
+    candidates.append(Path(sysconfig.get_path("scripts")) / CONSOLE_SCRIPT)
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
+    raise AssertionError(
+        f"no {CONSOLE_SCRIPT} console script for {sys.executable} (looked at {looked}): "
+        f'install the project into this Python first: {sys.executable} -m pip install -e ".[test]"'
+    )
+
+
+def run_main(*args: str | Path) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of main(ARGS), run in this process."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from release_trains.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def cli_argv(*args: str | Path) -> list[str]:
+    """`release-trains ARGS` as an argv for subprocess (the console script, see above)."""
+    return [str(console_script()), *(str(a) for a in args)]
 
 
 def closed_port() -> int:

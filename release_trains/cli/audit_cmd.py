@@ -10,20 +10,31 @@ from .. import audit
 from ..errors import EXIT_NO, EXIT_OK, ReleaseTrainError, UnknownTrainError
 from ..reporting import Window, audit_records, detail_text
 from ..text import printable
-from .context import Options, console, is_tty, pass_options, print_json, utcnow
+from .complete import complete_train
+from .context import Options, console, examples, is_tty, pass_options, print_json, utcnow
+from .params import SINCE
 from .state import read_store
 
 
-@click.command("audit")
-@click.option("--train", default=None, help="Only this train's records.")
-@click.option("--since", default=None, help="Only records newer than this: 30m, 12h, 7d, 2w.")
+@click.command(
+    "audit",
+    epilog=examples(
+        "release-trains audit --train Q4-curve-upgrade --since 7d",
+        "release-trains audit --verify",
+    ),
+)
+@click.option(
+    "--train", default=None, shell_complete=complete_train, help="Only this train's records."
+)
+@click.option(
+    "--since", type=SINCE, default=None, help="Only records newer than this: 30m, 12h, 7d, 2w."
+)
 @click.option(
     "--verify",
     is_flag=True,
     help="Check the hash chain and its anchor in the state store; exit 1 naming the first "
     "bad line.",
 )
-@click.option("--json", "as_json", is_flag=True)
 @pass_options
 def command(
     opts: Options, train: str | None, since: str | None, verify: bool, as_json: bool

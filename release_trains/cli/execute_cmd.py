@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
@@ -13,9 +14,10 @@ from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
 from ..journal import actor
-from .context import Options, console, pass_options, print_json, utcnow
+from .complete import complete_train
+from .context import Options, console, examples, pass_options, print_json, utcnow
 from .live import LiveProgress
-from .render import outcome_style
+from .render import local_note, local_services, outcome_style
 from .state import read_store, write_store
 
 
@@ -47,8 +49,28 @@ def run_train(
     if as_json:
         print_json(outcome.to_json())
     else:
-        show(outcome)
+        show(outcome, local=local_services(catalog, [s.service for s in outcome.steps]))
+    hint = next_step(outcome.train, outcome.status)
+    if hint:
+        click.echo(hint, err=True)  # a diagnostic: stdout keeps only the result
     return outcome.exit_code
+
+
+def next_step(train: str, status: str) -> str | None:
+    """What to do after a run that did not complete (paused runs say `resume` in their output)."""
+    cli = "release-trains"
+    if status == "failed":
+        return (
+            f"next: `{cli} status {train}` shows what failed; fix it and run `{cli} execute "
+            f"{train}` again (released services are not deployed twice), or go back with "
+            f"`{cli} rollback {train} --reason '...'`"
+        )
+    if status == "rolled_back":
+        return (
+            f"next: `{cli} status {train}` shows why it rolled back; fix the cause and run "
+            f"`{cli} execute {train}` again"
+        )
+    return None
 
 
 def _stop_on_signals(stop: threading.Event) -> dict[signal.Signals, Any]:
@@ -66,7 +88,7 @@ def _stop_on_signals(stop: threading.Event) -> dict[signal.Signals, Any]:
     return previous
 
 
-def show(outcome: RunOutcome) -> None:
+def show(outcome: RunOutcome, *, local: Sequence[str] = ()) -> None:
     out = console()
     style = outcome_style(outcome.status)
     out.print(f"Train {outcome.train} (run {outcome.run_id}): [{style}]{outcome.status}[/]")
@@ -79,12 +101,21 @@ def show(outcome: RunOutcome) -> None:
         out.print(line, markup=False)
     if outcome.reason:
         out.print(f"reason: {outcome.reason}", markup=False)
+    if local:
+        out.print(local_note(local), markup=False)
     if outcome.status == "paused":
         out.print(f"resume with: release-trains resume {outcome.train}", markup=False)
 
 
-@click.command("execute")
-@click.argument("train")
+@click.command(
+    "execute",
+    epilog=examples(
+        "release-trains execute Q4-curve-upgrade --dry-run",
+        "release-trains execute Q4-curve-upgrade",
+        "release-trains execute Q4-curve-upgrade --max-parallel 2 --json > run.json",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
 @click.option("--dry-run", is_flag=True, help="Print the exact steps and change nothing.")
 @click.option(
     "--max-parallel",
@@ -92,7 +123,6 @@ def show(outcome: RunOutcome) -> None:
     default=None,
     help="Services released at once (default 1).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_options
 def command(
     opts: Options, train: str, dry_run: bool, max_parallel: int | None, as_json: bool
@@ -124,4 +154,7 @@ def _dry_run(opts: Options, train: str, as_json: bool) -> int:
             )
         for p in doc["problems"]:
             out.print(f"  not ready: {p}", markup=False)
+        local = local_services(catalog, [step["service"] for step in doc["steps"]])
+        if local:
+            out.print(local_note(local), markup=False)
     return EXIT_OK if doc["ready"] else 1

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from .. import __version__
 from ..errors import EXIT_INPUT, EXIT_INTERNAL, ReleaseTrainError
 from ..text import printable
-from .context import Options
+from .context import (
+    JSON_HELP,
+    ROOT_HELP,
+    ROOT_TYPE,
+    STATE_HELP,
+    VERBOSE_HELP,
+    Options,
+    StdoutClosed,
+    examples,
+)
 
 # name -> (module under release_trains.cli, one-line help). Modules are imported only when
 # their command runs; `--help` lists the summaries without importing any of them (importing
@@ -64,55 +75,115 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    # Parsing prints --help and usage; invoking runs the command: a closed stdout in either
+    # leaves click as StdoutClosed, which click lets through to main().
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError as e:
+            raise StdoutClosed from e
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=str),
-    default=".",
-    show_default=True,
-    help="Project root holding catalog/, config/ and analysis/.",
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as e:
+            raise StdoutClosed from e
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=examples(
+        "release-trains validate",
+        "release-trains plan Q4-curve-upgrade",
+        "release-trains execute Q4-curve-upgrade --root /srv/platform",
+        "release-trains status --json | jq .trains",
+    )
+    + "\n\nShell completion of commands, options, trains and services (in ~/.bashrc; zsh and"
+    " fish likewise, with zsh_source and fish_source):\n\n\b\n"
+    '  eval "$(_RELEASE_TRAINS_COMPLETE=bash_source release-trains)"',
 )
-@click.option(
-    "--state",
-    envvar="RELEASE_TRAINS_STATE",
-    default=None,
-    help="State store URL (default: sqlite under ROOT/analysis/state/).",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--root", type=ROOT_TYPE, default=".", show_default=True, help=ROOT_HELP)
+@click.option("--state", envvar="RELEASE_TRAINS_STATE", default=None, help=STATE_HELP)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
 @click.version_option(__version__, prog_name="release-trains")
 @click.pass_context
-def cli(ctx: click.Context, root: str, state: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, root: str, state: str | None, as_json: bool, verbose: bool) -> None:
     """Plan, execute, roll back and report coordinated multi-service release trains.
 
     Exit codes: 0 done / ready, 1 checked and said no, 2 bad input, 3 not now (lock or
-    status), 4 internal error.
+    status), 4 internal error. --root, --state, --json and -v may also follow the command.
     """
-    ctx.obj = Options.build(root=root, state=state, verbose=verbose)
+    ctx.obj = Options.build(root=root, state=state, verbose=verbose, as_json=as_json)
 
 
-def _json_error(argv: Sequence[str] | None, message: str, code: int) -> None:
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON (--json, --format json), before or after the
+    subcommand; read from the words themselves, since it must hold when parsing them failed."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--json" or arg == "--format=json":
+            return True
+        if arg == "--format" and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+    return False
+
+
+def _json_error(args: Sequence[str], message: str, code: int) -> None:
     """With --json, stdout still holds exactly one JSON document, even when the answer is no."""
-    args = list(argv if argv is not None else sys.argv[1:])
-    if "--json" in args or ("--format" in args and "json" in args):
+    if wants_json(args):
         import json
 
         click.echo(json.dumps({"error": message, "exit_code": code}, indent=2))
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still buffered
+    cannot fail on the closed pipe (Python would print 'Exception ignored' and exit 120)."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError):  # no file descriptor (in-process tests): nothing to flush
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; every exception is mapped here and only here."""
-    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
     try:
-        result = cli.main(args=argv, prog_name="release-trains", standalone_mode=False)
+        code = _run(args)
+        with contextlib.suppress(ValueError):  # stdout closed by whoever embeds main()
+            sys.stdout.flush()  # the last buffered output, while a closed pipe can be caught
+    except BrokenPipeError:  # the reader left (`| head`), maybe while an error was printed
+        _silence_stdout()
+        return 0
+    return code
+
+
+def _run(args: list[str]) -> int:
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        result = cli.main(args=args, prog_name="release-trains", standalone_mode=False)
     except ReleaseTrainError as e:
         click.echo(f"error: {printable(str(e), newlines=True)}", err=True)
-        _json_error(argv, str(e), e.exit_code)
+        _json_error(args, str(e), e.exit_code)
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:
+        # Usage errors and bad option values: click's message (with the usage line) on
+        # stderr, and under --json the error document on stdout like every other refusal.
         e.show()
+        _json_error(args, e.format_message(), EXIT_INPUT)
         return EXIT_INPUT
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -120,9 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except BrokenPipeError:
-        # stdout closed early (`| head`): not an error of ours; silence the flush at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (StdoutClosed, BrokenPipeError):
+        # stdout closed early (`| head`): what was wanted has been read; end quietly.
+        _silence_stdout()
         return 0
     except OSError as e:
         # The machine said no (read-only folder, full disk, a directory where a file belongs):

@@ -19,25 +19,32 @@ from ..models import Catalog
 from ..monitoring import Snapshot, changes, follow, plan_now, snapshot
 from ..planning import find_train
 from ..store import Store
-from .context import Options, console, echo, is_tty, pass_options, print_json, utcnow
+from .complete import complete_train
+from .context import Options, console, echo, examples, is_tty, pass_options, print_json, utcnow
+from .params import Duration
+from .render import duration
 from .state import read_store
 from .status_cmd import render, show
 
 
-@click.command("monitor")
-@click.argument("train")
+@click.command(
+    "monitor",
+    epilog=examples(
+        "release-trains monitor Q4-curve-upgrade",
+        "release-trains monitor Q4-curve-upgrade --watch --interval 5",
+        "release-trains monitor Q4-curve-upgrade --watch --json > final.json",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
 @click.option(
     "--watch", is_flag=True, help="Follow the train until it completes, fails or rolls back."
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.05),
+    type=Duration(min_s=0.05, max_s=86400),
     default=2.0,
     show_default=True,
-    help="Seconds between two reads of the state store.",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the (final) snapshot as one JSON document."
+    help="Time between two reads of the state store: seconds (0.5) or 2s, 1m.",
 )
 @pass_options
 def command(opts: Options, train: str, watch: bool, interval: float, as_json: bool) -> int:
@@ -133,7 +140,8 @@ def _live(read: Callable[[], Snapshot], interval: float) -> Snapshot:
     from rich.live import Live
     from rich.text import Text
 
-    footer = f"refreshing every {interval:g}s; Ctrl-C stops watching (the train is not touched)"
+    every = duration(interval)
+    footer = f"refreshing every {every}; Ctrl-C stops watching (the train is not touched)"
     last: Snapshot | None = None
     # transient: the dashboard is replaced by the final snapshot printed after it
     with Live(

@@ -10,15 +10,23 @@ from ..errors import UnknownTrainError
 from ..journal import actor
 from ..planning import find_train
 from ..store import is_stale
-from .context import Options, pass_options, utcnow
+from .complete import complete_train
+from .context import Options, examples, pass_options, print_json, utcnow
+from .params import Reason
 from .state import write_store
 
 
-@click.command("pause")
-@click.argument("train")
-@click.option("--reason", default="paused by an operator", show_default=True)
+@click.command(
+    "pause",
+    epilog=examples(
+        "release-trains pause Q4-curve-upgrade --reason 'error rate up in eu-west'",
+        "release-trains resume Q4-curve-upgrade",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
+@click.option("--reason", type=Reason(), default="paused by an operator", show_default=True)
 @pass_options
-def command(opts: Options, train: str, reason: str) -> int:
+def command(opts: Options, train: str, reason: str, as_json: bool) -> int:
     """Stop TRAIN's executor before its next service; the train becomes `paused`."""
     catalog = load_catalog(opts.root)
     find_train(catalog, train)
@@ -41,9 +49,11 @@ def command(opts: Options, train: str, reason: str) -> int:
         if live:
             store.request_pause(run.id, f"{who}: {reason}")
             message = "pause requested: the executor stops before its next service"
+            status = run.status
         else:  # nobody runs it (the process died): pause it directly so it can be resumed
             store.set_run_status(run.id, "paused", now=now, reason=f"paused by {who}: {reason}")
             message = "no executor is running this train; it is now paused"
+            status = "paused"
         audit.append(
             audit.path_for(opts.root),
             store=store,
@@ -56,5 +66,17 @@ def command(opts: Options, train: str, reason: str) -> int:
         )
     finally:
         store.close()
-    click.echo(message)
+    if as_json:
+        print_json(
+            {
+                "train": train,
+                "run_id": run.id,
+                "requested": bool(live),
+                "status": status,
+                "reason": reason,
+                "message": message,
+            }
+        )
+    else:
+        click.echo(message)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,19 +13,26 @@ from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..planning import Plan, plan_train, save_plan
 from ..yaml_io import dump_json, write_atomic
-from .context import Options, cell, console, pass_options, print_json, utcnow
-from .render import duration, outcome_style
+from .complete import complete_train
+from .context import Options, cell, console, examples, pass_options, print_json, utcnow
+from .render import duration, local_note, local_services, outcome_style
 
 if TYPE_CHECKING:
     from ..models import Catalog, Service
     from ..store import Store
 
 
-@click.command("plan")
-@click.argument("train")
+@click.command(
+    "plan",
+    epilog=examples(
+        "release-trains plan Q4-curve-upgrade",
+        "release-trains plan Q4-curve-upgrade --dry-run --json | jq .problems",
+        "release-trains plan Q4-curve-upgrade --output /tmp/plan.json",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
 @click.option("--validate", is_flag=True, help="Schema-check every file first (always done).")
 @click.option("--dry-run", is_flag=True, help="Write nothing (no latest-plan.json).")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -59,7 +67,7 @@ def command(
     if as_json:
         print_json(plan.to_json())
     else:
-        show(plan)
+        show(plan, local=local_services(catalog, [s.name for s in services]))
     return EXIT_OK if plan.ready else EXIT_NO
 
 
@@ -95,7 +103,7 @@ def _current_versions(
     return current_versions(catalog, store, services)
 
 
-def show(plan: Plan) -> None:
+def show(plan: Plan, *, local: Sequence[str] = ()) -> None:
     from rich.table import Table
 
     out = console()
@@ -155,6 +163,8 @@ def show(plan: Plan) -> None:
     for note in plan.notes:
         out.print(f"note: {note}", markup=False)
     out.print(f"Estimated duration: {duration(plan.estimated_duration_s)}")
+    if local:
+        out.print(local_note(local), markup=False)
     if plan.problems:
         out.print("[bold red]Why it is not ready:[/]")
         for problem in plan.problems:

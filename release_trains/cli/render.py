@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{h}h{m:02d}m"
-    if m:
-        return f"{m}m{s:02d}s"
-    return f"{s}s"
+if TYPE_CHECKING:
+    from ..models import Catalog
+
+# One format for every length of time (CLI, reports, logs); `duration` is its name here.
+from ..durations import format_duration as duration
+
+__all__ = ["duration", "local_note", "local_services", "outcome_style"]
 
 
 def outcome_style(outcome: str) -> str:
@@ -30,3 +28,25 @@ def outcome_style(outcome: str) -> str:
         "error": "red",
         "unknown": "yellow",
     }.get(outcome, "white")
+
+
+def local_services(catalog: Catalog, names: Sequence[str]) -> list[str]:
+    """The services (of `names`) that the embedded `local` deployer releases, as
+    executor.deployer_settings decides: a service's own `release.deployer.type`, else the
+    config's, else local. Read here without importing the executor (start-up time)."""
+    base = catalog.config.deployer.get("type", "local")
+    out = []
+    for name in names:
+        service = catalog.services.get(name)
+        own = (service.release.get("deployer") if service else None) or {}
+        if own.get("type", base) == "local":
+            out.append(name)
+    return out
+
+
+def local_note(services: Sequence[str]) -> str:
+    return (
+        f"Deployer: local for {', '.join(services)}: it records versions in the state store and "
+        "deploys nothing (set release_trains.deployer in config/upgrade-policies.yaml to deploy "
+        "for real)"
+    )

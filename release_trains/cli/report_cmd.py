@@ -23,21 +23,35 @@ from ..reporting import (
     train_report,
 )
 from ..yaml_io import write_atomic
-from .context import Options, pass_options, utcnow
+from .complete import complete_service, complete_train
+from .context import Options, examples, pass_options, utcnow
+from .params import SINCE
 from .state import read_store
 
 
-@click.command("report")
-@click.option(
-    "--train", default=None, help="Report on this train: timeline, gates, failures, who did what."
+@click.command(
+    "report",
+    epilog=examples(
+        "release-trains report --train Q4-curve-upgrade",
+        "release-trains report --service curve-service --format html --since 7d",
+        "release-trains report --train Q4-curve-upgrade --json --output - | jq .status",
+    ),
 )
 @click.option(
-    "--service", default=None, help="Report on this service: versions, health, metrics, history."
+    "--train",
+    default=None,
+    shell_complete=complete_train,
+    help="Report on this train: timeline, gates, failures, who did what.",
+)
+@click.option(
+    "--service",
+    default=None,
+    shell_complete=complete_service,
+    help="Report on this service: versions, health, metrics, history.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(list(FORMATS)), default="markdown", show_default=True
 )
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
     "--output",
     default=None,
@@ -45,7 +59,9 @@ from .state import read_store
     help="Where to write it ('-': stdout only). Default: analysis/reports/release-trains/<train>/ "
     "or analysis/reports/services/<service>/report-<timestamp>.<ext>.",
 )
-@click.option("--since", default=None, help="Only history newer than this: 30m, 12h, 7d, 2w.")
+@click.option(
+    "--since", type=SINCE, default=None, help="Only history newer than this: 30m, 12h, 7d, 2w."
+)
 @pass_options
 def command(
     opts: Options,

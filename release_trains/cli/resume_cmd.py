@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import click
 
-from .context import Options, pass_options
+from .complete import complete_train
+from .context import Options, examples, pass_options
 from .execute_cmd import run_train
 
 
-@click.command("resume")
-@click.argument("train")
+@click.command(
+    "resume",
+    epilog=examples(
+        "release-trains resume Q4-curve-upgrade",
+        "release-trains resume Q4-curve-upgrade --max-parallel 2",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
 @click.option("--max-parallel", type=click.IntRange(1, 64), default=None)
-@click.option("--json", "as_json", is_flag=True)
 @pass_options
 def command(opts: Options, train: str, max_parallel: int | None, as_json: bool) -> int:
     """Resume a paused TRAIN from its persisted steps (exit 3 if it is not paused)."""

@@ -11,13 +11,27 @@ from ..errors import EXIT_NO, EXIT_OK
 from ..executor import Settings
 from ..journal import actor
 from ..rollback import RollbackPlan, RollbackResult, rollback_train
-from .context import Options, console, pass_options, print_json, utcnow
+from .complete import complete_service, complete_train
+from .context import Options, console, examples, pass_options, print_json, utcnow
+from .params import Reason
 from .state import read_store, write_store
 
 
-@click.command("rollback")
-@click.argument("train")
-@click.option("--reason", required=True, help="Why (lands in the audit log with your name).")
+@click.command(
+    "rollback",
+    epilog=examples(
+        "release-trains rollback Q4-curve-upgrade --dry-run",
+        "release-trains rollback Q4-curve-upgrade --reason 'error rate up after 2.0.0'",
+        "release-trains rollback Q4-curve-upgrade --service scenario --reason 'bad scenario data'",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
+@click.option(
+    "--reason",
+    type=Reason(),
+    default=None,
+    help="Why (lands in the audit log with your name); required unless --dry-run.",
+)
 @click.option("--dry-run", is_flag=True, help="Print exactly what would be done; change nothing.")
 @click.option(
     "--force",
@@ -25,20 +39,28 @@ from .state import read_store, write_store
     help="Go past failed steps and unsafe subsets; retry a failed rollback.",
 )
 @click.option(
-    "--service", "services", multiple=True, help="Roll back only these services (repeatable)."
+    "--service",
+    "services",
+    multiple=True,
+    shell_complete=complete_service,
+    help="Roll back only these services (repeatable; a name or alias, as in the train).",
 )
-@click.option("--json", "as_json", is_flag=True)
 @pass_options
 def command(
     opts: Options,
     train: str,
-    reason: str,
+    reason: str | None,
     dry_run: bool,
     force: bool,
     services: tuple[str, ...],
     as_json: bool,
 ) -> int:
     """Roll TRAIN back, dependents first: 0 rolled back, 1 failed or refused, 3 locked."""
+    if reason is None and not dry_run:
+        raise click.UsageError(
+            "--reason is required: say why you roll back (it lands in the audit log); "
+            "--dry-run shows the plan without one"
+        )
     catalog = load_catalog(opts.root)
     out = console(stderr=True)
     settings = Settings(
@@ -53,7 +75,7 @@ def command(
             store,
             train,
             settings=settings,
-            reason=reason,
+            reason=reason or "",  # only a dry run goes without one, and it records nothing
             only=list(services) or None,
             force=force,
             dry_run=dry_run,
@@ -72,7 +94,7 @@ def command(
 
 
 def document(
-    plan: RollbackPlan, result: RollbackResult | None, *, reason: str, dry_run: bool
+    plan: RollbackPlan, result: RollbackResult | None, *, reason: str | None, dry_run: bool
 ) -> dict[str, Any]:
     def outcome(name: str, action: str) -> str:
         if result is None:

@@ -8,6 +8,8 @@ from ..errors import InputError
 from ..store import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
 from .context import Options
 
+MAX_BUSY_TIMEOUT_S = 86400.0  # a day: a longer wait for a write lock is a hang, not patience
+
 
 def busy_timeout_s() -> float:
     """How long to wait for another process's write lock: RELEASE_TRAINS_BUSY_TIMEOUT seconds."""
@@ -20,8 +22,12 @@ def busy_timeout_s() -> float:
         raise InputError(
             f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} is not a number of seconds"
         ) from None
-    if value < 0:
-        raise InputError(f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} must not be negative")
+    # nan passes every comparison and inf overflows sqlite's milliseconds: both are bad input.
+    if not 0 <= value <= MAX_BUSY_TIMEOUT_S:
+        raise InputError(
+            f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} must be a number of seconds from 0 to "
+            f"{MAX_BUSY_TIMEOUT_S:g}"
+        )
     return value
 
 

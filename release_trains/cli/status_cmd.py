@@ -13,14 +13,31 @@ import click
 from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..monitoring import Snapshot, TrainSummary, health_probe, snapshot, summaries
-from .context import Options, cell, console, echo, is_tty, pass_options, print_json, utcnow
+from .complete import complete_train
+from .context import (
+    Options,
+    cell,
+    console,
+    echo,
+    examples,
+    is_tty,
+    pass_options,
+    print_json,
+    utcnow,
+)
 from .render import duration, outcome_style
 from .state import read_store
 
 
-@click.command("status")
-@click.argument("train", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.command(
+    "status",
+    epilog=examples(
+        "release-trains status",
+        "release-trains status Q4-curve-upgrade",
+        "release-trains status Q4-curve-upgrade --probe --json | jq .services",
+    ),
+)
+@click.argument("train", required=False, shell_complete=complete_train)
 @click.option(
     "--probe",
     is_flag=True,

@@ -7,15 +7,22 @@ import click
 from .. import audit
 from ..errors import InputError
 from ..journal import actor
-from .context import Options, pass_options, utcnow
+from .complete import complete_train
+from .context import Options, examples, pass_options, print_json, utcnow
 from .state import write_store
 
 
-@click.command("unlock")
-@click.argument("train")
+@click.command(
+    "unlock",
+    epilog=examples(
+        "release-trains execute Q4-curve-upgrade   # refused: names the lock and its holder",
+        "release-trains unlock Q4-curve-upgrade 3f2a9c1b7d4e",
+    ),
+)
+@click.argument("train", shell_complete=complete_train)
 @click.argument("lock_id")
 @pass_options
-def command(opts: Options, train: str, lock_id: str) -> int:
+def command(opts: Options, train: str, lock_id: str, as_json: bool) -> int:
     """Remove the lock LOCK_ID held on TRAIN (see the message of a refused execute)."""
     store = write_store(opts)
     try:
@@ -36,5 +43,17 @@ def command(opts: Options, train: str, lock_id: str) -> int:
         )
     finally:
         store.close()
-    click.echo(f"lock {lock_id} on {train} removed ({len(held)} resources)")
+    message = f"lock {lock_id} on {train} removed ({len(held)} resources)"
+    if as_json:
+        print_json(
+            {
+                "train": train,
+                "lock_id": lock_id,
+                "resources": len(held),
+                "holder": held[0].describe(),
+                "message": message,
+            }
+        )
+    else:
+        click.echo(message)
     return 0

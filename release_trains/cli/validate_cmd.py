@@ -7,11 +7,16 @@ import click
 from ..catalog import check_catalog
 from ..errors import EXIT_INPUT, EXIT_OK
 from ..ordering import find_cycles
-from .context import Options, pass_options, print_json
+from .context import Options, examples, pass_options, print_json
 
 
-@click.command("validate")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.command(
+    "validate",
+    epilog=examples(
+        "release-trains validate",
+        "release-trains validate --root ../platform --json | jq .errors",
+    ),
+)
 @pass_options
 def command(opts: Options, as_json: bool) -> int:
     """Schema-check every catalog and config file; list every problem (exit 2 if any)."""

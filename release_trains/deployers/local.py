@@ -2,6 +2,8 @@
 
 Nothing is fetched or started, so a deploy cannot fail on its own; an error from the store
 (busy, unwritable) propagates unchanged, because it is a state problem, not a failed deploy.
+Every text it gives (plans, dry runs, events, evidence) says so: on a real catalog, "set
+curve-service 0.1.0 -> 2.0.0" read as if something had been deployed.
 """
 
 from __future__ import annotations
@@ -44,14 +46,14 @@ class LocalDeployer:
         return self.store.deployed_version(self.environment, service)
 
     def check(self, req: DeployRequest) -> DeployResult | None:
-        return DeployResult(True, "local environment: nothing to fetch")
+        return DeployResult(True, f"{PREFIX} nothing to fetch")
 
     def describe(self, action: str, req: DeployRequest) -> str:
         check_action(action)
         if action == "current_version":
-            return f"local: read {req.service} in environment {req.environment}"
+            return f"{PREFIX} read the version of {req.service} recorded in the state store"
         if action == "check":
-            return "local: nothing to fetch"
+            return f"{PREFIX} nothing to fetch"
         if action == "undeploy":
             return _change(req, removed_version(req), None)
         return _change(req, req.previous_version, req.version)
@@ -66,8 +68,11 @@ class LocalDeployer:
         return DeployResult(True, detail)
 
 
+PREFIX = "local deployer (deploys nothing):"
+
+
 def _change(req: DeployRequest, old: str | None, new: str | None) -> str:
-    return (
-        f"local: set {req.service} {old or '(none)'} -> {new or '(none)'}"
-        f" in environment {req.environment}"
-    )
+    where = f"was {old or '(none)'}, environment {req.environment}"
+    if new is None:
+        return f"{PREFIX} remove {req.service} from the state store ({where})"
+    return f"{PREFIX} record {req.service} {new} in the state store ({where})"

@@ -1,6 +1,10 @@
-"""Acceptance corpus of malformed inputs (tests/data/invalid/<case>/), run through the real
-console script: bad input is exit 2, a message that names the file and where, no traceback,
-and nothing written (the root, analysis/ included, is byte-for-byte unchanged)."""
+"""Acceptance corpus of malformed inputs (tests/data/invalid/<case>/): bad input is exit 2, a
+message that names the file and where, no traceback, and nothing written (the root, analysis/
+included, is byte-for-byte unchanged).
+
+Every case runs in-process through main(argv), the one exit-code mapper the console script
+calls too (a process start-up per case made this file most of the suite's time); a few cases
+also run through the real console script, so the in-process path cannot drift from it."""
 
 from __future__ import annotations
 
@@ -9,16 +13,20 @@ import os
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import cli_argv
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CORPUS = PROJECT_ROOT / "tests" / "data" / "invalid"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 COMMANDS = ("plan", "validate")
+# Run through the console script as well: a YAML error, a schema error, undecodable bytes.
+SMOKE = [("yaml-syntax-error", "plan"), ("unknown-participant", "validate"), ("non-utf8", "plan")]
 
 # Problems about a whole document, where no single line or path is at fault.
 NO_LOCATION = {
@@ -71,33 +79,44 @@ def _build_root(case: str, root: Path) -> tuple[Path, tuple[str, ...]]:
     return root, tuple(broken)
 
 
-def _run(case: str, command: str, where: Path) -> Outcome:
+Runner = Callable[[Path, list[str]], tuple[int, str, str]]
+
+
+def _args(command: str) -> list[str]:
+    return ["plan", "Q4-curve-upgrade"] if command == "plan" else ["validate"]
+
+
+def _run(case: str, command: str, where: Path, runner: Runner) -> Outcome:
     root, broken = _build_root(case, where / f"{case}-{command}")
     before = _digest(root)
-    args = ["plan", "Q4-curve-upgrade"] if command == "plan" else ["validate"]
+    code, out, err = runner(root, ["--root", str(root), *_args(command)])
+    after = _digest(root)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return Outcome(code, out, err, changed, broken)
+
+
+@pytest.fixture
+def in_process(run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """main(argv) with the console script's surroundings: the root as working directory (so
+    nothing can lean on the repository's own files) and no colour."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def run(root: Path, argv: list[str]) -> tuple[int, str, str]:
+        monkeypatch.chdir(root)
+        result = run_cli(*argv)
+        return result.code, result.out, result.err
+
+    return run
+
+
+def console_script(root: Path, argv: list[str]) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RELEASE_TRAINS_STATE"}
     env["NO_COLOR"] = "1"
     proc = subprocess.run(
-        ["release-trains", "--root", str(root), *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    after = _digest(root)
-    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-    return Outcome(proc.returncode, proc.stdout, proc.stderr, changed, broken)
-
-
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Outcome]:
-    """Every case under both commands, run a few at a time (each is a process start-up)."""
-    where = tmp_path_factory.mktemp("invalid")
-    jobs = [(case, command) for case in CASES for command in COMMANDS]
-    with ThreadPoolExecutor(max_workers=max(2, min(8, (os.cpu_count() or 2) * 2))) as pool:
-        results = pool.map(lambda job: _run(*job, where), jobs)
-        return dict(zip(jobs, results, strict=True))
+        cli_argv(*argv), cwd=root, capture_output=True, text=True, env=env, timeout=120,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def _params() -> list[object]:
@@ -116,13 +135,24 @@ def test_corpus_is_big_enough() -> None:
         assert (CORPUS / case / "expected.txt").is_file(), case
         assert len([p for p in (CORPUS / case).rglob("*") if p.is_file()]) >= 2, case
     assert {c for c, _ in KNOWN_BUGS} <= set(CASES)
+    assert {c for c, _ in SMOKE} <= set(CASES)
 
 
 @pytest.mark.parametrize(("case", "command"), _params())
 def test_bad_input_is_refused_cleanly(
-    outcomes: dict[tuple[str, str], Outcome], case: str, command: str
+    in_process: Runner, tmp_path: Path, case: str, command: str
 ) -> None:
-    result = outcomes[(case, command)]
+    _check(case, command, _run(case, command, tmp_path, in_process))
+
+
+@pytest.mark.parametrize(("case", "command"), SMOKE, ids=[f"{c}-{m}" for c, m in SMOKE])
+def test_bad_input_is_refused_cleanly_by_the_console_script(
+    tmp_path: Path, case: str, command: str
+) -> None:
+    _check(case, command, _run(case, command, tmp_path, console_script))
+
+
+def _check(case: str, command: str, result: Outcome) -> None:
     message = result.err if command == "plan" else result.out
     everything = result.out + result.err
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import cli_argv
 
 from release_trains.cli.main import cli
 
@@ -367,15 +368,7 @@ def test_console_script_end_to_end(sample_root: Path) -> None:
     assert (_plans_folder(sample_root, "Q4-curve-upgrade") / "latest-plan.json").is_file()
 
     blocked = subprocess.run(
-        [
-            "release-trains",
-            "--root",
-            str(sample_root),
-            "plan",
-            "reporting-overhaul",
-            "--json",
-            "--dry-run",
-        ],
+        cli_argv("--root", sample_root, "plan", "reporting-overhaul", "--json", "--dry-run"),
         capture_output=True,
         text=True,
         env=_env(),

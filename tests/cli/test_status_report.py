@@ -293,7 +293,7 @@ def test_a_report_on_a_failed_train_is_written_and_exits_1(
     [
         (["--train", "nope"], "unknown train 'nope'"),
         (["--service", "nope"], "nope"),
-        (["--train", TRAIN, "--since", "7 days"], "--since '7 days'"),
+        (["--train", TRAIN, "--since", "7 days"], "'7 days' is not a duration"),
         ([], "give exactly one of --train or --service"),
         (["--train", TRAIN, "--service", "curve"], "give exactly one of --train or --service"),
         (["--train", TRAIN, "--format", "pdf"], "pdf"),

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from helpers import cli_argv
 
 RunCli = Callable[..., Any]  # conftest.run_cli: (*args) -> CliResult(code, out, err)
 Digest = Callable[[Path], dict[str, str]]
@@ -51,7 +52,7 @@ def test_real_world_is_valid(real_root: Path, run_cli: RunCli) -> None:
 
 def test_real_world_validate_subprocess(real_root: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "release_trains", "--root", str(real_root), "validate", "--json"],
+        cli_argv("--root", real_root, "validate", "--json"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,8 +1,9 @@
 """Building blocks of the end-to-end tests: a project root per test, real deploy scripts, the
 real console entry point in subprocesses, and read-only looks at the state store.
 
-Everything runs for real: `python -m release_trains --root ROOT ...` in a subprocess, deploy
-commands that are /bin/sh scripts written into the test's tmp_path, HTTP servers on 127.0.0.1.
+Everything runs for real: the `release-trains` console script (helpers.cli_argv) in a
+subprocess, deploy commands that are /bin/sh scripts written into the test's tmp_path, HTTP
+servers on 127.0.0.1.
 
 The recording deploy script (`deploy SERVICE VERSION`):
   1. appends `SERVICE VERSION PID` to `deploy.record` (so a test sees every call, in order),
@@ -21,14 +22,13 @@ import os
 import shlex
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from helpers import wait_until, write_script
+from helpers import cli_argv, wait_until, write_script
 
 TRAIN = "T"
 FROM = "1.0.0"
@@ -118,7 +118,7 @@ class Project:
     # --- the CLI ----------------------------------------------------------------------------
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "release_trains", "--root", str(self.root), *args]
+        return cli_argv("--root", self.root, *args)
 
     def run(
         self, *args: str, env: Mapping[str, str] | None = None, timeout_s: float = RUN_TIMEOUT_S

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
-from helpers import Reply, recording_script, serve
+from helpers import Reply, cli_argv, recording_script, serve
 
 
 def metrics(rate: float) -> str:
@@ -56,7 +55,7 @@ def make_root(
 
 def run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "release_trains", "--root", str(root), *args],
+        cli_argv("--root", root, *args),
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -1,7 +1,7 @@
 """End to end, under load: twenty `status --json` readers hammering the state store while a
 train executes, and two trains that share a service started at the same instant.
 
-Every reader call and every executor is a real `python -m release_trains` subprocess. Nothing
+Every reader call and every executor is a real `release-trains` subprocess. Nothing
 waits on luck: a deploy is held (flag file) until the readers have seen the train mid-release,
 and the two executors are released together from a file barrier.
 """

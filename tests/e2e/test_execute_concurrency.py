@@ -1,6 +1,6 @@
 """End to end: two executors at once, pause/resume, SIGTERM, stale locks, --max-parallel.
 
-Every executor is a real `python -m release_trains execute` subprocess; waiting is polling
+Every executor is a real `release-trains execute` subprocess; waiting is polling
 (the deploy record file, the state store) with a deadline, never a fixed sleep.
 """
 

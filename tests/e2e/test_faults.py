@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import write_script
+from helpers import cli_argv, write_script
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ def cli(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "release_trains", "--root", str(root), *args],
+        cli_argv("--root", root, *args),
         capture_output=True,
         text=True,
         timeout=120,
@@ -108,7 +109,7 @@ def test_a_read_only_analysis_folder_is_a_clear_error(
     command = " ".join(
         [
             f"mount --bind {analysis} {analysis} && mount -o remount,bind,ro {analysis} &&",
-            f"exec {sys.executable} -m release_trains --root {root} {' '.join(args)}",
+            f"exec {shlex.join(cli_argv('--root', root, *args))}",
         ]
     )
     result = subprocess.run(

@@ -11,11 +11,9 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -26,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import wait_until, write_script
+from helpers import cli_argv, wait_until, write_script
 
 TRAIN = "Q4-curve-upgrade"
 SERVICES = ["curve-service", "backtesting-service", "scenario-service"]
@@ -34,9 +32,8 @@ DEADLINE_S = 60.0
 
 
 def cli() -> list[str]:
-    """The installed console script; `python -m release_trains` where it is not on PATH."""
-    found = shutil.which("release-trains")
-    return [found] if found else [sys.executable, "-m", "release_trains"]
+    """The console script of the Python running the tests (never one found on PATH)."""
+    return cli_argv()
 
 
 def slow_deployer(root: Path, *, fail: str | None = None) -> None:

@@ -73,7 +73,10 @@ def test_local_deployer_changes_versions_in_the_store() -> None:
     result = d.deploy(REQ)
     assert result.ok and result.attempts == 1
     assert env.deployed_version("staging", "curve-service") == "2.0.0"
-    assert result.detail == "local: set curve-service 1.8.0 -> 2.0.0 in environment staging"
+    assert result.detail == (
+        "local deployer (deploys nothing): record curve-service 2.0.0 in the state store"
+        " (was 1.8.0, environment staging)"
+    )
     assert logs == [f"curve-service: {result.detail}"]
 
     assert d.rollback(BACK).ok
@@ -82,7 +85,7 @@ def test_local_deployer_changes_versions_in_the_store() -> None:
     undone = d.undeploy(FIRST)
     assert undone is not None and undone.ok
     assert d.current_version("curve-service") is None
-    assert undone.detail.startswith("local: set curve-service 1.8.0 -> (none)")  # the store's
+    assert "remove curve-service from the state store (was 1.8.0," in undone.detail  # the store's
     assert d.can_undeploy()
     check = d.check(REQ)
     assert check is not None and check.ok and "nothing to fetch" in check.detail
@@ -92,11 +95,18 @@ def test_local_deployer_describes_without_touching_the_store() -> None:
     env = FakeEnvironment()
     d = build_deployer({"type": "local"}, store=env, environment="local", log=Logs())
     req = DeployRequest("curve-service", "2.0.0", "1.8.0", "t", "local")
+    # Every text says that nothing is deployed: on a real catalog "set curve-service 0.1.0 ->
+    # 2.0.0 in environment production" read as a deploy to production.
     assert d.describe("deploy", req) == (
-        "local: set curve-service 1.8.0 -> 2.0.0 in environment local"
+        "local deployer (deploys nothing): record curve-service 2.0.0 in the state store"
+        " (was 1.8.0, environment local)"
     )
-    assert d.describe("rollback", BACK).startswith("local: set curve-service 2.0.0 -> 1.8.0")
-    assert d.describe("undeploy", FIRST).startswith("local: set curve-service 2.0.0 -> (none)")
+    assert "record curve-service 1.8.0 in the state store (was 2.0.0," in d.describe(
+        "rollback", BACK
+    )
+    assert "remove curve-service from the state store (was 2.0.0," in d.describe("undeploy", FIRST)
+    for action in ("deploy", "rollback", "undeploy", "check", "current_version"):
+        assert "deploys nothing" in d.describe(action, req), action
     assert env.versions == {}
 
 
