@@ -402,6 +402,19 @@ class Store:
             ).fetchone()
         return Run(**dict(row)) if row else None
 
+    def latest_run_and_locks(self, train: str) -> tuple[Run | None, list[Lock]]:
+        """The train's latest run and the locks held for the train, read in one transaction:
+        an executor records its final status before it lets its lock go, so a run seen active
+        beside no lock is one that nobody drives, never one that has just ended."""
+        with self._tx(write=False) as db:
+            row = db.execute(
+                "SELECT * FROM runs WHERE train = ? ORDER BY id DESC LIMIT 1", (train,)
+            ).fetchone()
+            locks = db.execute(
+                "SELECT * FROM locks WHERE train = ? ORDER BY resource", (train,)
+            ).fetchall()
+        return (Run(**dict(row)) if row else None), [Lock(**dict(r)) for r in locks]
+
     def runs(self, train: str | None = None) -> list[Run]:
         with self._tx(write=False) as db:
             if train is None:
