@@ -96,3 +96,16 @@ def test_monitor_watch_of_a_run_whose_executor_is_gone_ends_with_1(
     assert "executor gone since" in done.stdout.splitlines()[0]
     once = run_cli("--root", sample_root, "monitor", TRAIN, "--json")
     assert once.code == 1 and json.loads(once.out)["executor"]["state"] == "gone"
+
+
+def test_on_a_terminal_the_gone_executor_is_shown_too(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("release_trains.cli.status_cmd.is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")
+    left_by_a_killed_executor(sample_root, status="staging", pid=dead_pid())
+    result = run_cli("--root", sample_root, "status", TRAIN)
+    assert result.code == 1
+    assert f"executor gone since {STAMP}: run `execute` to resume" in result.out
+    listed = run_cli("--root", sample_root, "status")
+    assert listed.code == 1 and "executor gone since" in listed.out

@@ -25,8 +25,13 @@ def db_path(root: Path) -> Path:
 def test_concurrent_create_and_read_never_fail(tmp_path: Path) -> None:
     """A reader polling while the first writer creates the store sees either no store (None)
     or a complete one: never "no such table" (issue 10: about 1 in 15 `status` calls)."""
+    create_while_reading(tmp_path)
+
+
+def create_while_reading(tmp_path: Path, *, rounds: int = 25) -> None:
+    """`rounds` fresh stores, each created by a writer while two readers poll it."""
     errors: list[BaseException] = []
-    for i in range(40):
+    for i in range(rounds):
         root = tmp_path / f"r{i}"
         created = threading.Event()
 
@@ -157,3 +162,20 @@ def test_a_directory_is_not_a_state_store(tmp_path: Path) -> None:
             open_store(str(folder), tmp_path, create=create)
         assert e.value.exit_code == EXIT_INPUT and str(folder) in str(e.value)
         assert "directory" in str(e.value)
+
+
+def test_without_hard_links_the_store_is_built_in_place_and_readers_still_never_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some file systems have no hard links: the writer then creates an empty file and builds
+    the schema in one transaction; a reader takes the empty file for no store yet."""
+    import errno
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr("release_trains.store.os.link", no_links)
+    create_while_reading(tmp_path)
+    store = open_store(None, tmp_path / "r0", create=False)
+    assert store is not None and store.latest_run("T") is not None
+    store.close()
