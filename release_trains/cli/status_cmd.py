@@ -131,9 +131,9 @@ def show_list(rows: list[TrainSummary]) -> None:
     if not is_tty():
         for r in rows:
             ran = "never ran" if r.run_id is None else f"run {r.run_id}, updated {r.updated_at}"
-            line = f"{r.train}: {r.status} {r.progress:.1f}% ({r.released}/{r.participants}; {ran})"
             if r.executor is not None and r.executor.gone:
-                line = line[:-1] + f"; {r.executor.describe()})"
+                ran += f"; {r.executor.describe()}"
+            line = f"{r.train}: {r.status} {r.progress:.1f}% ({r.released}/{r.participants}; {ran})"
             if r.unhealthy:
                 line += f"; unhealthy: {', '.join(r.unhealthy)}"
             click.echo(line)
