@@ -1,9 +1,10 @@
 """State persistence: train runs, one row per service step, deployed versions, locks, events.
 
 The embedded default is SQLite under `analysis/state/` (WAL so readers never block the
-executor, one transaction per state change, a busy timeout). Everything the executor,
-monitoring and rollback need goes through the methods of `Store`, so a server database can be
-added behind the same methods later without touching them.
+executor, one transaction per state change, a busy timeout). A new store appears complete or
+not at all, and a file that is not a store is refused unwritten (open_store). Everything the
+executor, monitoring and rollback need goes through the methods of `Store`, so a server
+database can be added behind the same methods later without touching them.
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ _IDENTITY: dict[str, frozenset[str]] = {
 def _not_a_store(path: Path, why: str) -> InputError:
     return InputError(
         f"{path} is not a release-trains state store ({why}); point --state (or "
-        "RELEASE_TRAINS_STATE) at the store, by default analysis/state/release-trains.db"
+        "RELEASE_TRAINS_STATE) at one, or move this file away (the default store is "
+        "analysis/state/release-trains.db under --root, made by the first execute)"
     )
 
 
