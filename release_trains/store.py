@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import tempfile
@@ -200,6 +201,9 @@ def open_store(
     return store
 
 
+# every table and index _SCHEMA makes: a store holding all of them needs no schema transaction
+_SCHEMA_NAMES = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+
 # The tables and columns that make a file a release-trains store: those every release has had
 # since 0.1.0. Columns added later arrive by migration, so an older store still qualifies; a
 # table may be missing (a writer creates it), but one that exists must have these columns.
@@ -300,7 +304,9 @@ class Store:
             self.blank = not self._check_shape()  # no table at all: no store yet
             if create:
                 self._db.execute("PRAGMA journal_mode = WAL")  # readers never block the executor
-                # one transaction: a reader sees every table or none (see open_store)
+            if create and not self._names() >= _SCHEMA_NAMES:
+                # one transaction: a reader sees every table or none (see open_store); skipped
+                # when all are there, so opening a store in use takes no write lock
                 self._db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
                 self.blank = False
             # WAL + NORMAL: a commit survives a killed process; power loss may lose the last one
@@ -311,6 +317,10 @@ class Store:
         except InputError:
             self._db.close()
             raise
+
+    def _names(self) -> set[str]:
+        """Every table and index in the store."""
+        return {str(r[0]) for r in self._db.execute("SELECT name FROM sqlite_master")}
 
     def _check_shape(self) -> set[str]:
         """The store's tables; InputError when they are not those of a release-trains store."""

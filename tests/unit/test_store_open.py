@@ -179,3 +179,20 @@ def test_without_hard_links_the_store_is_built_in_place_and_readers_still_never_
     store = open_store(None, tmp_path / "r0", create=False)
     assert store is not None and store.latest_run("T") is not None
     store.close()
+
+
+def test_a_writer_adds_the_tables_an_older_store_lacks(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path, create=True)
+    assert store is not None
+    store.close()
+    con = sqlite3.connect(db_path(tmp_path))
+    con.execute("DROP TABLE events")  # as if written by a release before events existed
+    con.commit()
+    con.close()
+    reader = open_store(None, tmp_path, create=False)
+    assert reader is not None  # still a store: only the runs table identifies one
+    reader.close()
+    writer = open_store(None, tmp_path, create=True)
+    assert writer is not None
+    assert writer.events(1) == []
+    writer.close()
