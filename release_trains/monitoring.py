@@ -8,6 +8,12 @@ Progress counts the services whose step is `released` right now, over the partic
 paused train counts what it released before it stopped, and a rolled-back train counts only
 what is still released (0 after a full rollback), because progress answers "how much of the
 new release is live".
+
+A run that is active (planning to verifying) is driven by the process holding the train's lock.
+When that holder is gone (its process on this host, or a heartbeat older than
+`executor.lock_stale_after` elsewhere: store.is_stale, the rule `execute` uses to take a lock
+over), or there is no lock at all, nothing will move the run on: the snapshot says "executor
+gone since T" (its last sign of life), it needs attention (exit 1), and a watch ends there.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
 from .gates import Health
 from .models import Catalog, Service, Train
-from .store import Event, Run, Step, Store
+from .store import Event, Lock, Run, Step, Store, is_stale
 
 EVENTS_SHOWN = 10
 ATTENTION = frozenset({"failed", "rolled_back"})  # train statuses a cron wrapper must act on
 IN_FLIGHT = frozenset({"deploying", "verifying", "rolling_back"})
+# run statuses in which a live executor holds the lock; `planning` is a run's first moment
+DRIVEN = lifecycle.ACTIVE | {"planning"}
 
 HealthProbe = Callable[[Service], Health]
 
@@ -116,6 +124,67 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class ExecutorState:
+    """Who drives an active run: `running` (the lock's holder is alive) or `gone`."""
+
+    state: str  # running | gone
+    since: str | None  # running: when it took the lock; gone: its last sign of life
+    holder: str | None = None  # user@host of the lock; None when there is no lock
+    host: str | None = None
+    pid: int | None = None
+    lock_id: str | None = None
+    heartbeat_at: str | None = None
+
+    @property
+    def gone(self) -> bool:
+        return self.state == "gone"
+
+    def describe(self) -> str:
+        if self.gone:
+            return f"executor gone since {self.since or 'unknown'}: run `execute` to resume"
+        return (
+            f"executor {self.holder} (pid {self.pid}, lock {self.lock_id}) running since "
+            f"{self.since}, last heartbeat {self.heartbeat_at}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**vars(self), "detail": self.describe()}
+
+
+def executor_state(
+    run: Run | None,
+    locks: list[Lock],
+    *,
+    now: datetime,
+    stale_after_s: float,
+    last_event_at: str | None = None,
+) -> ExecutorState | None:
+    """Whether `run` still has an executor; None when the run is not active (nothing drives
+    a paused, final or never-run train). `locks` are the train's, read with the run."""
+    if run is None or run.status not in DRIVEN:
+        return None
+    held = [lk for lk in locks if lk.train == run.train]
+    train_lock = [lk for lk in held if lk.resource == f"train:{run.train}"]
+    lock = train_lock[0] if train_lock else (held[0] if held else None)
+    if lock is not None and not is_stale(lock, now_ts=now.timestamp(), stale_after_s=stale_after_s):
+        return ExecutorState(
+            "running", lock.started_at, lock.holder, lock.host, lock.pid, lock.lock_id,
+            lock.heartbeat_at,
+        )  # fmt: skip
+    # its last sign of life: the newest of its heartbeat, status change and event
+    signs = [(parse_ts(t), t) for t in (run.updated_at, last_event_at) if t]
+    if lock is not None:
+        signs.append((parse_ts(lock.heartbeat_at), lock.heartbeat_at))
+    known = [(when, text) for when, text in signs if when is not None]
+    since = max(known)[1] if known else None
+    if lock is None:
+        return ExecutorState("gone", since)
+    return ExecutorState(
+        "gone", since, lock.holder, lock.host, lock.pid, lock.lock_id, lock.heartbeat_at
+    )
+
+
+@dataclass(frozen=True)
 class Snapshot:
     train: str
     description: str
@@ -131,6 +200,7 @@ class Snapshot:
     started_at: str | None
     finished_at: str | None
     taken_at: str
+    executor: ExecutorState | None = None  # None: the run is not active, or never ran
 
     @property
     def released(self) -> int:
@@ -157,11 +227,21 @@ class Snapshot:
         return self.status in lifecycle.FINAL
 
     @property
+    def executor_gone(self) -> bool:
+        return self.executor is not None and self.executor.gone
+
+    @property
+    def settled(self) -> bool:
+        """Nothing will change without a person: the train is final, or its executor is gone."""
+        return self.final or self.executor_gone
+
+    @property
     def exit_code(self) -> int:
-        """1 when someone must act (a run failed or rolled back, a service is unhealthy), else
-        0. A train that never ran exits 0 whatever its YAML says (CONTRACT.md): nothing ran."""
+        """1 when someone must act (a run failed or rolled back, its executor is gone, a
+        service is unhealthy), else 0. A train that never ran exits 0 whatever its YAML says
+        (CONTRACT.md): nothing ran."""
         ran_badly = self.run_id is not None and self.status in ATTENTION
-        return EXIT_NO if ran_badly or self.unhealthy else EXIT_OK
+        return EXIT_NO if ran_badly or self.executor_gone or self.unhealthy else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +272,7 @@ class Snapshot:
                 for e in self.events
             ],
             "reason": self.reason,
+            "executor": self.executor.to_json() if self.executor else None,
             "generated_at": self.taken_at,
         }
 
@@ -207,6 +288,7 @@ class TrainSummary:
     run_id: int | None
     updated_at: str | None
     unhealthy: tuple[str, ...] = ()
+    executor: ExecutorState | None = None
 
     @property
     def progress(self) -> float:
@@ -215,7 +297,8 @@ class TrainSummary:
     @property
     def exit_code(self) -> int:
         ran_badly = self.run_id is not None and self.status in ATTENTION
-        return EXIT_NO if ran_badly or self.unhealthy else EXIT_OK
+        gone = self.executor is not None and self.executor.gone
+        return EXIT_NO if ran_badly or gone or self.unhealthy else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,6 +310,7 @@ class TrainSummary:
             "run_id": self.run_id,
             "updated_at": self.updated_at,
             "unhealthy": list(self.unhealthy),
+            "executor": self.executor.to_json() if self.executor else None,
         }
 
 
@@ -256,15 +340,23 @@ def snapshot(
     from .planning import find_train
 
     definition = find_train(catalog, train)  # UnknownTrainError (exit 2)
-    run = store.latest_run(train) if store else None
-    doc: Mapping[str, Any] = run.plan_doc() if run else {}
-    if "participants" not in doc:  # never ran, or the run has not stored its plan yet
+    run, locks = store.latest_run_and_locks(train) if store else (None, [])
+    doc: Mapping[str, Any] = stored_plan(run) or {}
+    if not doc:  # never ran, or the run has not stored its plan yet (validating writes it)
         doc = planned() if planned else plan_now(catalog, store, train, now=now)
     steps = store.steps(run.id) if store and run else []
     services = _services(steps, now=now) if steps else _pending(doc)
     if probe is not None:
         services = [_probed(s, catalog, probe) for s in services]
     taken = now.isoformat(timespec="milliseconds")
+    recent = tuple(store.events(run.id, limit=events)) if store and run else ()
+    driver = executor_state(
+        run,
+        locks,
+        now=now,
+        stale_after_s=catalog.config.lock_stale_after_s,
+        last_event_at=recent[-1].ts if recent else None,
+    )
     return Snapshot(
         train=train,
         description=definition.description,
@@ -274,13 +366,23 @@ def snapshot(
         gates=tuple(_gate(g) for g in doc.get("gates", ())),
         dependencies=tuple(_dependency(d) for d in doc.get("dependencies", ())),
         phase=_phase(run, definition, doc, now=now),
-        events=tuple(store.events(run.id, limit=events)) if store and run else (),
+        events=recent,
         reason=run.reason if run else None,
         actor=run.actor if run else None,
         started_at=run.started_at if run else None,
         finished_at=run.finished_at if run else None,
         taken_at=taken,
+        executor=driver,
     )
+
+
+def stored_plan(run: Run | None) -> Mapping[str, Any] | None:
+    """The plan document `run` executes; None before its validating phase has stored one
+    (a run starts with the plan "{}"), so readers plan the train from the catalog instead."""
+    if run is None:
+        return None
+    doc = run.plan_doc()
+    return doc if "participants" in doc else None
 
 
 def _services(steps: list[Step], *, now: datetime) -> list[ServiceProgress]:
@@ -380,12 +482,21 @@ def _phase(run: Run | None, train: Train, doc: Mapping[str, Any], *, now: dateti
 # --- every train at once -------------------------------------------------------------------
 
 
-def summaries(catalog: Catalog, store: Store | None) -> list[TrainSummary]:
+def summaries(catalog: Catalog, store: Store | None, *, now: datetime) -> list[TrainSummary]:
     """Status and progress of every train of the catalog, in catalog order."""
     out = []
     for name, train in catalog.trains.items():
-        run = store.latest_run(name) if store else None
+        run, locks = store.latest_run_and_locks(name) if store else (None, [])
         steps = store.steps(run.id) if store and run else []
+        # an active run's newest event dates its executor's last sign of life (as in snapshot)
+        last = store.events(run.id, limit=1) if store and run and run.status in DRIVEN else []
+        driver = executor_state(
+            run,
+            locks,
+            now=now,
+            stale_after_s=catalog.config.lock_stale_after_s,
+            last_event_at=last[-1].ts if last else None,
+        )
         out.append(
             TrainSummary(
                 train=name,
@@ -395,6 +506,7 @@ def summaries(catalog: Catalog, store: Store | None) -> list[TrainSummary]:
                 run_id=run.id if run else None,
                 updated_at=run.updated_at if run else None,
                 unhealthy=tuple(s.service for s in steps if s.health == "unhealthy"),
+                executor=driver,
             )
         )
     return out
@@ -438,11 +550,12 @@ def follow(
     interval_s: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Snapshot]:
-    """Snapshots, one per `interval_s`, until one shows a final status (that one included)."""
+    """Snapshots, one per `interval_s`, until one is settled (that one included): a final
+    status, or an active run whose executor is gone, which nothing will move on by itself."""
     while True:
         snap = read()
         yield snap
-        if snap.final:
+        if snap.settled:
             return
         sleep(interval_s)
 
@@ -450,13 +563,21 @@ def follow(
 def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     """One plain line per change between two snapshots (every line for the first one)."""
     lines = []
-    if before is None or (before.status, before.run_id) != (after.status, after.run_id):
+    driver = after.executor.state if after.executor else None
+    was = before.executor.state if before and before.executor else None
+    if before is None or (before.status, before.run_id, was) != (
+        after.status,
+        after.run_id,
+        driver,
+    ):
         count = f"{after.released}/{len(after.services)} released"
         head = f"{after.train}: {after.status} {after.progress:.1f}% ({count})"
         if after.run_id is None:
             head += " (never ran: status from the train's YAML)"
         if after.reason and after.status in ("paused", *lifecycle.FINAL):
             head += f": {after.reason}"
+        if after.executor is not None and after.executor.gone:
+            head += f": {after.executor.describe()}"
         lines.append(head)
     seen = {s.service: s for s in before.services} if before else {}
     for s in after.services:

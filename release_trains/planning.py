@@ -268,12 +268,26 @@ def plan_train(
     read: Callable[[str], Reading | None] | None = None,
     check_health: Callable[[Service], Health] | None = None,
 ) -> Plan:
-    """The plan for one train. `current_versions` are what the deployer or state store knows."""
+    """The plan for one train. `current_versions` are what the deployer or state store knows.
+
+    `status` is where the train is (its latest run's status; None: its YAML status). A
+    completed train is never ready: `execute` refuses it (lifecycle: a completed train may only
+    be rolled back), whatever versions its definition now names, so the plan says so as a
+    problem ("train ... is completed; roll it back or define a new train") rather than READY.
+    New versions of the same services are a new train; a rolled-back train plans as before.
+    """
     train = find_train(catalog, train_name)
     resolved = resolve_participants(catalog, train)
     current = current_versions or {}
     problems: list[str] = []
     notes: list[str] = []
+    if (status or train.status) == "completed":
+        why = "its last run released it" if status else "its YAML status says so"
+        problems.append(
+            f"train {train.name!r} is completed ({why}) and a completed train is not executed "
+            f"again; roll it back (release-trains rollback {train.name} --reason R) to release "
+            "it once more, or define a new train for new versions"
+        )
 
     participants = []
     for p, s, to in zip(

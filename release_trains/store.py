@@ -1,17 +1,21 @@
 """State persistence: train runs, one row per service step, deployed versions, locks, events.
 
 The embedded default is SQLite under `analysis/state/` (WAL so readers never block the
-executor, one transaction per state change, a busy timeout). Everything the executor,
-monitoring and rollback need goes through the methods of `Store`, so a server database can be
-added behind the same methods later without touching them.
+executor, one transaction per state change, a busy timeout). A new store appears complete or
+not at all, and a file that is not a store is refused unwritten (open_store). Everything the
+executor, monitoring and rollback need goes through the methods of `Store`, so a server
+database can be added behind the same methods later without touching them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import socket
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -195,40 +199,186 @@ def path_from_url(url: str | None, root: Path) -> Path:
 def open_store(
     url: str | None, root: Path, *, create: bool, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
 ) -> Store | None:
-    """The state store, or None when it does not exist and `create` is false (reads only)."""
+    """The state store, or None when there is none yet and `create` is false (reads only).
+
+    A reader sees either no store or a complete one, never a half-made one: a new store is
+    built in a temporary file beside its path and linked into place (`_create`), and a SQLite
+    file without any table yet (a creation that was killed, or one built in place where the
+    file system has no hard links) counts as no store. A file that is not a release-trains
+    store (not SQLite, or tables of another shape) is bad input (exit 2) naming the file, and
+    nothing is written to it.
+    """
     path = path_from_url(url, root)
-    if not create and not path.exists():
+    if path.is_dir():
+        raise InputError(
+            f"{path} is a directory, not a release-trains state store; "
+            "--state / RELEASE_TRAINS_STATE names the database file"
+        )
+    if not path.exists():
+        if not create:
+            return None
+        _create(path)
+    store = Store(path, busy_timeout_s=busy_timeout_s, create=create)
+    if store.blank and not create:
+        store.close()
         return None
-    return Store(path, busy_timeout_s=busy_timeout_s, create=create)
+    return store
+
+
+# every table and index _SCHEMA makes: a store holding all of them needs no schema transaction
+_SCHEMA_NAMES = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+
+# The tables and columns that make a file a release-trains store: those every release has had
+# since 0.1.0. Columns added later arrive by migration, so an older store still qualifies; a
+# table may be missing (a writer creates it), but one that exists must have these columns.
+_IDENTITY: dict[str, frozenset[str]] = {
+    "runs": frozenset(
+        [
+            "id",
+            "train",
+            "status",
+            "started_at",
+            "updated_at",
+            "finished_at",
+            "reason",
+            "actor",
+            "plan",
+        ]
+    ),
+    "steps": frozenset({"run_id", "service", "position", "status", "from_version", "to_version"}),
+    "locks": frozenset({"resource", "lock_id", "train", "holder", "host", "pid", "heartbeat_at"}),
+    "events": frozenset({"id", "run_id", "ts", "kind", "service", "message"}),
+    "deployed": frozenset({"environment", "service", "version"}),
+}
+
+
+def _not_a_store(path: Path, why: str) -> InputError:
+    return InputError(
+        f"{path} is not a release-trains state store ({why}); point --state (or "
+        "RELEASE_TRAINS_STATE) at one, or move this file away (the default store is "
+        "analysis/state/release-trains.db under --root, made by the first execute)"
+    )
+
+
+def _create(path: Path) -> None:
+    """Make a new, empty store at `path` so that it appears complete or not at all.
+
+    The schema is built in a temporary file in the same folder, then hard-linked to `path`:
+    a link never replaces a file, so when another process created the store first, its store
+    (perhaps already holding a run) is kept and ours is dropped; os.replace would overwrite
+    it. Where the file system has no hard links, an empty file is made instead and the
+    writer's Store builds the schema in one transaction, readers taking the empty file for no
+    store yet.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as e:
+        raise StateError(f"cannot create the state store {path}: {e.strerror or e}") from None
+    tmp = Path(name)
+    try:
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            con.executescript(f"BEGIN;\n{_SCHEMA}\nCOMMIT;")
+            # set here, so the store is in WAL mode from the moment anyone can open it; the
+            # WAL file is empty and removed at close, so the linked file holds everything
+            con.execute("PRAGMA journal_mode = WAL")
+        finally:
+            con.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        except OSError:
+            with contextlib.suppress(FileExistsError), open(path, "xb"):
+                pass  # no hard links here: Store(create=True) builds the schema in place
+    except sqlite3.Error as e:
+        raise StateError(f"cannot create the state store {path}: {e}") from None
+    except OSError as e:
+        raise StateError(f"cannot create the state store {path}: {e.strerror or e}") from None
+    finally:
+        for leftover in (tmp, *(Path(f"{tmp}{x}") for x in ("-journal", "-wal", "-shm"))):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
 
 
 class Store:
     def __init__(self, path: Path, *, busy_timeout_s: float, create: bool) -> None:
+        """Open the store at `path` (which exists: see open_store). A writer (`create`) adds
+        the tables a store of an older release lacks, in one transaction."""
         self.path = path
         self.busy_timeout_s = busy_timeout_s
         self._mutex = threading.RLock()  # one connection, shared by the executor's threads
         try:
-            if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
+            # mode=rw: opening never creates a file (only _create does, atomically)
             self._db = sqlite3.connect(
-                path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                f"{path.absolute().as_uri()}?mode=rw",
+                uri=True,
+                timeout=busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
             )
-        except (OSError, sqlite3.Error) as e:
+        except sqlite3.Error as e:
             raise StateError(f"cannot open the state store {path}: {e}") from None
         self._db.row_factory = sqlite3.Row
         try:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            # checked before anything is written: a file of another kind is left untouched
+            self.blank = not self._check_shape()  # no table at all: no store yet
             if create:
                 self._db.execute("PRAGMA journal_mode = WAL")  # readers never block the executor
-                self._db.executescript(_SCHEMA)
+            if create and not self._names() >= _SCHEMA_NAMES:
+                # one transaction: a reader sees every table or none (see open_store); skipped
+                # when all are there, so opening a store in use takes no write lock
+                self._db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
+                self.blank = False
+            if create:
                 self._add_step_columns()
             # WAL + NORMAL: a commit survives a killed process; power loss may lose the last one
             self._db.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.OperationalError as e:
+        except sqlite3.DatabaseError as e:
+            self._db.close()
             raise self._translate(e) from None
+        except InputError:
+            self._db.close()
+            raise
+
+    def _names(self) -> set[str]:
+        """Every table and index in the store."""
+        return {str(r[0]) for r in self._db.execute("SELECT name FROM sqlite_master")}
+
+    def _check_shape(self) -> set[str]:
+        """The store's tables; InputError when they are not those of a release-trains store."""
+        try:
+            rows = self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        except sqlite3.DatabaseError as e:
+            if "not a database" in str(e) or "encrypted" in str(e):
+                raise _not_a_store(self.path, "not a SQLite database") from None
+            raise
+        tables = {str(r[0]) for r in rows}
+        if not tables:
+            return tables
+        if "runs" not in tables:
+            found = ", ".join(sorted(tables))
+            raise _not_a_store(self.path, f"no table runs; it holds the tables {found}")
+        for table, wanted in _IDENTITY.items():
+            if table not in tables:
+                continue
+            have = {str(r[1]) for r in self._db.execute(f"PRAGMA table_info({table})")}
+            missing = ", ".join(sorted(wanted - have))
+            if missing:
+                raise _not_a_store(self.path, f"table {table} lacks the columns {missing}")
+        return tables
 
     def _add_step_columns(self) -> None:
-        """Give a store made by an older release the step columns added since."""
+        """Give a store made by an older release the step columns added since (a store that has
+        them all takes no write lock)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(steps)")}
+        if all(name in have for name, _ in _ADDED_STEP_COLUMNS):
+            return
         with self._tx() as db:
             have = {row[1] for row in db.execute("PRAGMA table_info(steps)")}
             for name, kind in _ADDED_STEP_COLUMNS:
@@ -254,8 +404,14 @@ class Store:
             except sqlite3.OperationalError as e:
                 raise self._translate(e) from None
 
-    def _translate(self, e: sqlite3.OperationalError) -> Exception:
+    def _translate(self, e: sqlite3.DatabaseError) -> Exception:
         text = str(e)
+        if "not a database" in text:  # a file replaced under us by something else
+            return _not_a_store(self.path, "not a SQLite database")
+        if "malformed" in text:
+            return StateError(
+                f"the state store {self.path} is damaged ({text}); restore it from a backup"
+            )
         if "locked" in text or "busy" in text:
             return StateBusyError(
                 f"the state store {self.path} stayed locked by another process for more than "
@@ -295,6 +451,19 @@ class Store:
                 "SELECT * FROM runs WHERE train = ? ORDER BY id DESC LIMIT 1", (train,)
             ).fetchone()
         return Run(**dict(row)) if row else None
+
+    def latest_run_and_locks(self, train: str) -> tuple[Run | None, list[Lock]]:
+        """The train's latest run and the locks held for the train, read in one transaction:
+        an executor records its final status before it lets its lock go, so a run seen active
+        beside no lock is one that nobody drives, never one that has just ended."""
+        with self._tx(write=False) as db:
+            row = db.execute(
+                "SELECT * FROM runs WHERE train = ? ORDER BY id DESC LIMIT 1", (train,)
+            ).fetchone()
+            locks = db.execute(
+                "SELECT * FROM locks WHERE train = ? ORDER BY resource", (train,)
+            ).fetchall()
+        return (Run(**dict(row)) if row else None), [Lock(**dict(r)) for r in locks]
 
     def runs(self, train: str | None = None) -> list[Run]:
         with self._tx(write=False) as db:

@@ -3,7 +3,9 @@
 The monitor only reads: it opens the state store read-only on every poll (and waits for it
 to appear when no train has run yet), so Ctrl-C (exit 130) leaves the train untouched. On a
 TTY it shows a live dashboard; without one it prints one plain line per change, so cron
-mails and CI logs stay readable. It exits with the train's code once the train is final.
+mails and CI logs stay readable. It exits with the train's code once the train is final,
+or with 1 once its run's executor is gone (killed, its lock stale), since nothing will move
+the run on until someone runs `execute` again.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from .status_cmd import render, show
 )
 @click.argument("train", shell_complete=complete_train)
 @click.option(
-    "--watch", is_flag=True, help="Follow the train until it completes, fails or rolls back."
+    "--watch",
+    is_flag=True,
+    help="Follow the train until it completes, fails or rolls back, or its executor is gone.",
 )
 @click.option(
     "--interval",

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from ..errors import InputError
 from ..store import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
 from .context import Options
 
-MAX_BUSY_TIMEOUT_S = 86400.0  # a day: a longer wait for a write lock is a hang, not patience
+MAX_BUSY_TIMEOUT_S = 86400.0  # a day: longer is a mistake, not a wait
 
 
 def busy_timeout_s() -> float:
-    """How long to wait for another process's write lock: RELEASE_TRAINS_BUSY_TIMEOUT seconds."""
+    """How long to wait for another process's write lock: RELEASE_TRAINS_BUSY_TIMEOUT seconds,
+    a finite number from 0 to a day (nan, inf, a negative or an absurd value: exit 2)."""
     raw = os.environ.get("RELEASE_TRAINS_BUSY_TIMEOUT")
     if raw is None:
         return DEFAULT_BUSY_TIMEOUT_S
     try:
         value = float(raw)
     except ValueError:
+        value = math.nan
+    # float() also takes "nan", "inf" and "1e400" (inf): none is a wait SQLite can honour
+    if not math.isfinite(value) or not 0 <= value <= MAX_BUSY_TIMEOUT_S:
         raise InputError(
-            f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} is not a number of seconds"
-        ) from None
-    # nan passes every comparison and inf overflows sqlite's milliseconds: both are bad input.
-    if not 0 <= value <= MAX_BUSY_TIMEOUT_S:
-        raise InputError(
-            f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} must be a number of seconds from 0 to "
-            f"{MAX_BUSY_TIMEOUT_S:g}"
+            f"RELEASE_TRAINS_BUSY_TIMEOUT={raw!r} is not a number of seconds from 0 to "
+            f"{MAX_BUSY_TIMEOUT_S:g} (how long to wait for another process's lock on the "
+            f"state store; unset, {DEFAULT_BUSY_TIMEOUT_S:g})"
         )
     return value
 

@@ -1,7 +1,9 @@
 """release-trains status [TRAIN]: progress at train, service, gate and dependency level, once.
 
 Read-only and cron-safe: no prompt, no TTY needed, bounded time. Exit 0 normally, 1 when the
-train failed or rolled back or a service is unhealthy, 2 for an unknown train.
+train failed or rolled back, its executor is gone (an active run whose lock's holder died, or
+with no lock: "executor gone since T: run `execute` to resume") or a service is unhealthy, 2
+for an unknown train or a state file that is not a release-trains store.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import click
 
 from ..catalog import load_catalog
 from ..errors import EXIT_OK
-from ..monitoring import Snapshot, TrainSummary, health_probe, snapshot, summaries
+from ..monitoring import (
+    Snapshot,
+    TrainSummary,
+    health_probe,
+    snapshot,
+    stored_plan,
+    summaries,
+)
 from .complete import complete_train
 from .context import (
     Options,
@@ -48,13 +57,15 @@ from .state import read_store
 def command(opts: Options, train: str | None, as_json: bool, probe: bool) -> int:
     """Where TRAIN is now; without TRAIN, every train's status and progress."""
     store = read_store(opts)
-    # A train that ran has its services in the store: the service index (most of the start-up
-    # time on a large catalog) is read only to plan a train that never ran, or to probe.
+    # A run that stored its plan has its services in the store: the service index (most of
+    # the start-up time on a large catalog) is read only to plan a train that never ran or
+    # whose run has not stored its plan yet (validating writes it), or to probe.
     try:
-        ran = store is not None and train is not None and store.latest_run(train) is not None
-        catalog = load_catalog(opts.root, services=train is not None and (probe or not ran))
+        run = store.latest_run(train) if store is not None and train is not None else None
+        planned = stored_plan(run) is not None
+        catalog = load_catalog(opts.root, services=train is not None and (probe or not planned))
         if train is None:
-            rows = summaries(catalog, store)
+            rows = summaries(catalog, store, now=utcnow())
         else:
             live = health_probe(catalog, catalog.trains.get(train)) if probe else None
             snap = snapshot(catalog, store, train, now=utcnow(), probe=live)
@@ -90,6 +101,8 @@ def plain(snap: Snapshot) -> list[str]:
     if snap.description:
         lines.append(f"  {snap.description}")
     lines.append(f"  {_phase_line(snap)}")
+    if snap.executor is not None:
+        lines.append(f"  {snap.executor.describe()}")
     if snap.reason:
         lines.append(f"  reason: {snap.reason}")
     lines.append("Services, in release order:")
@@ -135,6 +148,8 @@ def show_list(rows: list[TrainSummary]) -> None:
     if not is_tty():
         for r in rows:
             ran = "never ran" if r.run_id is None else f"run {r.run_id}, updated {r.updated_at}"
+            if r.executor is not None and r.executor.gone:
+                ran += f"; {r.executor.describe()}"
             line = f"{r.train}: {r.status} {r.progress:.1f}% ({r.released}/{r.participants}; {ran})"
             if r.unhealthy:
                 line += f"; unhealthy: {', '.join(r.unhealthy)}"
@@ -155,6 +170,8 @@ def show_list(rows: list[TrainSummary]) -> None:
         )
     console().print(table)
     for r in rows:
+        if r.executor is not None and r.executor.gone:
+            console().print(f"{r.train}: {r.executor.describe()}", style="red", markup=False)
         if r.unhealthy:
             console().print(f"{r.train}: unhealthy: {', '.join(r.unhealthy)}", markup=False)
 
@@ -178,6 +195,8 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
     if snap.description:
         parts.append(cell(snap.description))
     parts.append(Text(_phase_line(snap)))
+    if snap.executor is not None:
+        parts.append(Text(snap.executor.describe(), "bold red" if snap.executor.gone else ""))
     if snap.reason:
         parts.append(cell(f"reason: {snap.reason}"))
 

@@ -403,8 +403,9 @@ def test_report_script_writes_a_service_report(sample_root: Path) -> None:
 
 
 def test_the_watcher_waits_quietly_for_a_store_being_created(sample_root: Path) -> None:
-    """The executor creates the database file a moment before its tables: a poll that lands in
-    between is not an error; only the same failure on two polls in a row is told, once."""
+    """A store file without tables yet (a creation killed by an older release) is no state
+    yet, never an error; a store the monitor cannot read is told once, on the second poll in a
+    row, and the monitor keeps polling."""
     import sqlite3
 
     from release_trains.catalog import load_catalog
@@ -421,8 +422,24 @@ def test_the_watcher_waits_quietly_for_a_store_being_created(sample_root: Path) 
         TRAIN,
         warn=told.append,
     )
-    first = read()
-    assert (first.status, first.run_id, told) == ("planning", None, [])
+    for _ in range(3):
+        snap = read()
+        assert (snap.status, snap.run_id, told) == ("planning", None, [])
+
+    # a store of an older release that lost its steps table: the runs read, the steps do not
+    con = sqlite3.connect(db)
+    con.execute(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, train TEXT, status TEXT, started_at TEXT,"
+        " updated_at TEXT, finished_at TEXT, reason TEXT, actor TEXT, plan TEXT,"
+        " max_parallel INTEGER, pause_requested TEXT, phase_started_at TEXT)"
+    )
+    con.execute(
+        "INSERT INTO runs VALUES (1, ?, 'paused', 't', 't', NULL, NULL, 'a@h', '{}', 1, NULL, 't')",
+        (TRAIN,),
+    )
+    con.commit()
+    con.close()
+    assert read().status == "planning" and told == []
     assert read().status == "planning" and len(told) == 1 and "no such table" in told[0]
     read()
     assert len(told) == 1  # said once

@@ -238,7 +238,7 @@ def test_summaries_list_every_train_with_status_and_progress(sample_root: Path) 
     execute(sample_root, clock=Clock())
     catalog = load_catalog(sample_root)
     store = open_store(None, sample_root, create=False)
-    rows = summaries(catalog, store)
+    rows = summaries(catalog, store, now=T0)
     assert store is not None
     store.close()
     by_name = {r.train: r for r in rows}
