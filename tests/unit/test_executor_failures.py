@@ -16,7 +16,7 @@ import yaml
 from release_trains.catalog import load_catalog
 from release_trains.deployers.local import LocalDeployer
 from release_trains.executor import Executor, Settings
-from release_trains.store import Store, default_path
+from release_trains.store import Store, default_path, open_store
 
 
 def _root(tmp_path: Path) -> Path:
@@ -52,7 +52,8 @@ def _root(tmp_path: Path) -> Path:
 
 
 def _execute(root: Path) -> tuple[Store, Executor]:
-    store = Store(default_path(root), busy_timeout_s=5, create=True)
+    store = open_store(str(default_path(root)), root, create=True, busy_timeout_s=5)
+    assert store is not None
     settings = Settings(clock=lambda: datetime.now(timezone.utc), who="tester@host")
     executor = Executor(catalog=load_catalog(root), store=store, train="T", settings=settings)
     return store, executor

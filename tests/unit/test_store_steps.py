@@ -6,10 +6,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from release_trains.store import Step, Store
+from release_trains.store import Step, Store, open_store
 
-# The steps table as release 0.1.0 created it (no deploy_* columns).
+# The runs and steps tables as release 0.1.0 created them (no deploy_* columns).
 OLD_STEPS = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, train TEXT NOT NULL, status TEXT NOT NULL,
+    started_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT, reason TEXT,
+    actor TEXT NOT NULL, plan TEXT NOT NULL, max_parallel INTEGER NOT NULL DEFAULT 1,
+    pause_requested TEXT, phase_started_at TEXT
+);
 CREATE TABLE steps (
     run_id INTEGER NOT NULL,
     service TEXT NOT NULL,
@@ -60,7 +66,8 @@ def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: P
 
 
 def test_a_cleared_record_is_no_longer_in_flight(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db", busy_timeout_s=5, create=True)
+    store = open_store(str(tmp_path / "s.db"), tmp_path, create=True, busy_timeout_s=5)
+    assert store is not None
     try:
         run = store.create_run(
             train="T", status="executing", actor="me", plan="{}", max_parallel=1, now="t"
