@@ -150,6 +150,9 @@ def request(
         )
     except httpcore.UnsupportedProtocol as e:
         return HttpReply(error=f"invalid URL {url!r}: {e}")
+    except httpcore.LocalProtocolError:
+        # Not the error's text: h11 quotes the offending header value, which may be a secret.
+        return HttpReply(error="cannot send the request: a header name or value is not valid")
     except httpcore.ProtocolError as e:
         return HttpReply(error=f"not a valid HTTP answer: {e or type(e).__name__}")
     except (httpcore.NetworkError, OSError) as e:

@@ -82,3 +82,11 @@ def test_a_stalled_name_lookup_is_bounded_by_the_deadline(monkeypatch: pytest.Mo
     finally:
         release.set()
     assert reply.error == "timed out after 1 s"
+
+
+def test_a_header_value_that_breaks_the_request_is_an_error_that_does_not_quote_it() -> None:
+    with serve() as server:
+        headers = {"Authorization": "Bearer s3cr3t\r\nX-Injected: 1"}
+        reply = request("GET", server.url, timeout_s=5, headers=headers)
+        assert reply.error == "cannot send the request: a header name or value is not valid"
+        assert server.requests == []  # nothing was sent
