@@ -15,10 +15,12 @@ test can show that the client gave up (and did not read the whole thing).
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 GAP_S = 0.3
@@ -104,10 +106,17 @@ def _answer(conn: socket.socket, server: HostileServer, index: int, mode: str, s
 
 
 @contextmanager
-def hostile_server(mode: str, *, size: int = 300 * 1024 * 1024) -> Iterator[HostileServer]:
-    """A HostileServer in `mode` (see the module docstring) for the duration of the block."""
+def hostile_server(
+    mode: str, *, size: int = 300 * 1024 * 1024, tls: tuple[Path, Path] | None = None
+) -> Iterator[HostileServer]:
+    """A HostileServer in `mode` (see the module docstring) for the duration of the block;
+    `tls` (certificate, key) makes it speak HTTPS."""
     server = HostileServer()
     listener = socket.create_server(("127.0.0.1", 0))
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
     listener.settimeout(0.1)
     server.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
 
@@ -119,6 +128,13 @@ def hostile_server(mode: str, *, size: int = 300 * 1024 * 1024) -> Iterator[Host
                 continue
             except OSError:
                 return
+            if context is not None:
+                try:
+                    conn.settimeout(10)
+                    conn = context.wrap_socket(conn, server_side=True)
+                except (OSError, ssl.SSLError):  # a client that refused our certificate
+                    conn.close()
+                    continue
             server.sent.append(0)
             server.hung_up.append(False)
             index = len(server.sent) - 1

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,3 +93,23 @@ def test_a_header_value_that_breaks_the_request_is_an_error_that_does_not_quote_
         reply = request("GET", server.url, timeout_s=5, headers=headers)
         assert reply.error == "cannot send the request: a header name or value is not valid"
         assert server.requests == []  # nothing was sent
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_is_verified_and_bounded_by_the_same_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with hostile_server("dribble-body", tls=(cert, key)) as server:
+        url = server.url.replace("http://", "https://")
+        refused = request("GET", url, timeout_s=5)
+        assert refused.error is not None and "CERTIFICATE_VERIFY_FAILED" in refused.error
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust it, as a site CA would be
+        reply = within(GUARD_S, lambda: request("GET", url, timeout_s=1.0))
+        assert reply.error == "timed out after 1 s"
