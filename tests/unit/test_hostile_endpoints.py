@@ -128,7 +128,8 @@ def test_plan_with_a_dribbling_version_url_ends(
             GUARD_S, lambda: run_cli("--root", sample_root, "plan", "Q4-curve-upgrade", "--json")
         )
         assert result.code in (0, 1), result.err
-        assert server.sent, "plan never asked the version_url"
+        # Each of the three participants was asked, and each request ended at its deadline.
+        assert len(server.sent) >= 3, server.sent
 
 
 def test_a_300_mb_health_body_is_not_held(tmp_path: Path) -> None:
