@@ -5,6 +5,7 @@
   (an endless header), so no reply ever completes its head;
 - "dribble-body": a complete head with a large Content-Length, then the body one byte every
   `gap_s`;
+- "flood-headers": an endless header as fast as the client reads;
 - "huge-body": a complete head and `size` bytes of generated body as fast as the client reads
   (nothing is held in memory: the same 64 KiB block is sent again and again).
 `within(guard_s, fn)` runs a call that must end on its own, failing the test if it hangs.
@@ -84,6 +85,10 @@ def _answer(conn: socket.socket, server: HostileServer, index: int, mode: str, s
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             if send(head + b"Content-Length: 1000000\r\n\r\n"):
                 while dribble(b" "):
+                    pass
+        elif mode == "flood-headers":
+            if send(b"HTTP/1.1 200 OK\r\nX-Flood: "):
+                while not server.closing.is_set() and send(b"a" * 65536):
                     pass
         elif mode == "huge-body":
             head = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {size}\r\n\r\n"

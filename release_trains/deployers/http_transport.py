@@ -18,7 +18,7 @@ Caps (what one reply may make the process hold):
   webhooks and their status and version URLs, `http_json` signals, Prometheus queries.
 - `MAX_METRICS_BODY_BYTES` (16 MiB): a service's Prometheus /metrics page, which is large by
   nature; signals.py asks for it explicitly.
-- Status line and headers: h11's limit of 16 KiB (a larger head is a protocol error).
+- Status line and headers: httpcore's limit of 100 KiB (a larger head is a protocol error).
 Reading stops at the cap and the connection is dropped; the reply says so (`cut`). Callers
 that need the whole body (a JSON document) refuse a cut one; callers that need only the status
 use it. Bodies are asked for and read as sent (`Accept-Encoding: identity`, nothing is

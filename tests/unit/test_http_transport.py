@@ -113,3 +113,11 @@ def test_https_is_verified_and_bounded_by_the_same_deadline(
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust it, as a site CA would be
         reply = within(GUARD_S, lambda: request("GET", url, timeout_s=1.0))
         assert reply.error == "timed out after 1 s"
+
+
+def test_an_endless_head_sent_fast_is_refused_at_its_cap() -> None:
+    with hostile_server("flood-headers") as server:
+        reply = within(GUARD_S, lambda: request("GET", server.url, timeout_s=20.0))
+        assert reply.error is not None and reply.error.startswith("not a valid HTTP answer")
+        wait_until(lambda: server.hung_up[0], what="the client hanging up")
+        assert server.sent[0] < 1024 * 1024
