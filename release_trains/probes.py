@@ -4,7 +4,10 @@ Settings (config `release_trains.health`, overridden key by key by a service's o
 `release.health`): `type`, `url` / `command` (templates, see deployers/templates.py),
 `expect_status` (200), `json_field` (dotted path) and `json_value`, `timeout` (5 s per probe),
 `samples` (1) taken `interval` (1 s) apart, each retried up to `retries` (3) times, again
-`interval` apart. A service is healthy when ok samples / samples * 100 >= threshold.
+`interval` apart. `timeout` bounds each probe as a whole: an http probe's connect, headers and
+body together (deployers/http_transport.py; a body is read up to 1 MiB, and a `json_field`
+check refuses a larger one), a command probe's run (deployers/process.py, which keeps only the
+last 64 KiB of its output). A service is healthy when ok samples / samples * 100 >= threshold.
 No check configured is "not verified" (healthy None): never reported as healthy.
 `time_limit_s` bounds the whole verification (every sample, retry and interval): no retry or
 sample starts once it is spent, and what was not taken counts as failed. (A probe already
@@ -18,7 +21,7 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .deployers.base import seconds
 from .deployers.process import run
@@ -27,6 +30,9 @@ from .errors import InputError
 from .executables import resolve_argv
 from .gates import Health
 from .signals import dig
+
+if TYPE_CHECKING:
+    from .deployers.http_transport import HttpReply
 
 NOT_CONFIGURED = "not verified: no health check configured"
 KINDS = ("http", "command", "none")
@@ -170,9 +176,8 @@ def _sample(
 
 
 def _http_probe(settings: Mapping[str, Any], values: Values, *, timeout_s: float) -> Probe:
-    import httpx
-
-    from .deployers.http import http_failure
+    # Imported here: httpx loads only where an http check is configured (start-up time).
+    from .deployers.http_transport import request
 
     if not settings.get("url"):
         raise InputError("health check type http needs a `url`")
@@ -181,36 +186,41 @@ def _http_probe(settings: Mapping[str, Any], values: Values, *, timeout_s: float
     field = settings.get("json_field")
 
     def probe() -> tuple[bool, str]:
-        try:
-            response = httpx.get(url, timeout=timeout_s)
-        except httpx.HTTPError as e:
-            return False, f"GET {url}: {http_failure(e, timeout_s=timeout_s)}"
-        if response.status_code != expect:
-            return False, f"GET {url}: status {response.status_code}, expected {expect}"
-        evidence = f"GET {url} -> {response.status_code}"
+        reply = request("GET", url, timeout_s=timeout_s)
+        if reply.error is not None:
+            return False, f"GET {url}: {reply.error}"
+        if reply.status != expect:
+            return False, f"GET {url}: status {reply.status}, expected {expect}"
+        evidence = f"GET {url} -> {reply.status}"
         if field is None:
+            # Only the status counts; a body over the cap was not read to its end, and need
+            # not be.
             return True, evidence
-        ok, why = _field_check(response, field=field, settings=settings)
+        ok, why = _field_check(reply, field=field, settings=settings)
         return ok, f"{evidence}, {why}" if ok else f"GET {url}: {why}"
 
     return probe
 
 
-def _field_check(response: Any, *, field: str, settings: Mapping[str, Any]) -> tuple[bool, str]:
+def _field_check(reply: HttpReply, *, field: str, settings: Mapping[str, Any]) -> tuple[bool, str]:
+    from .deployers.http_transport import quoted
+
     try:
-        doc = response.json()
-    except ValueError:
-        return False, "body is not JSON"
+        doc = reply.json()
+    except ValueError as e:
+        return False, str(e)
     try:
         actual = dig(doc, field)
     except (LookupError, ValueError):
         return False, f"field {field} missing"
+    # The field's value comes from the service: quoted short, so a huge one cannot swell the
+    # detail that the step, the events and `status --json` keep.
     if "json_value" not in settings:  # no value to compare with: the field must be truthy
-        return bool(actual), f"field {field}={actual!r}" + ("" if actual else " is not true")
+        return bool(actual), f"field {field}={quoted(actual)}" + ("" if actual else " is not true")
     expected = settings["json_value"]
     # True == 1 in Python; a health field that says 1 where true is expected is a mismatch.
     same = actual == expected and isinstance(actual, bool) == isinstance(expected, bool)
-    text = f"field {field}={actual!r}"
+    text = f"field {field}={quoted(actual)}"
     return same, text if same else f"{text} expected {expected!r}"
 
 

@@ -12,10 +12,13 @@ Sources (the first of these keys a spec has wins):
   must be exactly one series (or a scalar).
 - `prometheus: {metrics_url, metric, labels}`: one sample of a service's own /metrics page.
 
-Live sources take `timeout` (default 5 s) and their URLs, argv, PromQL query and label values
+Live sources take `timeout` (default 5 s: the whole read, for an HTTP source its connect,
+headers and body together) and their URLs, argv, PromQL query and label values
 may use the template fields of deployers/templates.py (`{service}`, ...) from `fields`.
 HTTP sources send `headers`, whose `${VAR}` are expanded from the environment; the expanded
-values are secrets, scrubbed from every error text (see deployers/http.py).
+values are secrets, scrubbed from every error text (see deployers/http.py). Bodies are read
+through deployers/http_transport.py up to 1 MiB (a /metrics page up to 16 MiB); a larger one
+is no value ("body is larger than ..."), as is a command's output over 1 MiB.
 
 A read never raises: a value that cannot be had is a Reading with `value=None` and the reason
 in `error`, which gates turn into `unknown`.
@@ -26,13 +29,15 @@ from __future__ import annotations
 import json
 import math
 import shlex
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CatalogError, InputError
+
+if TYPE_CHECKING:
+    from .deployers.http_transport import HttpReply
 
 SignalValue = float | bool
 
@@ -40,10 +45,9 @@ DEFAULT_TIMEOUT_S = 5.0
 # A read has nothing to clean up, and a gate should not wait the deployers' 5 s grace for a
 # probe that ignores SIGTERM: it gets 1 s, then the process group is SIGKILLed.
 _GRACE_S = 1.0
-_MAX_BODY = 32 * 1024 * 1024  # a /metrics page is big, but not this big: stop a runaway reply
-_MAX_OUTPUT = 4 * 1024 * 1024  # the same bound for a command's output
-_SNIPPET = 200  # characters of a failed response's body kept as evidence
+_MAX_OUTPUT = 1024 * 1024  # a command's output: the value or JSON document it prints
 _SHOWN_SERIES = 5  # label sets listed when a metric is ambiguous
+MAX_ERROR_CHARS = 1000  # a failed read's reason, wherever it comes from (see read_signal)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,20 @@ def read_signal(
     fields: Mapping[str, str] | None = None,
 ) -> Reading:
     """Read one configured signal now; `fields` fill `{service}`-style templates."""
+    reading = _read(name, spec, root=root, fields=fields)
+    error = reading.error
+    if error is not None and len(error) > MAX_ERROR_CHARS:
+        # The reason may quote what a live source sent (a Prometheus error text, label
+        # values, a command's last line): it goes into gate details, plans and the state
+        # store, so it is cut here, once for every source.
+        cut = f"{error[:MAX_ERROR_CHARS]}... [{len(error) - MAX_ERROR_CHARS} chars cut]"
+        return Reading(reading.name, reading.value, reading.source, cut)
+    return reading
+
+
+def _read(
+    name: str, spec: Mapping[str, Any], *, root: Path, fields: Mapping[str, str] | None
+) -> Reading:
     if "value" in spec:
         return _reading(name, spec["value"], "static value")
     if "file" in spec:
@@ -121,22 +139,13 @@ def _from_command(
     rendered = resolve_argv(render_argv(argv, values), root)
     source = f"command {shlex.join(rendered)}"
     timeout_s = _timeout(spec)
-    # The runner keeps only the last lines for its own use; a JSON document can be longer,
-    # so every line is collected here (up to a bound).
-    output: list[str] = []
-    size = 0
-
-    def keep(line: str) -> None:
-        nonlocal size
-        size += len(line) + 1
-        if size <= _MAX_OUTPUT:
-            output.append(line)
-
-    result = run(rendered, timeout_s=timeout_s, on_line=keep, grace_s=_GRACE_S)
+    # The runner keeps the last _MAX_OUTPUT bytes; a document that was cut is no value.
+    result = run(rendered, timeout_s=timeout_s, grace_s=_GRACE_S, keep_bytes=_MAX_OUTPUT)
     if not result.ok:
         return Reading(name, None, source, result.reason(timeout_s))
-    if size > _MAX_OUTPUT:
+    if result.cut_bytes:
         return Reading(name, None, source, f"output is larger than {_MAX_OUTPUT} bytes")
+    output = result.lines
     if "path" not in spec:
         last = next((line for line in reversed(output) if line.strip()), "")
         if not last:
@@ -250,6 +259,7 @@ def _metrics_page(
     from prometheus_client.parser import text_string_to_metric_families
 
     from .deployers.http import expand_headers, redact
+    from .deployers.http_transport import MAX_METRICS_BODY_BYTES
     from .deployers.templates import render, render_url
 
     url = render_url(prom["metrics_url"], values)
@@ -257,7 +267,7 @@ def _metrics_page(
     wanted = {str(k): render(str(v), values) for k, v in (prom.get("labels") or {}).items()}
     source = f"metrics {url} {metric}{_labels(wanted)}"
     headers, secrets = expand_headers(spec.get("headers") or {})
-    got = _get(url, headers=headers, timeout_s=_timeout(spec))
+    got = _get(url, headers=headers, timeout_s=_timeout(spec), max_body=MAX_METRICS_BODY_BYTES)
 
     def unknown(why: str) -> Reading:
         return Reading(name, None, source, redact(why, secrets))
@@ -307,42 +317,20 @@ def _labels(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())) + "}"
 
 
-@dataclass(frozen=True)
-class _Fetched:
-    status: int = 0
-    body: bytes = b""
-    error: str | None = None  # no answer: connection refused, timed out, ...
+def _get(
+    url: str, *, headers: Mapping[str, str], timeout_s: float, max_body: int | None = None
+) -> HttpReply:
+    """GET `url` within `timeout_s` in all; every failure is an `error`, never an exception.
 
-    @property
-    def snippet(self) -> str:
-        text = " ".join(self.body.decode("utf-8", "replace").split())
-        return f": {text[:_SNIPPET]}" if text else ""
+    Every source here needs the whole body (JSON, a metrics page): one over its cap is an
+    error, not a document read in part."""
+    from .deployers.http_transport import MAX_BODY_BYTES, HttpReply, request
 
-
-def _get(url: str, *, headers: Mapping[str, str], timeout_s: float) -> _Fetched:
-    """GET `url` within `timeout_s`; every failure is an `error`, never an exception."""
-    import httpx
-
-    from .deployers.http import http_failure
-
-    # httpx's timeout bounds each connect and each read; the deadline also stops a server
-    # that keeps trickling bytes, each within the read timeout, for ever.
-    deadline = time.monotonic() + timeout_s
-    body = bytearray()
-    try:
-        with (
-            httpx.Client(timeout=timeout_s, headers=dict(headers)) as client,
-            client.stream("GET", url) as response,
-        ):
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > _MAX_BODY:
-                    return _Fetched(error=f"body is larger than {_MAX_BODY} bytes")
-                if time.monotonic() > deadline:
-                    return _Fetched(error=f"timed out after {timeout_s:g} s")
-            return _Fetched(response.status_code, bytes(body))
-    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as e:
-        return _Fetched(error=http_failure(e, timeout_s=timeout_s))
+    cap = MAX_BODY_BYTES if max_body is None else max_body
+    reply = request("GET", url, timeout_s=timeout_s, headers=headers, max_body=cap)
+    if reply.cut:
+        return HttpReply(error=f"body is larger than {cap} bytes")
+    return reply
 
 
 def _timeout(spec: Mapping[str, Any]) -> float:

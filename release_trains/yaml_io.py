@@ -4,6 +4,9 @@ Safe loading only (no Python tags), the libyaml C parser when present, a size li
 alias-expansion limit (a "billion laughs" file is refused), duplicate keys refused, and
 timestamps kept as the strings people wrote. JSON files go through the json module.
 
+Only regular files are read (a FIFO or a device such as /dev/zero is refused, symlinks are
+followed), and the size limit (MAX_FILE_BYTES, 64 MiB) holds while reading: see `read_text`.
+
 Line numbers are not collected while loading (that would cost time on every run); when a
 message needs one, `line_of` composes the file again and walks to the JSON path.
 """
@@ -15,6 +18,7 @@ import json
 import math
 import os
 import re
+import stat
 import threading
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -178,27 +182,76 @@ class _NoAliasLoader(_Loader):
 
 
 def read_text(path: Path) -> str:
-    """The file's text, or a CatalogError naming the file and what is wrong with it."""
+    """The file's text, or a CatalogError naming the file and what is wrong with it.
+
+    Only a regular file is read (symlinks followed): a FIFO would block the reader, and a
+    device such as /dev/zero never ends. The check is made on the path and again on the opened
+    descriptor, which is opened non-blocking so that opening a FIFO cannot hang (a file swapped
+    in between is caught by the second check). At most MAX_FILE_BYTES + 1 bytes are read
+    whatever the file's size claims to be, so a file that grows while it is read, or a
+    file system that reports no size, cannot get past the limit.
+    """
     try:
-        size = os.stat(path).st_size
-        if path.is_dir():
-            raise CatalogError(f"{path}: is a directory, expected a file")
-        if size > MAX_FILE_BYTES:
-            raise CatalogError(
-                f"{path}: file is {size} bytes, over the {MAX_FILE_BYTES} byte limit"
-            )
-        data = path.read_bytes()
+        info = os.stat(path)
+        _regular(path, info.st_mode)
+        _within_limit(path, info.st_size)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            _regular(path, os.fstat(fd).st_mode)
+            data = _read_at_most(fd, MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise CatalogError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise CatalogError(f"{path}: is a directory, expected a file") from None
     except PermissionError:
         raise CatalogError(f"{path}: permission denied") from None
+    except OSError as e:  # a symlink loop, a name too long, an I/O error
+        raise CatalogError(f"{path}: cannot be read: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CatalogError(f"{path}: file is over the {MAX_FILE_BYTES} byte limit")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise CatalogError(f"{path}:{line}: not valid UTF-8 (byte {e.start})") from None
+
+
+def _regular(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise CatalogError(f"{path}: is a directory, expected a file")
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a character device"
+        if stat.S_ISCHR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise CatalogError(f"{path}: is {kind}, expected a regular file")
+
+
+def _within_limit(path: Path, size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise CatalogError(f"{path}: file is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def load_file(path: Path) -> Any:

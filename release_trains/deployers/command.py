@@ -7,7 +7,9 @@ Relative executables like `./bin/deploy` resolve against `root`, the project roo
 not the working directory (executables.py).
 A request's `deadline` cuts an attempt's timeout to the time left, and its `on_spawn` is told
 the process group of every command started for it.
-Exit status 0 is success; every output line is logged as `<service>: <line>`.
+Exit status 0 is success; output lines are logged as `<service>: <line>`, the first 64 KiB as
+they come and the last 64 KiB when the command ends, with `[... N bytes cut]` between them
+(deployers/process.py); a failure quotes at most 500 characters of the last line.
 """
 
 from __future__ import annotations
@@ -180,6 +182,8 @@ def _version_from(result: RunResult, *, timeout_s: float) -> tuple[str | None, s
     """The version a current_version command printed, or None and why not."""
     if not result.ok:
         return None, result.reason(timeout_s)
+    if result.cut_bytes:  # output over KEEP_BYTES is no version, whatever its end says
+        return None, f"printed over {result.cut_bytes} bytes, which is not one version"
     text = "\n".join(result.lines).strip()
     if not text:
         return None, "printed nothing"

@@ -1,7 +1,10 @@
 """Deploy through a webhook: POST a JSON body, optionally poll a status URL until final.
 
 Settings: `url` (required), `status_url`, `version_url`, `headers`, `timeout` (s, default 300:
-per request, and for polling), `poll_interval` (default 2), `retries` (default 0), `backoff`.
+the whole of each request, connect to last body byte, and of all the status polling together),
+`poll_interval` (default 2), `retries` (default 0), `backoff`. Requests go through
+http_transport.py: a total deadline on each, bodies read up to 1 MiB, 200 characters of a
+failed answer's body quoted as evidence.
 URLs take the template fields (values URL-quoted); header values may name environment
 variables as `${DEPLOY_TOKEN}`. Expanded header values are secrets: they are sent and never
 written anywhere else; details and logs show the unexpanded templates, and any text that
@@ -18,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ..errors import InputError
 from .base import (
     Attempt,
@@ -33,12 +34,12 @@ from .base import (
     template_values,
     with_retries,
 )
+from .http_transport import HttpReply, quoted, request
 from .templates import VALUE, Values, fields_used, render_url
 
 OK_STATUSES = frozenset({"succeeded", "done", "success"})
 FAILED_STATUSES = frozenset({"failed", "error"})
 _ENV = re.compile(r"\$\{(\w+)\}")
-_SNIPPET = 200  # characters of a response body kept as evidence
 _RETRYABLE_4XX = frozenset({408, 425, 429})  # the other 4xx say the request itself is wrong
 
 
@@ -105,11 +106,7 @@ class HttpDeployer:
             return None
         url = render_url(self.version_url, {"service": service, "environment": self.environment})
         headers, secrets = expand_headers(self.headers)
-        try:
-            with httpx.Client(timeout=self.timeout_s, headers=headers) as client:
-                version, why = _version_from(client.get(url))
-        except httpx.HTTPError as e:
-            version, why = None, http_failure(e, timeout_s=self.timeout_s)
+        version, why = _version_from(request("GET", url, timeout_s=self.timeout_s, headers=headers))
         if version is None:
             self.log(redact(f"{service}: current version unknown: GET {url} -> {why}", secrets))
         return version
@@ -158,80 +155,75 @@ class HttpDeployer:
         )
 
     def _post(self, url: str, *, body: Mapping[str, Any], headers: Mapping[str, str]) -> Attempt:
-        try:
-            with httpx.Client(timeout=self.timeout_s, headers=dict(headers)) as client:
-                response = client.post(url, json=body)
-        except httpx.HTTPError as e:
-            return Attempt(False, f"POST {url}: {http_failure(e, timeout_s=self.timeout_s)}")
-        code = response.status_code
-        if response.is_success:
+        reply = request("POST", url, timeout_s=self.timeout_s, headers=headers, json_body=body)
+        if reply.error is not None:
+            return Attempt(False, f"POST {url}: {reply.error}")
+        code = reply.status
+        if reply.success:
             return Attempt(True, f"POST {url} -> {code}")
         retryable = code >= 500 or code in _RETRYABLE_4XX
-        return Attempt(False, f"POST {url} -> {code}{_snippet(response)}", retryable)
+        return Attempt(False, f"POST {url} -> {code}{reply.snippet}", retryable)
 
     def _poll(self, url: str, *, headers: Mapping[str, str], posted: Attempt, log: Log) -> Attempt:
-        """GET `url` every poll interval until its `status` is final or the timeout expires."""
+        """GET `url` every poll interval until its `status` is final or the timeout expires.
+
+        `timeout` bounds the whole polling: each GET gets only what is left of it."""
         deadline = time.monotonic() + self.timeout_s
         last, seen = "no answer yet", ""
-        with httpx.Client(headers=dict(headers)) as client:
-            while True:
-                remaining = deadline - time.monotonic()
-                status, last = _status(client, url, timeout_s=max(0.001, remaining))
-                if status in OK_STATUSES:
-                    return Attempt(True, f"{posted.detail}; GET {url}: status {status!r}")
-                if status in FAILED_STATUSES:
-                    return Attempt(False, f"{posted.detail}; GET {url}: status {status!r}")
-                if last != seen:
-                    log(f"GET {url}: {last}")
-                    seen = last
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return Attempt(
-                        False,
-                        f"{posted.detail}; status not final after {self.timeout_s:g} s "
-                        f"(GET {url}: {last})",
-                    )
-                self.sleep(min(self.poll_interval_s, remaining))  # the poll interval itself
+        while True:
+            remaining = deadline - time.monotonic()
+            status, last = _status(url, headers=headers, timeout_s=max(0.001, remaining))
+            if status in OK_STATUSES:
+                return Attempt(True, f"{posted.detail}; GET {url}: status {status!r}")
+            if status in FAILED_STATUSES:
+                return Attempt(False, f"{posted.detail}; GET {url}: status {status!r}")
+            if last != seen:
+                log(f"GET {url}: {last}")
+                seen = last
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Attempt(
+                    False,
+                    f"{posted.detail}; status not final after {self.timeout_s:g} s "
+                    f"(GET {url}: {last})",
+                )
+            self.sleep(min(self.poll_interval_s, remaining))  # the poll interval itself
 
 
-def _status(client: httpx.Client, url: str, *, timeout_s: float) -> tuple[str | None, str]:
+def _status(url: str, *, headers: Mapping[str, str], timeout_s: float) -> tuple[str | None, str]:
     """The `status` a status URL reports now (lower case), or None, with what was seen."""
+    reply = request("GET", url, timeout_s=timeout_s, headers=headers)
+    if reply.error is not None:
+        return None, reply.error
+    if not reply.success:
+        return None, f"{reply.status}{reply.snippet}"
     try:
-        response = client.get(url, timeout=timeout_s)
-    except httpx.HTTPError as e:
-        return None, http_failure(e, timeout_s=timeout_s)
-    if not response.is_success:
-        return None, f"{response.status_code}{_snippet(response)}"
-    try:
-        doc = response.json()
-    except ValueError:
-        return None, f"{response.status_code}, body is not JSON"
+        doc = reply.json()
+    except ValueError as e:
+        return None, f"{reply.status}, {e}"
     status = doc.get("status") if isinstance(doc, dict) else None
     if not isinstance(status, str):
-        return None, f"{response.status_code}, no string `status` in the body"
-    return status.strip().lower(), f"status {status!r}"
+        return None, f"{reply.status}, no string `status` in the body"
+    return status.strip().lower(), f"status {quoted(status)}"
 
 
-def _version_from(response: httpx.Response) -> tuple[str | None, str]:
-    if not response.is_success:
-        return None, f"{response.status_code}{_snippet(response)}"
+def _version_from(reply: HttpReply) -> tuple[str | None, str]:
+    if reply.error is not None:
+        return None, reply.error
+    if not reply.success:
+        return None, f"{reply.status}{reply.snippet}"
     try:
-        doc = response.json()
-    except ValueError:
-        return None, "body is not JSON"
+        doc = reply.json()
+    except ValueError as e:
+        return None, str(e)
     version = doc.get("version") if isinstance(doc, dict) else None
     if not isinstance(version, str) or not VALUE.fullmatch(version):
-        return None, f"field version={version!r} is not a version"
+        return None, f"field version={quoted(version)} is not a version"
     return version, ""
 
 
 def _body(action: str, values: Values) -> dict[str, Any]:
     return {"action": action, **values}
-
-
-def _snippet(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
-    return f": {text[:_SNIPPET]}" if text else ""
 
 
 def expand_headers(templates: Mapping[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -267,13 +259,3 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
-
-
-def http_failure(error: Exception, *, timeout_s: float) -> str:
-    """A short reason for a failed request: connection refused, timed out after 5 s, ..."""
-    if isinstance(error, httpx.TimeoutException):
-        return f"timed out after {timeout_s:g} s"
-    if isinstance(error, httpx.ConnectError):
-        text = str(error)
-        return "connection refused" if "refused" in text.lower() else f"cannot connect: {text}"
-    return f"{type(error).__name__}: {error}"

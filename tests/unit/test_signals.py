@@ -455,3 +455,15 @@ def test_coerce(raw: Any, value: float | bool) -> None:
 def test_coerce_refuses(raw: Any) -> None:
     got, error = coerce(raw)
     assert got is None and error
+
+
+def test_a_huge_error_text_from_a_source_is_cut(server: ScriptedServer, tmp_path: Path) -> None:
+    # Prometheus' error text is quoted as the reason; a hostile or broken server can make it
+    # as large as the body cap, and the reason goes into gate details and the state store.
+    server.script(
+        "*", Reply(400, {"status": "error", "errorType": "bad_data", "error": "y" * 500_000})
+    )
+    spec = {"prometheus": {"url": server.url, "query": "up"}}
+    error = unknown(read_signal("err", spec, root=tmp_path))
+    assert error.startswith("prometheus error (bad_data): yyy")
+    assert len(error) < 1100 and error.endswith(" chars cut]")
