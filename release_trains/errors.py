@@ -81,3 +81,7 @@ class StateBusyError(NotNowError):
 
 class StateError(ReleaseTrainError):
     """The state store cannot be read or written (permissions, corruption)."""
+
+
+class LostLockError(NotNowError):
+    """This process's lease on a train was taken over or removed: it must write nothing more."""

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import sqlite3
 import tempfile
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from . import identity
 from .errors import InputError, LockHeldError, StateBusyError, StateError
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
@@ -653,9 +653,14 @@ class Store:
             )
         return taken_over
 
-    def heartbeat(self, lock_id: str, now: str) -> None:
+    def heartbeat(self, lock_id: str, now: str) -> bool:
         with self._tx() as db:
-            db.execute("UPDATE locks SET heartbeat_at = ? WHERE lock_id = ?", (now, lock_id))
+            cur = db.execute("UPDATE locks SET heartbeat_at = ? WHERE lock_id = ?", (now, lock_id))
+        return cur.rowcount > 0
+
+    def fenced(self, lock_id: str) -> Store:
+        """Placeholder until the state package's fencing lands (branch wR)."""
+        return self
 
     def release(self, lock_id: str) -> None:
         with self._tx() as db:
@@ -779,7 +784,7 @@ def is_stale(lock: Lock, *, now_ts: float, stale_after_s: float) -> bool:
 
 
 def _is_stale(lock: Lock, *, age: float, stale_after_s: float) -> bool:
-    if lock.host == socket.gethostname():
+    if lock.host == identity.host():
         return not pid_alive(lock.pid)
     return age > stale_after_s
 
