@@ -85,3 +85,7 @@ class StateError(ReleaseTrainError):
 
 class LostLockError(NotNowError):
     """This process's lease on a train was taken over or removed: it must write nothing more."""
+
+
+class SchemaVersionError(NotNowError):
+    """The state store's schema is not the one this release writes (newer, or not migrated)."""

@@ -26,7 +26,7 @@ from types import TracebackType
 
 from . import audit
 from .errors import LostLockError
-from .store import Lock, Store
+from .state import Lock, Store
 
 MIN_RENEWAL_S = 1.0  # renew at most once a second: a write per second costs nothing
 
@@ -80,8 +80,7 @@ class Lease:
         self._lost_to: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Every write of the run carries this lock id: none lands once the lease is gone.
-        self.store: Store = store.fenced(self.lock_id)
+        self._fenced: Store | None = None
 
     # --- the context -----------------------------------------------------------------------
 
@@ -104,6 +103,8 @@ class Lease:
             now_ts=self._clock().timestamp(),
         )
         try:
+            # Every write of the run carries this lock id: none lands once the lease is gone.
+            self._fenced = self._plain.fenced(self.lock_id)
             for held in {t.lock_id: t for t in taken}.values():
                 self._record_takeover(held, now)
         except BaseException:
@@ -128,6 +129,13 @@ class Lease:
             self._plain.release(self.lock_id)  # only rows that still carry our lock id
 
     # --- what holders ask ------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store fenced by this lease: every write fails (LostLockError) once it is lost."""
+        if self._fenced is None:
+            raise RuntimeError("a lease's store is used only inside `with lease:`")
+        return self._fenced
 
     @property
     def lost(self) -> bool:

@@ -23,12 +23,13 @@ from .gates import Health
 from .inflight import await_deploys_in_flight
 from .journal import Journal
 from .leases import Lease
+from .lifecycle import RunStatus
 from .models import Catalog, Train
 from .ordering import order_services
 from .planning import find_train
 from .probes import check_health, health_settings, health_threshold
 from .runtime import Settings
-from .store import Run, Step, Store, pid_alive
+from .state import Run, Step, Store, pid_alive
 
 # Steps whose service may run the new version: released, interrupted mid-deploy, failed its
 # health verification after deploying, or left behind by an earlier rollback that failed.
@@ -540,8 +541,14 @@ def _roll_back(
         )
         journal.event("partial-rollback", f"{reason}: {result.reason}", audited=True)
         return plan, result
-    lifecycle.check(train, current.status, result.status)
-    store.set_run_status(run.id, result.status, now=journal.now(), reason=final_reason, final=True)
+    store.transition(
+        run.id,
+        expected=RunStatus(current.status),
+        new=RunStatus(result.status),
+        now=journal.now(),
+        reason=final_reason,
+        lock_id=lease.lock_id,
+    )
     journal.event("status", f"{current.status} -> {result.status}: {final_reason}", audited=True)
     return plan, result
 

@@ -11,7 +11,7 @@ from .base import Deployer, LocalEnvironment
 
 if TYPE_CHECKING:
     from ..models import Catalog, Service
-    from ..store import Store
+    from ..state import Store
 
 
 def deployer_settings(catalog: Catalog, service: Service) -> dict[str, Any]:

@@ -21,10 +21,11 @@ from ..errors import NotNowError
 from ..inflight import await_deploys_in_flight
 from ..journal import Journal
 from ..leases import Lease
+from ..lifecycle import RunStatus
 from ..models import Catalog, Train
 from ..planning import find_train, resolve_participants
 from ..runtime import Settings
-from ..store import Run, Store
+from ..state import Run, Store
 from .context import RunContext, RunOutcome
 from .dry_run import dry_run
 from .phases import end_after_error, run_phases
@@ -73,11 +74,13 @@ def execute(
         if run is None or run.status in ("completed", "rolled_back"):
             run = lease.store.create_run(
                 train=train.name,
-                status="planning",
+                status=RunStatus.PLANNING,
                 actor=settings.who,
                 plan="{}",
                 max_parallel=settings.max_parallel,
                 now=settings.now(),
+                expect_latest=run.id if run else None,  # checked in the creating transaction
+                lock_id=lease.lock_id,
             )
         journal = Journal(
             root=catalog.root,

@@ -14,7 +14,7 @@ from ..journal import Journal
 from ..leases import Lease
 from ..models import Catalog, Service, Train
 from ..runtime import Settings
-from ..store import Run, Step, Store
+from ..state import Run, Step, Store
 
 
 @dataclass(frozen=True)

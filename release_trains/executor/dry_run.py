@@ -11,7 +11,7 @@ from ..deployers.select import NoStore, current_versions, deployer_for
 from ..errors import InputError
 from ..models import Catalog
 from ..planning import find_train, plan_train, resolve_participants
-from ..store import Store
+from ..state import Store
 
 
 def dry_run(

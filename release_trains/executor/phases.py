@@ -9,6 +9,7 @@ import json
 from .. import lifecycle
 from ..deployers.select import current_versions
 from ..errors import ReleaseTrainError
+from ..lifecycle import RunStatus
 from ..planning import Plan, plan_train
 from ..rollback import deployed_steps, rollback_train
 from .context import RunContext, RunOutcome
@@ -92,16 +93,27 @@ def validating(ctx: RunContext) -> Plan | str:
 
 
 def move(ctx: RunContext, current: str, new: str) -> None:
-    lifecycle.check(ctx.name, current, new)
-    ctx.store.set_run_status(ctx.run_id, new, now=ctx.now())
+    """The one way a phase changes the run's status: a compare-and-set from `current`, checked
+    against the lifecycle and the lease in the same transaction (state.runs.transition)."""
+    ctx.store.transition(
+        ctx.run_id,
+        expected=RunStatus(current),
+        new=RunStatus(new),
+        now=ctx.now(),
+        lock_id=ctx.lease.lock_id,
+    )
     ctx.journal.event("status", f"{current} -> {new}", audited=True)
 
 
 def finish(ctx: RunContext, status: str, reason: str | None) -> RunOutcome:
     current = ctx.status()
-    lifecycle.check(ctx.name, current, status)
-    ctx.store.set_run_status(
-        ctx.run_id, status, now=ctx.now(), reason=reason, final=status in lifecycle.FINAL
+    ctx.store.transition(
+        ctx.run_id,
+        expected=RunStatus(current),
+        new=RunStatus(status),
+        now=ctx.now(),
+        reason=reason,
+        lock_id=ctx.lease.lock_id,
     )
     ctx.journal.event(
         "status", f"{current} -> {status}" + (f": {reason}" if reason else ""), audited=True

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ..deployers.base import Deployer, DeployResult, Spawned
 from ..models import Service
-from ..store import Step
+from ..state import Step
 from .context import RunContext
 from .verification import health
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..models import Service
 from ..planning import Plan
-from ..store import Step
+from ..state import Step
 from .context import RunContext
 
 

@@ -15,7 +15,7 @@ from release_trains.catalog import load_catalog
 from release_trains.executor import Executor, Settings
 from release_trains.executor.scheduling import ReadyQueue, priorities, weights
 from release_trains.ordering import order_services, remaining_path
-from release_trains.store import default_path, open_store
+from release_trains.state import default_path, open_store
 
 # `a` and `b` stand alone; `z1 -> z2 -> z3` is a chain (z2 needs z1, z3 needs z2). In name
 # order `a` and `b` start first and the chain waits; the chain is the critical path.
