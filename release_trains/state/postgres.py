@@ -32,6 +32,7 @@ SQLite backend does). A connection the server dropped is replaced at the next tr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -74,7 +75,7 @@ class Row:
         return len(self._values)
 
     def __repr__(self) -> str:
-        return f"Row({dict(zip(self._index, self._values))!r})"
+        return f"Row({dict(zip(self._index, self._values, strict=True))!r})"
 
 
 def _row_factory(cursor: Any) -> Any:
@@ -164,9 +165,7 @@ class PostgresDatabase:
         if "application_name" not in given:
             extra["application_name"] = "release-trains"
         try:
-            conn = psycopg.connect(
-                conninfo, autocommit=False, row_factory=_row_factory, **extra
-            )
+            conn = psycopg.connect(conninfo, autocommit=False, row_factory=_row_factory, **extra)
         except psycopg.Error as e:
             raise self._connect_error(e) from None
         # lock_timeout 0 means "wait for ever" to PostgreSQL; a busy timeout of 0 means "do
@@ -273,10 +272,9 @@ class PostgresDatabase:
                 raise self._error(e) from None
 
     def _rollback(self) -> None:
-        try:
+        # a broken connection: the server rolled back already, we reconnect next time
+        with contextlib.suppress(self._psycopg.Error):
             self._conn.rollback()
-        except self._psycopg.Error:
-            pass  # a broken connection: the server rolled back already, we reconnect next time
 
     # --- introspection for schema.py -----------------------------------------------------
 
