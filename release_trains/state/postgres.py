@@ -300,3 +300,19 @@ class PostgresDatabase:
         query is as sound as the server makes it."""
         with self.tx(write=False) as tx:
             return bool(tx.execute("SELECT 1").fetchone()[0] == 1)
+
+
+def advance_identities(tx: Any) -> None:
+    """Move every identity sequence of the current schema past the largest id its column holds:
+    rows copied with their ids (state copy) do not advance it, and the next INSERT would
+    otherwise be given an id already taken."""
+    rows = tx.execute(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND is_identity = 'YES'"
+    ).fetchall()
+    for table, column in ((str(r[0]), str(r[1])) for r in rows):
+        tx.execute(
+            f'SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX("{column}"), 0) + 1,'
+            f' false) FROM "{table}"',
+            (table, column),
+        )
