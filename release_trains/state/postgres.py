@@ -228,6 +228,12 @@ class PostgresDatabase:
             return StateError(f"cannot write the state store {self.where}: {text}")
         return StateError(f"state store {self.where}: {text}")
 
+    def prepare_for_writing(self) -> None:
+        """Nothing to prepare (SQLite's backend turns WAL on here)."""
+
+    def finish_open(self) -> None:
+        """Nothing to finish (SQLite's backend sets its synchronous mode here)."""
+
     def close(self) -> None:
         with self._mutex:
             if self._conn is not None:
