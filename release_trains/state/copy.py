@@ -14,7 +14,8 @@ What is not copied:
   nothing running; a train whose run was active in the source shows there as it does in the
   source once its holder is gone (resume takes it on).
 - the schema version in `meta`: the destination records its own (the copy requires both at
-  the same version, so they agree).
+  the same version, so they agree); any other `meta` key is copied unless the destination
+  has written that key for itself already.
 - the audit log itself: `analysis/reports/audit.log` is a file of the machine that wrote it;
   the store holds its anchor (hash of the last line, line count), which is copied, so
   `audit --verify` with the destination passes on that machine as it did with the source.
@@ -88,7 +89,8 @@ def copy_store(src: Database, dst: Database) -> CopyResult:
             schema.create(dst, tx)
             shape = schema.inspect(dst, tx)
         _check_version("DST", dst.where, shape.version)
-        _check_empty(dst, tx, [*order, *NOT_COPIED])
+        # meta is the store's own description (its version), not state: not a reason to refuse
+        _check_empty(dst, tx, [t for t in (*order, *NOT_COPIED) if t != "meta"])
         for table in order:
             columns, values = rows.get(table, ([], []))
             if table == "meta":
@@ -96,17 +98,17 @@ def copy_store(src: Database, dst: Database) -> CopyResult:
                 values = [values[i] for i in keep]
             if values:
                 marks = ", ".join("?" * len(columns))
+                # meta: a key the destination has already written for itself is kept
+                keep = " ON CONFLICT DO NOTHING" if table == "meta" else ""
                 tx.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", values
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){keep}", values
                 )
             copied[table] = len(values)
         if dst.kind == "postgresql":
             from .postgres import advance_identities
 
             advance_identities(tx)
-    return CopyResult(
-        source=src.where, destination=dst.where, copied=copied, not_copied=NOT_COPIED
-    )
+    return CopyResult(source=src.where, destination=dst.where, copied=copied, not_copied=NOT_COPIED)
 
 
 def _read(db: Database, tx: Tx, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
