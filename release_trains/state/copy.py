@@ -94,14 +94,13 @@ def copy_store(src: Database, dst: Database) -> CopyResult:
         for table in order:
             columns, values = rows.get(table, ([], []))
             if table == "meta":
-                keep = [i for i, v in enumerate(values) if v[0] not in OWN_META_KEYS]
-                values = [values[i] for i in keep]
+                values = [v for v in values if v[0] not in OWN_META_KEYS]
             if values:
                 marks = ", ".join("?" * len(columns))
                 # meta: a key the destination has already written for itself is kept
-                keep = " ON CONFLICT DO NOTHING" if table == "meta" else ""
+                theirs = " ON CONFLICT DO NOTHING" if table == "meta" else ""
                 tx.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){keep}", values
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){theirs}", values
                 )
             copied[table] = len(values)
         if dst.kind == "postgresql":
