@@ -80,7 +80,7 @@ def copy_store(src: Database, dst: Database) -> CopyResult:
         shape = schema.inspect(src, tx)
         if shape.blank:
             raise InputError(f"SRC {src.where} holds no state store yet: nothing to copy")
-        _check_version("SRC", src.where, shape.version)
+        check_version("SRC", src.where, shape.version)
         rows = {t: _read(src, tx, t) for t in order if t in shape.tables}
     copied: dict[str, int] = {}
     with dst.tx() as tx:
@@ -88,7 +88,7 @@ def copy_store(src: Database, dst: Database) -> CopyResult:
         if shape.blank:
             schema.create(dst, tx)
             shape = schema.inspect(dst, tx)
-        _check_version("DST", dst.where, shape.version)
+        check_version("DST", dst.where, shape.version)
         # meta is the store's own description (its version), not state: not a reason to refuse
         _check_empty(dst, tx, [t for t in (*order, *NOT_COPIED) if t != "meta"])
         for table in order:
@@ -120,7 +120,7 @@ def _read(db: Database, tx: Tx, table: str) -> tuple[list[str], list[tuple[Any, 
     return columns, [tuple(row) for row in found]
 
 
-def _check_version(which: str, where: str, version: int) -> None:
+def check_version(which: str, where: str, version: int) -> None:
     if version > schema.SCHEMA_VERSION:
         raise schema.refuse_newer(where, version)
     if version < schema.SCHEMA_VERSION:
