@@ -142,7 +142,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from release_trains.state import url
 from release_trains.state.postgres import PostgresDatabase
-from test_state_postgres import _increment
+from test_state_postgres_backend import _increment
 db = PostgresDatabase(url.parse(sys.argv[1], Path(".")), busy_timeout_s=30)
 _increment(db, 60)
 """
