@@ -49,6 +49,9 @@ CONNECT_TIMEOUT_S = 10  # libpq's connect_timeout, unless the URL sets its own
 # A session idle inside a transaction this long is ended by the server: ours never wait on
 # anything but the database inside one, so only a stopped or hung client gets there.
 IDLE_IN_TX_TIMEOUT_S = 60
+# Sent without parameters, so as one simple query: BEGIN and the lock in one round trip.
+_BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({ADVISORY_KEY})"
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 class Row:
@@ -165,7 +168,10 @@ class PostgresDatabase:
         if "application_name" not in given:
             extra["application_name"] = "release-trains"
         try:
-            conn = psycopg.connect(conninfo, autocommit=False, row_factory=_row_factory, **extra)
+            # autocommit in psycopg's sense only: tx() sends BEGIN itself, with the write lock
+            # in the same round trip (psycopg's own BEGIN would cost one more per transaction);
+            # every statement of the store runs inside one of those transactions.
+            conn = psycopg.connect(conninfo, autocommit=True, row_factory=_row_factory, **extra)
         except psycopg.Error as e:
             raise self._connect_error(e) from None
         # lock_timeout 0 means "wait for ever" to PostgreSQL; a busy timeout of 0 means "do
@@ -177,7 +183,6 @@ class PostgresDatabase:
                 " set_config('idle_in_transaction_session_timeout', %s, false)",
                 (f"{wait_ms}ms", f"{IDLE_IN_TX_TIMEOUT_S}s"),
             )
-            conn.commit()
         except psycopg.Error as e:
             conn.close()
             raise self._error(e) from None
@@ -249,17 +254,8 @@ class PostgresDatabase:
                 self._connect()  # the server dropped us (a restart): a new session
             conn = self._conn
             try:
-                level = (
-                    psycopg.IsolationLevel.READ_COMMITTED
-                    if write
-                    else psycopg.IsolationLevel.REPEATABLE_READ
-                )
-                if conn.isolation_level != level:
-                    conn.isolation_level = level
-                if conn.read_only != (not write):
-                    conn.read_only = not write
-                if write:
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
+                # one round trip: the transaction and (a writer) the store's write lock
+                conn.execute(_BEGIN_WRITE if write else _BEGIN_READ)
             except psycopg.Error as e:
                 self._rollback()
                 raise self._error(e) from None
@@ -272,7 +268,7 @@ class PostgresDatabase:
                 self._rollback()
                 raise
             try:
-                conn.commit()
+                conn.execute("COMMIT")
             except psycopg.Error as e:
                 self._rollback()
                 raise self._error(e) from None
@@ -280,7 +276,7 @@ class PostgresDatabase:
     def _rollback(self) -> None:
         # a broken connection: the server rolled back already, we reconnect next time
         with contextlib.suppress(self._psycopg.Error):
-            self._conn.rollback()
+            self._conn.execute("ROLLBACK")
 
     # --- introspection for schema.py -----------------------------------------------------
 
