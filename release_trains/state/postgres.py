@@ -47,6 +47,12 @@ from .url import StateURL
 # 64-bit integer, fixed so that every release-trains on every machine takes the same lock.
 ADVISORY_KEY = int.from_bytes(b"rt-state", "big")
 CONNECT_TIMEOUT_S = 10  # libpq's connect_timeout, unless the URL sets its own
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 # A session idle inside a transaction this long is ended by the server: ours never wait on
 # anything but the database inside one, so only a stopped or hung client gets there.
 IDLE_IN_TX_TIMEOUT_S = 60
@@ -168,6 +174,12 @@ class PostgresDatabase:
             extra["connect_timeout"] = CONNECT_TIMEOUT_S
         if "application_name" not in given:
             extra["application_name"] = "release-trains"
+        # TCP keepalives: a server that vanished (a partition, a host powered off) while we
+        # wait for its answer is noticed in about 25 s instead of the system's ~2 hours; a
+        # server merely busy (or a write waiting for the store's lock) answers the probes.
+        for key, value in KEEPALIVES.items():
+            if key not in given:
+                extra[key] = value
         try:
             # autocommit in psycopg's sense only: tx() sends BEGIN itself, with the write lock
             # in the same round trip (psycopg's own BEGIN would cost one more per transaction);
