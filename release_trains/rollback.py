@@ -16,7 +16,7 @@ from typing import Any
 
 from . import lifecycle
 from .catalog import resolve
-from .deployers.base import DeployRequest, DeployResult, Spawned
+from .deployers.base import DeployRequest, Spawned, confirm
 from .deployers.select import deployer_for
 from .errors import InputError, LockHeldError, RefusedError, ResolutionError
 from .gates import Health
@@ -74,22 +74,6 @@ def deployed_steps(steps: list[Step]) -> list[Step]:
         if s.status in DEPLOYED
         or (s.status == "failed" and (s.health == "unhealthy" or s.rollback_started_at))
     ]
-
-
-def _confirm(deployer: Any, service: str, expected: str | None, result: Any) -> Any:
-    """A rollback that said it succeeded, checked like a release (executor._confirm): where the
-    deployer reports a version, another version than the one returned to fails it."""
-    if not expected or not deployer.can_report_version():
-        return result
-    running = deployer.current_version(service)
-    if running is None or running == expected:
-        return result
-    how = "exited 0" if deployer.kind == "command" else "succeeded"
-    return DeployResult(
-        False,
-        f"rollback {how} but current_version reports {running}, expected {expected}",
-        result.attempts,
-    )
 
 
 def _recorder(
@@ -273,8 +257,10 @@ def execute_rollback(
             store.update_step(
                 plan.run.id, name, deploy_pgid=None, deploy_host=None, deploy_started_at=None
             )
-        if result is not None and result.ok and step.action == "rollback":
-            result = _confirm(deployer, name, step.to_version, result)
+        if result is not None and step.action == "rollback" and step.to_version:
+            result, _ = confirm(
+                deployer, action="rollback", service=name, expected=step.to_version, result=result
+            )
         if result is None or not result.ok:
             detail = "the deployer cannot undeploy" if result is None else result.detail
             outcomes[name] = "failed"

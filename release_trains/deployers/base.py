@@ -100,6 +100,30 @@ class Deployer(Protocol):
         ...
 
 
+def confirm(
+    deployer: Deployer, *, action: str, service: str, expected: str, result: DeployResult
+) -> tuple[DeployResult, bool]:
+    """A deploy or rollback that said it succeeded, checked against what the deployer reports
+    now, where it can report a version: exit 0 alone does not make a release. A report of
+    another version fails it, naming both; no answer (current_version failed or printed no
+    version, which it logged) leaves it as it is, and the second value says it is unconfirmed
+    so the caller can say so (health verification then decides)."""
+    if not result.ok or not expected or not deployer.can_report_version():
+        return result, False
+    running = deployer.current_version(service)
+    if running is None:
+        return result, True
+    if running == expected:
+        return result, False
+    how = "exited 0" if deployer.kind == "command" else "succeeded"
+    failed = DeployResult(
+        False,
+        f"{action} {how} but current_version reports {running}, expected {expected}",
+        result.attempts,
+    )
+    return failed, False
+
+
 def template_values(action: str, req: DeployRequest) -> Values:
     """The template fields for `action`, from the release's point of view (module docstring)."""
     version: str | None = req.version

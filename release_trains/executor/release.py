@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..deployers.base import Deployer, DeployResult, Spawned
+from ..deployers.base import Spawned, confirm
 from ..models import Service
 from ..state import Step
 from .context import RunContext
@@ -58,8 +58,15 @@ def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
             )
         if result.attempts > 1:  # retries inside the deployer count as attempts too
             ctx.store.update_step(run_id, name, attempts=step.attempts + result.attempts)
-        if result.ok:
-            result = _confirm(ctx, deployer, name, to, result)
+        result, unconfirmed = confirm(
+            deployer, action="deploy", service=name, expected=to, result=result
+        )
+        if unconfirmed:
+            ctx.journal.event(
+                "unconfirmed",
+                f"deploy of {to} not confirmed: current_version gave no version (see the log)",
+                service=name,
+            )
         if not result.ok:
             ctx.store.update_step(
                 run_id, name, status="failed", error=result.detail, finished_at=ctx.now()
@@ -107,30 +114,3 @@ def _recorder(ctx: RunContext, name: str) -> Spawned:
         )
 
     return spawned
-
-
-def _confirm(
-    ctx: RunContext, deployer: Deployer, name: str, to: str, result: DeployResult
-) -> DeployResult:
-    """A deploy that said it succeeded, checked against what the deployer reports now
-    (where it can report a version): exit 0 alone does not make a release. A report of
-    another version fails it; no answer (current_version failed or printed no version,
-    logged) leaves it unconfirmed, said in an event, and health verification decides."""
-    if not to or not deployer.can_report_version():
-        return result
-    running = deployer.current_version(name)
-    if running == to:
-        return result
-    if running is None:
-        ctx.journal.event(
-            "unconfirmed",
-            f"deploy of {to} not confirmed: current_version gave no version (see the log)",
-            service=name,
-        )
-        return result
-    how = "exited 0" if deployer.kind == "command" else "succeeded"
-    return DeployResult(
-        False,
-        f"deploy {how} but current_version reports {running}, expected {to}",
-        result.attempts,
-    )
