@@ -163,6 +163,31 @@ class Project:
         finally:
             con.close()
 
+    def has_table(self, table: str) -> bool:
+        sql = (
+            "SELECT table_name FROM information_schema.tables WHERE table_name = ?"
+            if self.on_postgres
+            else "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+        )
+        return bool(self.query(sql, (table,)))
+
+    def leases(self) -> list[dict[str, Any]]:
+        """Every locked resource with its lease: resource, lock_id, train, holder, host, pid,
+        started_at, heartbeat_at (ordered by resource). A store of schema 2 keeps one `leases`
+        row per holder and one `locks` row per resource; an older one repeated the holder in
+        every `locks` row."""
+        keys = ("resource", "lock_id", "train", "holder", "host", "pid", "started_at")
+        keys += ("heartbeat_at",)
+        columns = ", ".join(f"l.{k}" if k in ("resource", "lock_id") else f"s.{k}" for k in keys)
+        if self.has_table("leases"):
+            rows = self.query(
+                f"SELECT {columns} FROM locks l JOIN leases s ON s.lock_id = l.lock_id"
+                " ORDER BY l.resource"
+            )
+        else:
+            rows = self.query(f"SELECT {', '.join(keys)} FROM locks ORDER BY resource")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def run_status(self, train: str = TRAIN) -> tuple[str, str | None] | None:
         rows = self.query(
             "SELECT status, reason FROM runs WHERE train = ? ORDER BY id DESC LIMIT 1", (train,)

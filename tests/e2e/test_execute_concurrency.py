@@ -218,10 +218,10 @@ def test_a_killed_executors_lock_is_taken_over(tmp_path: Path, start, state: str
     wait_for_calls(p, 1, proc=executor)
     dead_pid = executor.pid
     executor.kill()
-    locks = p.query("SELECT resource, lock_id, pid FROM locks")
-    assert {r[0] for r in locks} == {"train:T", "service:a", "service:b", "service:c"}, locks
-    assert {r[2] for r in locks} == {dead_pid}
-    lock_id = locks[0][1]
+    locks = p.leases()
+    assert {r["resource"] for r in locks} == {"train:T", "service:a", "service:b", "service:c"}
+    assert {r["pid"] for r in locks} == {dead_pid}, locks
+    lock_id = locks[0]["lock_id"]
     # the deploy the killed executor started finishes on its own; let it, so nothing races it
     wait_until(
         lambda: all(process_gone(pid) for _, _, pid in p.calls()), timeout_s=10, what="deploy done"

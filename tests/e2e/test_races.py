@@ -48,12 +48,12 @@ def test_unlock_refuses_a_live_lease_and_force_stops_its_holder(
     holder: Background = start(p, "execute", TRAIN, name="holder")
     wait_for_calls(p, 2, proc=holder)  # a released, b deploying (held)
     [(lock_id,)] = p.query("SELECT DISTINCT lock_id FROM locks")
-    locks_before = p.query("SELECT * FROM locks ORDER BY resource")
+    locks_before = p.query("SELECT resource, lock_id FROM locks ORDER BY resource")
 
     refused = p.run("unlock", TRAIN, lock_id)
     assert refused.code == 3, refused
     assert "--force" in refused.err, refused  # says how to insist
-    assert p.query("SELECT * FROM locks ORDER BY resource") == locks_before
+    assert p.query("SELECT resource, lock_id FROM locks ORDER BY resource") == locks_before
 
     forced = p.run("unlock", TRAIN, lock_id, "--force")
     assert forced.code == 0, forced

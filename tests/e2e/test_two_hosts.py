@@ -77,13 +77,10 @@ def _wait_holding(p: Project, holder: Background) -> None:
 
 def _lease(p: Project) -> tuple[str, str, str, str]:
     """(lock id, host, started_at, heartbeat_at) of the train's lease."""
-    rows = p.query(
-        "SELECT lock_id, host, started_at, heartbeat_at FROM locks WHERE resource = ?",
-        (f"train:{TRAIN}",),
-    )
+    rows = [r for r in p.leases() if r["resource"] == f"train:{TRAIN}"]
     assert rows, "the train holds no lease"
-    lock_id, host, started, beat = rows[0]
-    return str(lock_id), str(host), str(started), str(beat)
+    r = rows[0]
+    return str(r["lock_id"]), str(r["host"]), str(r["started_at"]), str(r["heartbeat_at"])
 
 
 def _age_s(ts: str) -> float:
@@ -191,8 +188,8 @@ def test_sigstop_holder_loses_its_lease_and_after_sigcont_deploys_nothing_more(
 
 
 def _lease_host(p: Project) -> str | None:
-    rows = p.query("SELECT host FROM locks WHERE resource = ?", (f"train:{TRAIN}",))
-    return str(rows[0][0]) if rows else None
+    rows = [r for r in p.leases() if r["resource"] == f"train:{TRAIN}"]
+    return str(rows[0]["host"]) if rows else None
 
 
 def test_a_health_check_longer_than_stale_after_keeps_the_lease(
