@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "monitor": ("monitor_cmd", "Progress of TRAIN; --watch follows it to the end."),
     "report": ("report_cmd", "Write a report on a train or a service."),
+    "state": ("state_cmd", "Manage the state store: migrate it to this release's schema."),
 }
 
 

@@ -38,6 +38,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "status": ("status", TRAIN),
     "monitor": ("monitor", TRAIN),
     "report": ("report", "--train", TRAIN, "--output", "-"),
+    "state": ("state", "migrate"),
 }
 
 

@@ -231,6 +231,7 @@ def test_a_killed_executors_lock_is_taken_over(tmp_path: Path, start, state: str
     assert wrong.code == 2, wrong
     assert lock_id in wrong.err, wrong  # names the locks that are held
     assert len(p.query("SELECT * FROM locks")) == 4  # untouched
+    assert len(p.query("SELECT * FROM leases")) == 1  # one lease holds the four
 
     again = p.run("execute", TRAIN)
     assert again.code == 0, again
