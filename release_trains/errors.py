@@ -67,6 +67,11 @@ class NotNowError(ReleaseTrainError):
     exit_code = EXIT_NOT_NOW
 
 
+class StateUnavailableError(NotNowError):
+    """The state store's server cannot be reached (refused, timed out, dropped the connection):
+    nothing was done; a retry once it answers may succeed."""
+
+
 class TransitionError(NotNowError):
     """The train's current status does not allow the requested action."""
 

@@ -52,7 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "monitor": ("monitor_cmd", "Progress of TRAIN; --watch follows it to the end."),
     "report": ("report_cmd", "Write a report on a train or a service."),
-    "state": ("state_cmd", "Manage the state store: migrate it to this release's schema."),
+    "state": (
+        "state_cmd",
+        "Manage the state store: migrate it to this release's schema, or copy it to another.",
+    ),
 }
 
 

@@ -6,7 +6,7 @@ import math
 import os
 
 from ..errors import InputError
-from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
+from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store, parse_url
 from .context import Options
 
 MAX_BUSY_TIMEOUT_S = 86400.0  # a day: longer is a mistake, not a wait
@@ -32,12 +32,27 @@ def busy_timeout_s() -> float:
     return value
 
 
+def state_origin(value: str | None) -> str:
+    """Where a --state value came from, for the message of a bad one: the variable when it is
+    the variable's value, else the option."""
+    if value is not None and os.environ.get("RELEASE_TRAINS_STATE") == value:
+        return "RELEASE_TRAINS_STATE"
+    return "--state"
+
+
+def check_state(opts: Options) -> None:
+    """A bad --state / RELEASE_TRAINS_STATE is exit 2 naming which of the two it was."""
+    parse_url(opts.state, opts.root, origin=state_origin(opts.state))
+
+
 def read_store(opts: Options) -> Store | None:
     """The store for reading; None when nothing has run yet (and nothing is created)."""
+    check_state(opts)
     return open_store(opts.state, opts.root, create=False, busy_timeout_s=busy_timeout_s())
 
 
 def write_store(opts: Options) -> Store:
+    check_state(opts)
     store = open_store(opts.state, opts.root, create=True, busy_timeout_s=busy_timeout_s())
     assert store is not None
     return store

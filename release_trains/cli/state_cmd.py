@@ -15,10 +15,12 @@ from .context import Options, examples, pass_options, print_json
     epilog=examples(
         "release-trains state migrate",
         "release-trains state migrate --state /srv/release-trains/state.db --json",
+        "release-trains state copy analysis/state/release-trains.db "
+        "postgresql://rt@db.example/release_trains",
     ),
 )
 def command() -> None:
-    """Manage the state store: migrate it to this release's schema.
+    """Manage the state store: migrate it to this release's schema, or copy it to another.
 
     A store written by an older release-trains can be read as it is, but commands that write
     refuse it (exit 3) until `release-trains state migrate` has upgraded it; one written by
@@ -64,6 +66,64 @@ def migrate(opts: Options, as_json: bool) -> int:
                 "message": message,
             }
         )
+    else:
+        click.echo(message)
+    return 0
+
+
+@command.command(
+    "copy",
+    epilog=examples(
+        "release-trains state copy analysis/state/release-trains.db "
+        "postgresql://rt@db.example:5432/release_trains",
+        "PGPASSWORD=... release-trains state copy old.db postgres://rt@db/trains --json",
+        "export RELEASE_TRAINS_STATE=postgresql://rt@db.example:5432/release_trains  # then",
+    ),
+)
+@click.argument("src")
+@click.argument("dst")
+@pass_options
+def copy(opts: Options, src: str, dst: str, as_json: bool) -> int:
+    """Copy the whole store SRC into the empty store DST (say, SQLite to PostgreSQL).
+
+    SRC and DST are state URLs or paths, as --state takes them. Runs, steps, events, deployed
+    versions and the audit log's anchor are copied with their ids, in one transaction on DST;
+    leases and locks are not (they belong to the processes using SRC): copy with nothing
+    running. A DST holding anything is refused (exit 3) and left as it was. Both stores must
+    have this release's schema (else `state migrate` first). The audit log
+    (analysis/reports/audit.log) stays where it is: `audit --verify` passes with either store.
+    """
+    from ..errors import InputError
+    from ..state import SCHEMA_VERSION, open_store, parse_url
+    from ..state.copy import copy_store
+    from .state import busy_timeout_s
+
+    wait = busy_timeout_s()
+    shown = parse_url(src, opts.root, origin="SRC").shown
+    parse_url(dst, opts.root, origin="DST")
+    source = open_store(src, opts.root, create=False, busy_timeout_s=wait)
+    if source is None:
+        raise InputError(f"SRC {shown} holds no state store: nothing to copy")
+    try:
+        if source.version != SCHEMA_VERSION:  # before DST is made: refused, nothing written
+            from ..state.copy import check_version
+
+            check_version("SRC", source.where, source.version)
+        target = open_store(dst, opts.root, create=True, busy_timeout_s=wait)
+        assert target is not None
+        try:
+            result = copy_store(source.db, target.db)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    counts = ", ".join(f"{n} {table}" for table, n in result.copied.items() if table != "meta")
+    message = (
+        f"copied the state store {result.source} to {result.destination}: {counts}; "
+        f"not copied: {', '.join(result.not_copied)} (they belong to the processes using SRC)"
+    )
+    if as_json:
+        print_json({**result.doc(), "message": message})
     else:
         click.echo(message)
     return 0

@@ -12,6 +12,7 @@ says. Everything the executor, monitoring and rollback need goes through the met
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from . import schema
@@ -22,6 +23,10 @@ from .records import STEP_COLUMNS, Event, Lock, Run, Step
 from .runs import Latest, RunsMixin
 from .schema import SCHEMA_VERSION, Migration
 from .url import default_path, path_from_url
+from .url import parse as parse_url
+
+if TYPE_CHECKING:
+    from .postgres import PostgresDatabase
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
@@ -36,7 +41,9 @@ __all__ = [
     "default_path",
     "is_stale",
     "migrate_store",
+    "open_database",
     "open_store",
+    "parse_url",
     "path_from_url",
     "pid_alive",
     "this_host",
@@ -60,7 +67,7 @@ def open_store(
     nothing is written to it. A store of a newer schema is refused (exit 3); one of an older
     schema opens for reading, and a writer (`create`) is refused (exit 3: state migrate).
     """
-    db = _open_sqlite(url, root, create=create, busy_timeout_s=busy_timeout_s)
+    db = open_database(url, root, create=create, busy_timeout_s=busy_timeout_s)
     if db is None:
         return None
     try:
@@ -92,9 +99,9 @@ def migrate_store(
     url: str | None, root: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
 ) -> Migration:
     """Bring the store `url` names to SCHEMA_VERSION (`release-trains state migrate`)."""
-    db = _open_sqlite(url, root, create=False, busy_timeout_s=busy_timeout_s)
+    db = open_database(url, root, create=False, busy_timeout_s=busy_timeout_s)
     if db is None:
-        return Migration(str(path_from_url(url, root)), None, None)
+        return Migration(parse_url(url, root).shown, None, None)
     try:
         return schema.migrate(db)
     finally:
@@ -118,10 +125,20 @@ def _store(db: Database, shape: schema.Shape) -> Store:
     )
 
 
-def _open_sqlite(
+def open_database(
     url: str | None, root: Path, *, create: bool, busy_timeout_s: float
-) -> SQLiteDatabase | None:
-    path = path_from_url(url, root)
+) -> SQLiteDatabase | PostgresDatabase | None:
+    """The Database `url` names (url.py), None when it is a SQLite file that does not exist
+    and `create` is false. A PostgreSQL database must exist (its tables are made by the first
+    writer, in one transaction under the store's write lock: see open_store); psycopg is
+    imported only here, for a postgresql:// URL."""
+    parsed = parse_url(url, root)
+    if parsed.kind == "postgresql":
+        from .postgres import PostgresDatabase
+
+        return PostgresDatabase(parsed, busy_timeout_s=busy_timeout_s)
+    assert parsed.path is not None
+    path = parsed.path
     if path.is_dir():
         raise InputError(
             f"{path} is a directory, not a release-trains state store; "

@@ -1,0 +1,324 @@
+"""The PostgreSQL backend of the Database interface (state/db.py), for a store shared by a team.
+
+psycopg 3, plain SQL, no SQLAlchemy: the store's SQL is written once in the subset SQLite and
+PostgreSQL share, so all a backend has to do is connect, run transactions and turn `?` into
+`%s`; an ORM or SQLAlchemy Core would add ~100 ms of imports to every command touching the
+store (start-up budget B1) and a second way of writing the same statements. psycopg is imported
+here only, and only when a postgresql:// URL is opened: a command on a SQLite store (or none)
+never loads it.
+
+Transactions (`tx`):
+- write: READ COMMITTED, and `SELECT pg_advisory_xact_lock(ADVISORY_KEY)` first thing, so write
+  transactions run one at a time store-wide, like SQLite's BEGIN IMMEDIATE. Each statement after
+  the lock reads what every earlier writer committed (READ COMMITTED takes a snapshot per
+  statement; REPEATABLE READ would freeze the snapshot taken before the lock was granted), so a
+  read-check-write inside one write transaction is atomic. The lock is let go at COMMIT/ROLLBACK.
+- read: REPEATABLE READ, READ ONLY: every statement of one read sees the same snapshot (a run and
+  its locks read together are consistent), and a read never waits for a writer.
+- waits: `lock_timeout` is the busy timeout; a wait past it is StateBusyError (exit 3), as are
+  deadlocks and serialisation failures (a retry succeeds). `idle_in_transaction_session_timeout`
+  ends a session stuck inside a transaction (a client stopped with SIGSTOP), so it cannot hold
+  the store's write lock for ever.
+
+Connection failures: a server that does not answer, refuses or cannot be resolved is
+StateUnavailableError (exit 3, "not now": it is a condition of the moment, a retry later may
+succeed, and nothing was done); a URL whose credentials or database are wrong is InputError
+(exit 2, fix --state / RELEASE_TRAINS_STATE). Every message names the store by its URL without
+the password (StateURL.shown), and a driver's text is scrubbed of the password before use.
+
+The executor shares one store between its threads: one connection, used under a lock (as the
+SQLite backend does). A connection the server dropped is replaced at the next transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import InputError, StateBusyError, StateError, StateUnavailableError
+from .url import StateURL
+
+# The key of the store-wide write lock (pg_advisory_xact_lock): "rt-state" as a big-endian
+# 64-bit integer, fixed so that every release-trains on every machine takes the same lock.
+ADVISORY_KEY = int.from_bytes(b"rt-state", "big")
+CONNECT_TIMEOUT_S = 10  # libpq's connect_timeout, unless the URL sets its own
+# A session idle inside a transaction this long is ended by the server: ours never wait on
+# anything but the database inside one, so only a stopped or hung client gets there.
+IDLE_IN_TX_TIMEOUT_S = 60
+
+
+class Row:
+    """A result row read like sqlite3.Row: row["col"], row[0], dict(row), iteration over values."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: Sequence[Any]) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: int | str) -> Any:
+        if isinstance(key, str):
+            return self._values[self._index[key]]
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._index, self._values, strict=True))!r})"
+
+
+def _row_factory(cursor: Any) -> Any:
+    description = cursor.description
+    if description is None:
+        return tuple
+    index = {column.name: i for i, column in enumerate(description)}
+    return lambda values: Row(index, values)
+
+
+@functools.lru_cache(maxsize=1024)
+def to_pyformat(sql: str) -> str:
+    """The store's SQL (`?` placeholders) as psycopg wants it (`%s`, a literal `%` doubled).
+
+    A `?` inside a quoted string or identifier is text, not a placeholder; a `%` is doubled
+    everywhere, since psycopg reads `%` even inside literals when parameters are passed (and we
+    always pass them, an empty tuple included).
+    """
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            if ch == quote:
+                quote = None  # a doubled quote ('') closes and reopens: same result
+            out.append("%%" if ch == "%" else ch)
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class PostgresTx:
+    """One transaction (what PostgresDatabase.tx yields)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(to_pyformat(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(to_pyformat(sql), rows)
+
+
+class PostgresDatabase:
+    """One connection to one PostgreSQL store."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: StateURL, *, busy_timeout_s: float) -> None:
+        assert url.kind == "postgresql" and url.conninfo is not None
+        self.url = url
+        self.where = url.shown
+        self.busy_timeout_s = busy_timeout_s
+        self._mutex = threading.RLock()
+        import psycopg  # only here: see the module's docstring
+
+        self._psycopg = psycopg
+        self._conn: Any = None
+        self._connect()
+
+    # --- connection ----------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        psycopg = self._psycopg
+        conninfo = self.url.conninfo
+        assert conninfo is not None
+        try:
+            given = psycopg.conninfo.conninfo_to_dict(conninfo)
+        except psycopg.Error as e:
+            raise InputError(
+                f"--state / RELEASE_TRAINS_STATE {self.where!r} is not a usable PostgreSQL URL: "
+                f"{self._text(e)}"
+            ) from None
+        extra: dict[str, Any] = {}
+        if "connect_timeout" not in given:
+            extra["connect_timeout"] = CONNECT_TIMEOUT_S
+        if "application_name" not in given:
+            extra["application_name"] = "release-trains"
+        try:
+            conn = psycopg.connect(conninfo, autocommit=False, row_factory=_row_factory, **extra)
+        except psycopg.Error as e:
+            raise self._connect_error(e) from None
+        # lock_timeout 0 means "wait for ever" to PostgreSQL; a busy timeout of 0 means "do
+        # not wait": the shortest wait it knows is 1 ms.
+        wait_ms = max(1, int(self.busy_timeout_s * 1000))
+        try:
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, false),"
+                " set_config('idle_in_transaction_session_timeout', %s, false)",
+                (f"{wait_ms}ms", f"{IDLE_IN_TX_TIMEOUT_S}s"),
+            )
+            conn.commit()
+        except psycopg.Error as e:
+            conn.close()
+            raise self._error(e) from None
+        self._conn = conn
+
+    def _connect_error(self, e: Exception) -> Exception:
+        text = self._text(e)
+        wrong = (
+            "password authentication failed",
+            "no password supplied",
+            "does not exist",
+            "permission denied",
+            "authentication failed",
+            "invalid",  # libpq's "invalid URI query parameter", "invalid integer value", ...
+        )
+        if any(w in text for w in wrong):
+            return InputError(
+                f"cannot open the state store {self.where}: {text} (check --state / "
+                "RELEASE_TRAINS_STATE, PGPASSWORD or ~/.pgpass)"
+            )
+        return StateUnavailableError(
+            f"cannot reach the state store {self.where}: {text}; nothing was done, try again "
+            "when the server answers"
+        )
+
+    def _text(self, e: BaseException) -> str:
+        """A driver's message on one line, without the URL's password."""
+        return " ".join(self.url.scrub(str(e)).split())
+
+    def _error(self, e: Exception) -> Exception:
+        errors = self._psycopg.errors
+        text = self._text(e)
+        if isinstance(e, errors.LockNotAvailable | errors.QueryCanceled):
+            return StateBusyError(
+                f"the state store {self.where} stayed locked by another process for more than "
+                f"{self.busy_timeout_s:g} s; try again when it is free"
+            )
+        if isinstance(e, errors.SerializationFailure | errors.DeadlockDetected):
+            return StateBusyError(
+                f"the state store {self.where} was busy ({text}); nothing was written, try again"
+            )
+        if self._conn is None or self._conn.broken or self._conn.closed:
+            return StateUnavailableError(
+                f"lost the connection to the state store {self.where}: {text}; the last change "
+                "was not written, try again when the server answers"
+            )
+        if isinstance(e, errors.InsufficientPrivilege):
+            return StateError(f"cannot write the state store {self.where}: {text}")
+        return StateError(f"state store {self.where}: {text}")
+
+    def prepare_for_writing(self) -> None:
+        """Nothing to prepare (SQLite's backend turns WAL on here)."""
+
+    def finish_open(self) -> None:
+        """Nothing to finish (SQLite's backend sets its synchronous mode here)."""
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+
+    # --- transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def tx(self, *, write: bool = True) -> Iterator[PostgresTx]:
+        psycopg = self._psycopg
+        with self._mutex:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._connect()  # the server dropped us (a restart): a new session
+            conn = self._conn
+            try:
+                level = (
+                    psycopg.IsolationLevel.READ_COMMITTED
+                    if write
+                    else psycopg.IsolationLevel.REPEATABLE_READ
+                )
+                if conn.isolation_level != level:
+                    conn.isolation_level = level
+                if conn.read_only != (not write):
+                    conn.read_only = not write
+                if write:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
+            except psycopg.Error as e:
+                self._rollback()
+                raise self._error(e) from None
+            try:
+                yield PostgresTx(conn)
+            except psycopg.Error as e:
+                self._rollback()
+                raise self._error(e) from None
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                conn.commit()
+            except psycopg.Error as e:
+                self._rollback()
+                raise self._error(e) from None
+
+    def _rollback(self) -> None:
+        # a broken connection: the server rolled back already, we reconnect next time
+        with contextlib.suppress(self._psycopg.Error):
+            self._conn.rollback()
+
+    # --- introspection for schema.py -----------------------------------------------------
+
+    def tables(self, tx: Any) -> set[str]:
+        """The tables of the current schema (the first of the search_path: `public` unless the
+        URL's options choose another), where the store's tables are made."""
+        rows = tx.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def columns(self, tx: Any, table: str) -> set[str]:
+        rows = tx.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?",
+            (table,),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def integrity_ok(self) -> bool:
+        """PostgreSQL checks its own pages and has no integrity_check: a store that answers a
+        query is as sound as the server makes it."""
+        with self.tx(write=False) as tx:
+            return bool(tx.execute("SELECT 1").fetchone()[0] == 1)
+
+
+def advance_identities(tx: Any) -> None:
+    """Move every identity sequence of the current schema past the largest id its column holds:
+    rows copied with their ids (state copy) do not advance it, and the next INSERT would
+    otherwise be given an id already taken."""
+    rows = tx.execute(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND is_identity = 'YES'"
+    ).fetchall()
+    for table, column in ((str(r[0]), str(r[1])) for r in rows):
+        tx.execute(
+            f'SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX("{column}"), 0) + 1,'
+            f' false) FROM "{table}"',
+            (table, column),
+        )
