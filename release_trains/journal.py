@@ -5,9 +5,6 @@ audit log. Callers say it once; the three never disagree.
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -17,17 +14,6 @@ from typing import Any
 from . import audit
 from .state import Store
 from .text import printable
-
-
-def actor() -> str:
-    """user@host, as the audit record wants it; RELEASE_TRAINS_ACTOR overrides (CI bots)."""
-    if os.environ.get("RELEASE_TRAINS_ACTOR"):
-        return os.environ["RELEASE_TRAINS_ACTOR"]
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
 
 
 def log_path(root: Path) -> Path:

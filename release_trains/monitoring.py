@@ -518,8 +518,7 @@ def summaries(catalog: Catalog, store: Store | None, *, now: datetime) -> list[T
 def health_probe(catalog: Catalog, train: Train | None = None) -> HealthProbe:
     """Probes a service now, as the executor would (bounded by the check's own timeout and
     retries). A misconfigured check is reported, not raised: a report still gets written."""
-    from .executor import health_threshold
-    from .probes import check_health, health_settings
+    from .probes import check_health, health_settings, health_threshold
 
     def probe(service: Service) -> Health:
         settings = health_settings(catalog.config.health, service.release)

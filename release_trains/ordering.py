@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
-__all__ = ["Ordering", "find_cycles", "order_services"]
+__all__ = ["Ordering", "find_cycles", "order_services", "remaining_path"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,28 @@ def order_services(graph: Mapping[str, Iterable[str]], participants: Iterable[st
     # Flattening the waves is a valid order: a dependency always sits in a lower wave.
     order = tuple(name for wave in waves for name in wave)
     return Ordering(order=order, waves=waves, requires={name: nearest[name] for name in order})
+
+
+def remaining_path(
+    order: Sequence[str], requires: Mapping[str, Iterable[str]], weight: Mapping[str, float]
+) -> dict[str, float]:
+    """Each service's longest remaining path: its own weight plus the longest remaining path
+    of the services that depend on it (the work that cannot start before it ends).
+
+    `order` lists every service dependencies first (Ordering.order); `requires` gives each
+    one's nearest dependencies; `weight` each one's expected duration. Starting the ready
+    service with the longest remaining path first keeps the critical path moving (list
+    scheduling), which name order does not. Linear in the services and edges.
+    """
+    dependents: dict[str, list[str]] = {name: [] for name in order}
+    for name in order:
+        for dep in requires.get(name, ()):
+            if dep in dependents:
+                dependents[dep].append(name)
+    out: dict[str, float] = {}
+    for name in reversed(order):  # dependents before what they depend on
+        out[name] = weight[name] + max((out[d] for d in dependents[name]), default=0.0)
+    return out
 
 
 def find_cycles(graph: Mapping[str, Iterable[str]]) -> list[tuple[str, ...]]:

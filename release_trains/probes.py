@@ -26,6 +26,7 @@ from .deployers.templates import Values, render_argv, render_url
 from .errors import InputError
 from .executables import resolve_argv
 from .gates import Health
+from .models import Train
 from .signals import dig
 
 NOT_CONFIGURED = "not verified: no health check configured"
@@ -40,6 +41,14 @@ def health_settings(
     """Config `health:` with the keys of the service's own `release.health` laid over it."""
     own = service_release.get("health") or {}
     return {**config_health, **own}
+
+
+def health_threshold(train: Train, settings: Mapping[str, Any]) -> float:
+    """Percent of probes that must pass: the train's rollback.health_check_threshold, else the
+    health settings' `threshold`, else 100."""
+    if train.rollback.health_check_threshold is not None:
+        return float(train.rollback.health_check_threshold)
+    return float(settings.get("threshold", 100.0))
 
 
 def check_health(

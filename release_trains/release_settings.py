@@ -4,7 +4,7 @@
 A run must never get halfway and then find that a health check has no url or a deploy has
 no command: `validate` and `plan` check here every setting the files give (what comes from
 the environment, `${VAR}` in headers, is checked by the run's validating phase). The merge
-rules are the ones the executor and the probes use (executor.deployer_settings,
+rules are the ones the executor and the probes use (deployers.select.deployer_settings,
 probes.health_settings); tests hold them equal.
 """
 

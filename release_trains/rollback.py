@@ -8,7 +8,7 @@ never reported as rolled back when it was not.
 
 from __future__ import annotations
 
-import socket
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,11 +16,19 @@ from typing import Any
 
 from . import lifecycle
 from .catalog import resolve
-from .deployers.base import DeployRequest, DeployResult
+from .deployers.base import DeployRequest, DeployResult, Spawned
+from .deployers.select import deployer_for
 from .errors import InputError, LockHeldError, RefusedError, ResolutionError
+from .gates import Health
+from .inflight import await_deploys_in_flight
+from .journal import Journal
+from .leases import Lease
 from .lifecycle import RunStatus
-from .models import Catalog
+from .models import Catalog, Train
 from .ordering import order_services
+from .planning import find_train
+from .probes import check_health, health_settings, health_threshold
+from .runtime import Settings
 from .state import Run, Step, Store, pid_alive
 
 # Steps whose service may run the new version: released, interrupted mid-deploy, failed its
@@ -84,13 +92,14 @@ def _confirm(deployer: Any, service: str, expected: str | None, result: Any) -> 
     )
 
 
-def _recorder(store: Store, run_id: int, service: str, *, now: Callable[[], str]) -> Any:
+def _recorder(
+    store: Store, run_id: int, service: str, *, now: Callable[[], str], host: str
+) -> Spawned:
     """Records each rollback command's process group with the step, like a deploy's."""
-    from .executor import this_host
 
     def spawned(pgid: int) -> None:
         store.update_step(
-            run_id, service, deploy_pgid=pgid, deploy_host=this_host(), deploy_started_at=now()
+            run_id, service, deploy_pgid=pgid, deploy_host=host, deploy_started_at=now()
         )
 
     return spawned
@@ -198,13 +207,17 @@ def execute_rollback(
     now: Callable[[], str],
     force: bool,
     timeout_s: float,
+    host: str,
+    check: Callable[[], None] = lambda: None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RollbackResult:
     """Run the steps dependents first; stop at the first failure unless `force`.
 
     `timeout_s` bounds the whole operation, the step in flight included: each deployer call
     gets the time left as its deadline (a hanging rollback command is cut off there, not at
-    the deployer's own timeout), and so does each health verification after it.
+    the deployer's own timeout), and so does each health verification after it. `check`
+    runs before each deployer call (the lease's: a lost lease starts no more commands);
+    `host` is recorded with each command in flight.
     """
     deadline = monotonic() + timeout_s
     outcomes = {s.service: "not_started" for s in plan.steps}
@@ -228,6 +241,7 @@ def execute_rollback(
                 audited=True,
             )
             continue
+        check()
         # The release's own error stays on the step: reports show why it was rolled back.
         # A new attempt clears the last one's end, which would give it a negative duration.
         store.update_step(
@@ -250,7 +264,7 @@ def execute_rollback(
             previous_version=step.from_version,
             train=plan.run.train,
             environment=env,
-            on_spawn=_recorder(store, plan.run.id, name, now=now),
+            on_spawn=_recorder(store, plan.run.id, name, now=now, host=host),
             deadline=deadline,
         )
         try:
@@ -330,164 +344,216 @@ def rollback_train(
     store: Store | None,
     train: str,
     *,
-    settings: Any,
+    settings: Settings,
     reason: str,
     only: list[str] | None = None,
     force: bool = False,
     dry_run: bool = False,
-    journal: Any = None,
-    lock_held: bool = False,
+    journal: Journal | None = None,
+    lease: Lease | None = None,
 ) -> tuple[RollbackPlan, RollbackResult | None]:
     """Plan (and unless `dry_run`, run) the rollback of TRAIN's latest run.
 
-    Used by `release-trains rollback` and by the executor's automatic rollback (which already
-    holds the lock and its journal). A train that is executing is first asked to pause; the
-    rollback then waits for its lock, up to the rollback timeout.
+    Used by `release-trains rollback` and by the executor's automatic rollback, which passes
+    the run's own `lease` and journal (its writes stay fenced by that lease). Otherwise a
+    train that is executing is first asked to pause; the rollback then waits for its lock, up
+    to the rollback timeout, and holds its own lease for the whole rollback.
     """
-    import uuid
-
-    from .executor import await_deploys_in_flight, deployer_for, health_threshold, take_lock
-    from .journal import Journal
-    from .planning import find_train
-    from .probes import check_health, health_settings
-
     t = find_train(catalog, train)
     run = store.latest_run(train) if store else None
     if store is None or run is None:
         raise InputError(f"train {train!r} has never run: there is nothing to roll back")
     timeout_s = t.rollback.timeout_s or catalog.config.rollback_timeout_s
-
-    def deployer(name: str) -> Any:
-        return deployer_for(
-            catalog,
-            catalog.services[name],
-            store=store,
-            log=(journal.output if journal else lambda _: None),
-        )
-
     if dry_run:
-        return plan_rollback(catalog, store, run, only=only, deployer_for=deployer), None
+        return plan_rollback(catalog, store, run, only=only, deployer_for=_deployers(
+            catalog, store, journal)), None  # fmt: skip
 
-    lock_id = uuid.uuid4().hex[:12]
-    own_journal = journal is None
-    if not lock_held:
-        _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
-        take_lock(
+    if lease is not None:
+        return _under_lease(
+            catalog, lease, t, settings=settings, reason=reason, only=only, force=force,
+            journal=journal, timeout_s=timeout_s,
+        )  # fmt: skip
+    _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
+    names = [s.service for s in store.steps(run.id)]
+    with Lease(
+        store=store,
+        train=train,
+        services=names,
+        holder=settings.who,
+        host=settings.host,
+        pid=os.getpid(),
+        stale_after_s=catalog.config.lock_stale_after_s,
+        clock=settings.clock,
+        audit_root=catalog.root,
+        echo=settings.echo,
+    ) as own:
+        await_deploys_in_flight(
             catalog,
-            store,
-            train,
-            [s.service for s in store.steps(run.id)],
-            lock_id=lock_id,
-            settings=settings,
+            own,
+            [catalog.services[n] for n in names if n in catalog.services],
+            here=settings.host,
+            echo=settings.echo,
+        )
+        return _under_lease(
+            catalog, own, t, settings=settings, reason=reason, only=only, force=force,
+            journal=journal, timeout_s=timeout_s,
+        )  # fmt: skip
+
+
+def _under_lease(
+    catalog: Catalog,
+    lease: Lease,
+    train: Train,
+    *,
+    settings: Settings,
+    reason: str,
+    only: list[str] | None,
+    force: bool,
+    journal: Journal | None,
+    timeout_s: float,
+) -> tuple[RollbackPlan, RollbackResult]:
+    """Read the run again under the lease and roll it back, with the caller's journal or one
+    of our own."""
+    fenced = lease.store
+    run = fenced.latest_run(train.name)
+    if run is None:
+        raise InputError(f"train {train.name!r} has never run: there is nothing to roll back")
+    own = journal is None
+    if journal is None:
+        journal = Journal(
+            root=catalog.root,
+            store=fenced,
+            train=train.name,
+            run_id=run.id,
+            clock=settings.clock,
+            who=settings.who,
+            echo=settings.echo,
         )
     try:
-        if not lock_held:
-            names = [s.service for s in store.steps(run.id)]
-            await_deploys_in_flight(
-                catalog,
-                store,
-                [catalog.services[n] for n in names if n in catalog.services],
-                settings=settings,
-                heartbeat=lambda: store.heartbeat(
-                    lock_id, settings.clock().isoformat(timespec="milliseconds")
-                ),
-            )
-        run = store.latest_run(train)
-        assert run is not None
-        if journal is None:
-            journal = Journal(
-                root=catalog.root,
-                store=store,
-                train=train,
-                run_id=run.id,
-                clock=settings.clock,
-                who=settings.who,
-                echo=settings.echo,
-            )
-        plan = plan_rollback(catalog, store, run, only=only, deployer_for=deployer)
-        if plan.refusals and not force:
-            raise RefusedError(
-                "refusing a partial rollback: "
-                + "; ".join(plan.refusals)
-                + " (use --force to do it anyway)"
-            )
-        retried = any(s.rollback_started_at for s in store.steps(run.id)) and run.status == "failed"
-        if retried and not force:
-            raise lifecycle.refuse(train, run.status, "roll back again without --force")
-        if not plan.steps:
-            raise InputError(
-                f"train {train!r} (run {run.id}, {run.status}) has no released service to roll back"
-            )
-        if (
-            run.status not in lifecycle.TRANSITIONS
-            or "rolled_back" not in lifecycle.TRANSITIONS[run.status]
-        ):
-            raise lifecycle.refuse(train, run.status, "roll back")
-        journal.event(
-            "rollback-start",
-            f"reason: {reason}; order: {', '.join(plan.order)}",
-            audit_detail={"reason": reason, "order": plan.order},
-            audited=True,
-        )
-
-        def health(name: str, left_s: float) -> Any:
-            fields = {"service": name, "train": train, "environment": catalog.config.environment}
-            settings_ = health_settings(catalog.config.health, catalog.services[name].release)
-            return check_health(
-                name,
-                settings_,
-                threshold=health_threshold(t, settings_),
-                fields=fields,
-                root=catalog.root,
-                time_limit_s=min(catalog.config.health_check_timeout_s, left_s),
-            )
-
-        result = execute_rollback(
-            plan,
-            store=store,
-            catalog=catalog,
-            deployer_for=deployer,
-            check_health=health,
-            event=journal.event,
-            now=journal.now,
+        return _roll_back(
+            catalog,
+            fenced,
+            train,
+            run,
+            settings=settings,
+            reason=reason,
+            only=only,
             force=force,
+            journal=journal,
+            lease=lease,
             timeout_s=timeout_s,
         )
-        final_reason = f"{reason}: {result.reason}"
-        current = store.latest_run(train)
-        assert current is not None
-        remaining = sorted(s.service for s in deployed_steps(store.steps(run.id)))
-        if result.status == "rolled_back" and remaining:
-            # A subset went back; the rest still runs the release, so the train keeps its
-            # status and can be rolled back further later.
-            result = RollbackResult(
-                current.status,
-                result.reason.replace("every service", "every chosen service")
-                + f"; still released: {', '.join(remaining)}",
-                result.outcomes,
-            )
-            journal.event("partial-rollback", f"{reason}: {result.reason}", audited=True)
-            return plan, result
-        store.transition(
-            run.id,
-            expected=current.status,
-            new=RunStatus(result.status),
-            now=journal.now(),
-            reason=final_reason,
-            lock_id=None if lock_held else lock_id,  # the executor's own lock when it holds it
-        )
-        journal.event(
-            "status", f"{current.status} -> {result.status}: {final_reason}", audited=True
-        )
-        return plan, result
     finally:
-        if not lock_held:
-            store.release(lock_id)
-        if own_journal and journal is not None:
+        if own:
             journal.close()
 
 
-def _stop_executor(store: Store, run: Run, *, settings: Any, timeout_s: float) -> None:
+def _deployers(catalog: Catalog, store: Store, journal: Journal | None) -> Callable[[str], Any]:
+    log = journal.output if journal else (lambda _: None)
+
+    def deployer(name: str) -> Any:
+        return deployer_for(catalog, catalog.services[name], store=store, log=log)
+
+    return deployer
+
+
+def _roll_back(
+    catalog: Catalog,
+    store: Store,
+    t: Train,
+    run: Run,
+    *,
+    settings: Settings,
+    reason: str,
+    only: list[str] | None,
+    force: bool,
+    journal: Journal,
+    lease: Lease,
+    timeout_s: float,
+) -> tuple[RollbackPlan, RollbackResult]:
+    """The rollback itself, under `lease`, every write through its fenced `store`."""
+    train = t.name
+    deployer = _deployers(catalog, store, journal)
+    plan = plan_rollback(catalog, store, run, only=only, deployer_for=deployer)
+    if plan.refusals and not force:
+        raise RefusedError(
+            "refusing a partial rollback: "
+            + "; ".join(plan.refusals)
+            + " (use --force to do it anyway)"
+        )
+    retried = any(s.rollback_started_at for s in store.steps(run.id)) and run.status == "failed"
+    if retried and not force:
+        raise lifecycle.refuse(train, run.status, "roll back again without --force")
+    if not plan.steps:
+        raise InputError(
+            f"train {train!r} (run {run.id}, {run.status}) has no released service to roll back"
+        )
+    if (
+        run.status not in lifecycle.TRANSITIONS
+        or "rolled_back" not in lifecycle.TRANSITIONS[run.status]
+    ):
+        raise lifecycle.refuse(train, run.status, "roll back")
+    journal.event(
+        "rollback-start",
+        f"reason: {reason}; order: {', '.join(plan.order)}",
+        audit_detail={"reason": reason, "order": plan.order},
+        audited=True,
+    )
+
+    def health(name: str, left_s: float) -> Health:
+        fields = {"service": name, "train": train, "environment": catalog.config.environment}
+        settings_ = health_settings(catalog.config.health, catalog.services[name].release)
+        return check_health(
+            name,
+            settings_,
+            threshold=health_threshold(t, settings_),
+            fields=fields,
+            root=catalog.root,
+            time_limit_s=min(catalog.config.health_check_timeout_s, left_s),
+        )
+
+    result = execute_rollback(
+        plan,
+        store=store,
+        catalog=catalog,
+        deployer_for=deployer,
+        check_health=health,
+        event=journal.event,
+        now=journal.now,
+        force=force,
+        timeout_s=timeout_s,
+        host=settings.host,
+        check=lease.check,
+    )
+    final_reason = f"{reason}: {result.reason}"
+    current = store.latest_run(train)
+    if current is None:
+        raise InputError(f"train {train!r} has never run: there is nothing to roll back")
+    remaining = sorted(s.service for s in deployed_steps(store.steps(run.id)))
+    if result.status == "rolled_back" and remaining:
+        # A subset went back; the rest still runs the release, so the train keeps its
+        # status and can be rolled back further later.
+        result = RollbackResult(
+            current.status,
+            result.reason.replace("every service", "every chosen service")
+            + f"; still released: {', '.join(remaining)}",
+            result.outcomes,
+        )
+        journal.event("partial-rollback", f"{reason}: {result.reason}", audited=True)
+        return plan, result
+    store.transition(
+        run.id,
+        expected=RunStatus(current.status),
+        new=RunStatus(result.status),
+        now=journal.now(),
+        reason=final_reason,
+        lock_id=lease.lock_id,
+    )
+    journal.event("status", f"{current.status} -> {result.status}: {final_reason}", audited=True)
+    return plan, result
+
+
+def _stop_executor(store: Store, run: Run, *, settings: Settings, timeout_s: float) -> None:
     """Ask a running executor to pause and wait (bounded) until it lets its lock go."""
     if run.status not in lifecycle.ACTIVE or not store.locks(run.train):
         return
@@ -495,7 +561,7 @@ def _stop_executor(store: Store, run: Run, *, settings: Any, timeout_s: float) -
     deadline = time.monotonic() + timeout_s
     while store.locks(run.train):
         lock = store.locks(run.train)[0]
-        if lock.host == socket.gethostname() and not pid_alive(lock.pid):
+        if lock.host == settings.host and not pid_alive(lock.pid):
             return  # its process is gone: the lock is stale and will be taken over
         if time.monotonic() > deadline:
             raise LockHeldError(

@@ -13,7 +13,7 @@ import click
 from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
-from ..journal import actor
+from ..identity import actor
 from .complete import complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .live import LiveProgress

@@ -7,7 +7,7 @@ import click
 from .. import audit, lifecycle
 from ..catalog import load_catalog
 from ..errors import UnknownTrainError
-from ..journal import actor
+from ..identity import actor
 from ..planning import find_train
 from ..state import is_stale
 from .complete import complete_train

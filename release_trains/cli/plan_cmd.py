@@ -89,7 +89,7 @@ def _read_store(opts: Options) -> Store | None:
 def _current_versions(
     catalog: Catalog, store: Store | None, services: list[Service]
 ) -> dict[str, str]:
-    """executor.current_versions, without importing the executor (~40 ms of start-up) where its
+    """deployers.select.current_versions, without importing the deployers (start-up) where its
     answer is known in advance: with no state store and only the local deployer, whose
     environment lives in that store, nothing has been deployed, so nothing is running."""
     if (
@@ -98,7 +98,7 @@ def _current_versions(
         and not any(s.release.get("deployer") for s in services)
     ):
         return {}
-    from ..executor import current_versions
+    from ..deployers.select import current_versions
 
     return current_versions(catalog, store, services)
 

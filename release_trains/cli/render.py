@@ -32,7 +32,7 @@ def outcome_style(outcome: str) -> str:
 
 def local_services(catalog: Catalog, names: Sequence[str]) -> list[str]:
     """The services (of `names`) that the embedded `local` deployer releases, as
-    executor.deployer_settings decides: a service's own `release.deployer.type`, else the
+    deployers.select.deployer_settings decides: a service's own `release.deployer.type`, else the
     config's, else local. Read here without importing the executor (start-up time)."""
     base = catalog.config.deployer.get("type", "local")
     out = []

@@ -9,7 +9,7 @@ import click
 from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..executor import Settings
-from ..journal import actor
+from ..identity import actor
 from ..rollback import RollbackPlan, RollbackResult, rollback_train
 from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow

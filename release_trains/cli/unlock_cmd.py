@@ -6,7 +6,7 @@ import click
 
 from .. import audit
 from ..errors import InputError
-from ..journal import actor
+from ..identity import actor
 from .complete import complete_train
 from .context import Options, examples, pass_options, print_json, utcnow
 from .state import write_store

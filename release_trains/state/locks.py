@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from ..errors import InputError, LockHeldError, LostLockError
+from ..identity import host
 from .db import StoreBase, Tx
 from .records import Lock
 
@@ -34,12 +34,9 @@ S = TypeVar("S", bound="LocksMixin")
 
 
 def this_host() -> str:
-    """The host name locks are recorded with: RELEASE_TRAINS_HOST, else the machine's name.
-
-    A stand-in until release_trains/identity.py (helper X, issue 11) provides host(), the one
-    source of the host name; it is then to be replaced by that function.
-    """
-    return os.environ.get("RELEASE_TRAINS_HOST") or socket.gethostname()
+    """The host name locks are recorded with: RELEASE_TRAINS_HOST, else the machine's name
+    (identity.host, the one source of it)."""
+    return host()
 
 
 def pid_alive(pid: int) -> bool:

@@ -32,7 +32,7 @@ from e2e_support import (
 from helpers import wait_until
 
 from release_trains.cli.main import COMMANDS
-from release_trains.journal import actor
+from release_trains.identity import actor
 
 pytestmark = pytest.mark.slow
 

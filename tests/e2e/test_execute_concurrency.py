@@ -24,7 +24,7 @@ from e2e_support import (
 )
 from helpers import process_gone, wait_until, write_script
 
-from release_trains.journal import actor
+from release_trains.identity import actor
 
 
 def _once_each_in_order(calls: list[tuple[str, str]], services: list[str]) -> None:

@@ -806,7 +806,7 @@ def test_a_signal_timeout_of_zero_is_refused(make_root: MakeRoot) -> None:
 
 
 def test_the_merge_rules_are_the_runs_own() -> None:
-    from release_trains.executor import deployer_settings as run_deployer_settings
+    from release_trains.deployers.select import deployer_settings as run_deployer_settings
     from release_trains.probes import health_settings as run_health_settings
     from release_trains.release_settings import deployer_settings, health_settings
 

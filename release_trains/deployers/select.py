@@ -1,0 +1,61 @@
+"""Which deployer a service gets, with which settings, and what runs now: what the executor,
+rollback, `plan` and dry runs all need, kept below each of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import build_deployer
+from .base import Deployer, LocalEnvironment
+
+if TYPE_CHECKING:
+    from ..models import Catalog, Service
+    from ..state import Store
+
+
+def deployer_settings(catalog: Catalog, service: Service) -> dict[str, Any]:
+    """Config `deployer:` with the service's own `release.deployer` keys on top; a service
+    that names another deployer type takes only its own settings."""
+    own = dict(service.release.get("deployer") or {})
+    base = dict(catalog.config.deployer)
+    if "type" in own and own["type"] != base.get("type", "local"):
+        return own
+    return {**base, **own}
+
+
+def deployer_for(
+    catalog: Catalog, service: Service, *, store: LocalEnvironment, log: Callable[[str], None]
+) -> Deployer:
+    return build_deployer(
+        deployer_settings(catalog, service),
+        store=store,
+        environment=catalog.config.environment,
+        log=log,
+        root=catalog.root,
+    )
+
+
+def current_versions(
+    catalog: Catalog, store: Store | None, services: list[Service]
+) -> dict[str, str]:
+    """What runs now, per service: the deployer's answer, else what the store recorded."""
+    recorded = store.deployed_versions(catalog.config.environment) if store else {}
+    here: LocalEnvironment = store if store is not None else NoStore()
+    out: dict[str, str] = {}
+    for s in services:
+        reported = deployer_for(catalog, s, store=here, log=lambda _: None).current_version(s.name)
+        version = reported or recorded.get(s.name)
+        if version:
+            out[s.name] = version
+    return out
+
+
+class NoStore:
+    """Stands in for the store where none exists yet (dry runs on a fresh checkout)."""
+
+    def deployed_version(self, environment: str, service: str) -> str | None:
+        return None
+
+    def set_deployed_version(self, environment: str, service: str, version: str | None) -> None:
+        raise RuntimeError("a dry run never deploys")

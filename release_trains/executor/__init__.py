@@ -1,0 +1,121 @@
+"""Drives a train through validating -> staging -> executing -> verifying -> completed.
+
+Every state change is committed to the store before the work it announces starts, so a run
+killed at any moment can be resumed: a step left `deploying` is reconciled by asking the
+deployer what is running, and nothing already released is deployed again.
+
+`execute` takes the train's lease (leases.Lease, renewed for the run's whole life), waits for
+any deploy a killed process left running, re-reads the run under the lease, builds the run
+context (context.py) and runs the phases (phases.py): staging (staging.py), the ready queue
+(scheduling.py) over one service's release step (release.py), and verification
+(verification.py). A run whose lease is taken over writes nothing more and raises
+LostLockError (exit 3).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import lifecycle
+from ..errors import NotNowError
+from ..inflight import await_deploys_in_flight
+from ..journal import Journal
+from ..leases import Lease
+from ..lifecycle import RunStatus
+from ..models import Catalog, Train
+from ..planning import find_train, resolve_participants
+from ..runtime import Settings
+from ..state import Run, Store
+from .context import RunContext, RunOutcome
+from .dry_run import dry_run
+from .phases import end_after_error, run_phases
+
+__all__ = ["Executor", "RunContext", "RunOutcome", "Settings", "dry_run", "execute"]
+
+
+class Executor:
+    """`execute TRAIN` / `resume TRAIN` for one train (what the CLI and tests call)."""
+
+    def __init__(self, *, catalog: Catalog, store: Store, train: str, settings: Settings) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.train = train
+        self.settings = settings
+
+    def execute(self, *, resume_only: bool = False) -> RunOutcome:
+        return execute(
+            self.catalog, self.store, self.train, settings=self.settings, resume_only=resume_only
+        )
+
+
+def execute(
+    catalog: Catalog, store: Store, train_name: str, *, settings: Settings, resume_only: bool
+) -> RunOutcome:
+    train = find_train(catalog, train_name)
+    services = resolve_participants(catalog, train)
+    _refuse(train, store.latest_run(train.name), resume_only=resume_only)
+    lease = Lease(
+        store=store,
+        train=train.name,
+        services=[s.name for s in services],
+        holder=settings.who,
+        host=settings.host,
+        pid=os.getpid(),
+        stale_after_s=catalog.config.lock_stale_after_s,
+        clock=settings.clock,
+        audit_root=catalog.root,
+        echo=settings.echo,
+    )
+    with lease:
+        await_deploys_in_flight(catalog, lease, services, here=settings.host, echo=settings.echo)
+        # Read again under the lease: another process may have finished the train meanwhile.
+        run = lease.store.latest_run(train.name)
+        _refuse(train, run, resume_only=resume_only)
+        if run is None or run.status in ("completed", "rolled_back"):
+            run = lease.store.create_run(
+                train=train.name,
+                status=RunStatus.PLANNING,
+                actor=settings.who,
+                plan="{}",
+                max_parallel=settings.max_parallel,
+                now=settings.now(),
+                expect_latest=run.id if run else None,  # checked in the creating transaction
+                lock_id=lease.lock_id,
+            )
+        journal = Journal(
+            root=catalog.root,
+            store=lease.store,
+            train=train.name,
+            run_id=run.id,
+            clock=settings.clock,
+            who=settings.who,
+            echo=settings.echo,
+        )
+        try:
+            ctx = RunContext(
+                catalog=catalog,
+                store=lease.store,
+                train=train,
+                services=tuple(services),
+                run=run,
+                journal=journal,
+                settings=settings,
+                lease=lease,
+            )
+            try:
+                return run_phases(ctx)
+            except NotNowError:
+                raise  # a refused move or a lost lease: this process must not write the run
+            except Exception as e:
+                end_after_error(ctx, e)
+                raise
+        finally:
+            journal.close()
+
+
+def _refuse(train: Train, run: Run | None, *, resume_only: bool) -> None:
+    status = run.status if run else train.status
+    if resume_only and status != "paused":
+        raise lifecycle.refuse(train.name, status, "resume")
+    if status == "completed":
+        raise lifecycle.refuse(train.name, status, "execute")

@@ -1,0 +1,136 @@
+"""One service's release step: deploy (or reconcile what an interrupted attempt left), confirm
+the version the deployer reports, verify health, and record it released or failed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..deployers.base import Deployer, DeployResult, Spawned
+from ..models import Service
+from ..state import Step
+from .context import RunContext
+from .verification import health
+
+
+def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
+    """deploy -> health verification -> released; False on failure (recorded). Raises
+    LostLockError, deploying nothing, once the lease is gone."""
+    name, run_id = service.name, ctx.run_id
+    to = step.to_version or ""
+    deployer = ctx.deployer(service)
+    req = ctx.request(name, to, step.from_version)
+    need_deploy = True
+    if step.status in ("deploying", "verifying"):
+        # Interrupted mid-step by a kill: ask what runs before deploying again.
+        running_now = deployer.current_version(name)
+        need_deploy = running_now != to
+        ctx.journal.event(
+            "reconcile",
+            f"step was left {step.status}; deployer reports {running_now or 'nothing'}: "
+            + ("deploying again" if need_deploy else "already deployed, verifying"),
+            service=name,
+        )
+    if need_deploy:
+        ctx.lease.check()  # a lost lease starts no deploy, even before its next write fails
+        ctx.store.update_step(
+            run_id,
+            name,
+            status="deploying",
+            attempts=step.attempts + 1,
+            started_at=ctx.now(),
+            finished_at=None,  # the last attempt's end would make a negative duration
+            error=None,
+            health="not verified",
+            health_detail=None,
+        )
+        ctx.journal.event(
+            "deploy",
+            f"{step.from_version or 'none'} -> {to} via {deployer.describe('deploy', req)}",
+            service=name,
+            audited=True,
+        )
+        ctx.lease.check()
+        try:
+            result = deployer.deploy(replace(req, on_spawn=_recorder(ctx, name)))
+        finally:
+            ctx.store.update_step(
+                run_id, name, deploy_pgid=None, deploy_host=None, deploy_started_at=None
+            )
+        if result.attempts > 1:  # retries inside the deployer count as attempts too
+            ctx.store.update_step(run_id, name, attempts=step.attempts + result.attempts)
+        if result.ok:
+            result = _confirm(ctx, deployer, name, to, result)
+        if not result.ok:
+            ctx.store.update_step(
+                run_id, name, status="failed", error=result.detail, finished_at=ctx.now()
+            )
+            ctx.journal.event("deploy-failed", result.detail, service=name, audited=True)
+            return False
+    ctx.store.record_release(
+        run_id, name, environment=ctx.environment, version=to, now=ctx.now(), status="verifying"
+    )
+    verdict = health(ctx, service)
+    if verdict.healthy is False:
+        ctx.store.update_step(
+            run_id,
+            name,
+            status="failed",
+            health=verdict.verdict,
+            health_detail=verdict.detail,
+            error=f"health verification failed: {verdict.detail}",
+            finished_at=ctx.now(),
+        )
+        ctx.journal.event("health-failed", verdict.detail, service=name, audited=True)
+        return False
+    ctx.store.update_step(
+        run_id,
+        name,
+        status="released",
+        health=verdict.verdict,
+        health_detail=verdict.detail,
+        finished_at=ctx.now(),
+    )
+    ctx.journal.event("released", f"{to} ({verdict.detail})", service=name, audited=True)
+    return True
+
+
+def _recorder(ctx: RunContext, name: str) -> Spawned:
+    """Records each deployer command's process group with the step as it starts."""
+
+    def spawned(pgid: int) -> None:
+        ctx.store.update_step(
+            ctx.run_id,
+            name,
+            deploy_pgid=pgid,
+            deploy_host=ctx.settings.host,
+            deploy_started_at=ctx.now(),
+        )
+
+    return spawned
+
+
+def _confirm(
+    ctx: RunContext, deployer: Deployer, name: str, to: str, result: DeployResult
+) -> DeployResult:
+    """A deploy that said it succeeded, checked against what the deployer reports now
+    (where it can report a version): exit 0 alone does not make a release. A report of
+    another version fails it; no answer (current_version failed or printed no version,
+    logged) leaves it unconfirmed, said in an event, and health verification decides."""
+    if not to or not deployer.can_report_version():
+        return result
+    running = deployer.current_version(name)
+    if running == to:
+        return result
+    if running is None:
+        ctx.journal.event(
+            "unconfirmed",
+            f"deploy of {to} not confirmed: current_version gave no version (see the log)",
+            service=name,
+        )
+        return result
+    how = "exited 0" if deployer.kind == "command" else "succeeded"
+    return DeployResult(
+        False,
+        f"deploy {how} but current_version reports {running}, expected {to}",
+        result.attempts,
+    )

@@ -1,0 +1,26 @@
+"""What a run (execute, resume, rollback) is given besides the catalog and the store: time,
+identity, how wide it may go and how it is told to stop. The CLI builds it; tests build it
+directly with their own clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .identity import host
+
+
+@dataclass
+class Settings:
+    clock: Callable[[], datetime]
+    who: str  # the actor: user@host
+    max_parallel: int = 1
+    echo: Callable[[str], None] | None = None  # progress lines (the CLI's stderr printer)
+    stop: threading.Event = field(default_factory=threading.Event)  # SIGTERM / Ctrl-C
+    sleep: Callable[[float], None] | None = None
+    host: str = field(default_factory=host)  # this machine, as locks and deploys record it
+
+    def now(self) -> str:
+        return self.clock().isoformat(timespec="milliseconds")
