@@ -45,7 +45,9 @@ def test_sqlite_store_copied_to_postgresql_reports_the_same(
         verified = project.run("audit", "--verify")
         assert verified.code == 0, verified
     assert pg.run_status() == ("completed", None)
-    assert len(pg.query("SELECT id FROM runs")) == 2
+    assert pg.query("SELECT id, status FROM runs ORDER BY id") == sqlite.query(
+        "SELECT id, status FROM runs ORDER BY id"
+    )
 
     again = sqlite.run("state", "copy", str(sqlite.db), postgres_db_url)
     assert again.code == 3, again  # into a store that is no longer empty
