@@ -56,7 +56,8 @@ def _begin(ctx: RunContext) -> str:
             f"resuming run {ctx.run_id} left {start} by a stopped or killed process",
             audited=True,
         )
-        return "paused"  # an interrupted run resumes like a paused one
+        move(ctx, start, "paused")  # an interrupted run resumes like a paused one
+        return "paused"
     if start == "failed":
         ctx.journal.event(
             "retry", f"executing run {ctx.run_id} again after it failed", audited=True
