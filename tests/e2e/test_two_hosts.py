@@ -142,10 +142,9 @@ def test_sigkill_of_one_host_the_other_takes_over_once_stale(
     assert p.called() == [("s1", TARGET), (HELD, TARGET)], p.calls()
 
     _wait_stale(p)
-    b = p.run("execute", TRAIN, "--json", env=HOST_B)
+    b = p.run("execute", TRAIN, env=HOST_B)
     assert b.code == 0, b
-    assert "took over" in b.err and lock_id in b.err, b
-    assert b.json()["status"] == "completed"
+    assert "took over" in b.err and lock_id in b.err, b  # says whose lease it took
     _once_each_in_order(p)  # s2 was deployed: reconciled on host-b, not deployed again
     assert p.run_status() == ("completed", None)
     assert not p.query("SELECT * FROM locks")
