@@ -150,6 +150,36 @@ def test_runs_create_read_latest_and_list(store: Store, opener: Callable[[], Sto
     assert reader.runs("nobody") == []
 
 
+def _create(store: Store, **kw: object) -> int:
+    run = store.create_run(
+        train="T", status=RunStatus.PLANNING, actor="tester@host", plan="{}", max_parallel=1,
+        now=at(20), **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return run.id
+
+
+def test_a_new_run_checks_the_latest_run_in_its_own_transaction(
+    store: Store, opener: Callable[[], Store]
+) -> None:
+    """What lets `execute` re-check a train's status under its lock: the run it saw is still
+    the latest, and that one may be followed by a new run (a completed one may not)."""
+    first = new_run(store, status=RunStatus.COMPLETED)
+    other = opener()
+    with pytest.raises(TransitionError) as completed:
+        _create(other, expect_latest=first)
+    assert completed.value.exit_code == 3 and "completed" in str(completed.value)
+    with pytest.raises(TransitionError):  # it saw no run, but there is one now
+        _create(other, expect_latest=None)
+    assert [r.id for r in store.runs("T")] == [first]
+
+    store.transition(first, expected=RunStatus.COMPLETED, new=RunStatus.ROLLED_BACK, now=at(10))
+    store.acquire(RESOURCES, lease("A"), stale_after_s=STALE_S, now_ts=ts(0))
+    with pytest.raises(LostLockError):  # a lease that does not hold the train
+        _create(other, expect_latest=first, lock_id="NOT-A")
+    second = _create(other, expect_latest=first, lock_id="A")
+    assert [r.id for r in store.runs("T")] == [first, second]
+
+
 def test_run_plan_and_pause_request(store: Store) -> None:
     run_id = new_run(store)
     store.set_run_plan(run_id, '{"steps": [1]}', max_parallel=4, now=at(5))
