@@ -35,17 +35,24 @@ def command() -> None:
         "release-trains state migrate",
     ),
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Migrate although an older release-trains holds locks (you know its runs are dead).",
+)
 @pass_options
-def migrate(opts: Options, as_json: bool) -> int:
+def migrate(opts: Options, force: bool, as_json: bool) -> int:
     """Upgrade the state store to this release's schema (nothing to do: exit 0 unchanged).
 
     The whole migration is one transaction: it is applied completely or not at all. Every
-    release-trains that shares the store must be this release or newer afterwards.
+    release-trains that shares the store must be this release or newer afterwards, so a
+    store holding locks of an older release (a run in progress) is refused with exit 3 unless
+    --force.
     """
     from ..state import SCHEMA_VERSION, migrate_store
     from .state import busy_timeout_s
 
-    done = migrate_store(opts.state, opts.root, busy_timeout_s=busy_timeout_s())
+    done = migrate_store(opts.state, opts.root, busy_timeout_s=busy_timeout_s(), force=force)
     if done.from_version is None:
         message = f"no state store at {done.where}: nothing to migrate"
     elif done.changed:

@@ -1,6 +1,7 @@
 """Schema versions: a store of release 0.1.0 (no recorded version) is read as it is, refused
-to writers until `state migrate` upgrades it in place keeping every row; a store written by a
-newer release is refused by every command (exit 3)."""
+to writers until `state migrate` upgrades it in place keeping every row (refused while an
+older release holds locks, unless --force); a store written by a newer release is refused by
+every command (exit 3)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,11 @@ def test_a_0_1_0_store_is_readable_refused_to_writers_and_migrates_keeping_every
     execute = run_cli("--root", sample_root, "--state", db, "execute", "pricing-refresh")
     assert execute.code == EXIT_NOT_NOW and "state migrate" in execute.err, execute
 
-    done = run_cli("--root", sample_root, "--state", db, "state", "migrate", "--json")
+    # the old release's run of U still holds its lock: it would fail on the migrated store
+    busy = run_cli("--root", sample_root, "--state", db, "state", "migrate")
+    assert busy.code == EXIT_NOT_NOW and "train U by ops@old-host" in busy.err, busy
+    assert digest(db) == before
+    done = run_cli("--root", sample_root, "--state", db, "state", "migrate", "--force", "--json")
     assert done.code == 0, done
     doc = json.loads(done.out)
     assert (doc["from_version"], doc["to_version"], doc["changed"]) == (1, SCHEMA_VERSION, True)
@@ -102,7 +107,7 @@ def test_two_migrations_at_once_migrate_once(tmp_path: Path) -> None:
     def migrate() -> None:
         start.wait()
         try:
-            results.append(migrate_store(str(db), tmp_path))
+            results.append(migrate_store(str(db), tmp_path, force=True))
         except BaseException as e:
             results.append(e)
 
