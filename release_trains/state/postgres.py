@@ -2,12 +2,13 @@
 
 psycopg 3, plain SQL, no SQLAlchemy: the store's SQL is written once in the subset SQLite and
 PostgreSQL share, so all a backend has to do is connect, run transactions and turn `?` into
-`%s`; an ORM or SQLAlchemy Core would add ~100 ms of imports to every command touching the
-store (start-up budget B1) and a second way of writing the same statements. psycopg is imported
-here only, and only when a postgresql:// URL is opened: a command on a SQLite store (or none)
-never loads it.
+`%s`; SQLAlchemy Core would add its own imports on top of psycopg's (psycopg alone: ~0.1 s
+here) to every command touching the store (start-up budget B1 of benchmarks/README.md) and a
+second way of writing the same statements. psycopg is imported here only, and only when a
+postgresql:// URL is opened: a command on a SQLite store (or none) never loads it.
 
-Transactions (`tx`):
+Transactions (`tx`), each begun and ended explicitly (psycopg's autocommit is on only so that
+it sends no BEGIN of its own: ours goes with the write lock in one round trip):
 - write: READ COMMITTED, and `SELECT pg_advisory_xact_lock(ADVISORY_KEY)` first thing, so write
   transactions run one at a time store-wide, like SQLite's BEGIN IMMEDIATE. Each statement after
   the lock reads what every earlier writer committed (READ COMMITTED takes a snapshot per
@@ -46,9 +47,18 @@ from .url import StateURL
 # 64-bit integer, fixed so that every release-trains on every machine takes the same lock.
 ADVISORY_KEY = int.from_bytes(b"rt-state", "big")
 CONNECT_TIMEOUT_S = 10  # libpq's connect_timeout, unless the URL sets its own
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 # A session idle inside a transaction this long is ended by the server: ours never wait on
 # anything but the database inside one, so only a stopped or hung client gets there.
 IDLE_IN_TX_TIMEOUT_S = 60
+# Sent without parameters, so as one simple query: BEGIN and the lock in one round trip.
+_BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({ADVISORY_KEY})"
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 class Row:
@@ -164,8 +174,17 @@ class PostgresDatabase:
             extra["connect_timeout"] = CONNECT_TIMEOUT_S
         if "application_name" not in given:
             extra["application_name"] = "release-trains"
+        # TCP keepalives: a server that vanished (a partition, a host powered off) while we
+        # wait for its answer is noticed in about 25 s instead of the system's ~2 hours; a
+        # server merely busy (or a write waiting for the store's lock) answers the probes.
+        for key, value in KEEPALIVES.items():
+            if key not in given:
+                extra[key] = value
         try:
-            conn = psycopg.connect(conninfo, autocommit=False, row_factory=_row_factory, **extra)
+            # autocommit in psycopg's sense only: tx() sends BEGIN itself, with the write lock
+            # in the same round trip (psycopg's own BEGIN would cost one more per transaction);
+            # every statement of the store runs inside one of those transactions.
+            conn = psycopg.connect(conninfo, autocommit=True, row_factory=_row_factory, **extra)
         except psycopg.Error as e:
             raise self._connect_error(e) from None
         # lock_timeout 0 means "wait for ever" to PostgreSQL; a busy timeout of 0 means "do
@@ -177,7 +196,6 @@ class PostgresDatabase:
                 " set_config('idle_in_transaction_session_timeout', %s, false)",
                 (f"{wait_ms}ms", f"{IDLE_IN_TX_TIMEOUT_S}s"),
             )
-            conn.commit()
         except psycopg.Error as e:
             conn.close()
             raise self._error(e) from None
@@ -249,17 +267,8 @@ class PostgresDatabase:
                 self._connect()  # the server dropped us (a restart): a new session
             conn = self._conn
             try:
-                level = (
-                    psycopg.IsolationLevel.READ_COMMITTED
-                    if write
-                    else psycopg.IsolationLevel.REPEATABLE_READ
-                )
-                if conn.isolation_level != level:
-                    conn.isolation_level = level
-                if conn.read_only != (not write):
-                    conn.read_only = not write
-                if write:
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
+                # one round trip: the transaction and (a writer) the store's write lock
+                conn.execute(_BEGIN_WRITE if write else _BEGIN_READ)
             except psycopg.Error as e:
                 self._rollback()
                 raise self._error(e) from None
@@ -272,7 +281,7 @@ class PostgresDatabase:
                 self._rollback()
                 raise
             try:
-                conn.commit()
+                conn.execute("COMMIT")
             except psycopg.Error as e:
                 self._rollback()
                 raise self._error(e) from None
@@ -280,7 +289,7 @@ class PostgresDatabase:
     def _rollback(self) -> None:
         # a broken connection: the server rolled back already, we reconnect next time
         with contextlib.suppress(self._psycopg.Error):
-            self._conn.rollback()
+            self._conn.execute("ROLLBACK")
 
     # --- introspection for schema.py -----------------------------------------------------
 
