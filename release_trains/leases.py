@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from . import audit
-from .errors import LostLockError
+from .errors import LostLockError, ReleaseTrainError
 from .state import Lock, Store
 
 MIN_RENEWAL_S = 1.0  # renew at most once a second: a write per second costs nothing
@@ -168,14 +168,14 @@ class Lease:
             try:
                 if not self.renew():
                     return
-            except Exception:  # a busy store: the next renewal tries again
+            except ReleaseTrainError:  # a busy store: the next renewal tries again
                 continue
 
     def _who_holds(self) -> str:
         """The lease's holder now, for the message: another run's lock, or nobody (forced off)."""
         try:
             held = [lk for lk in self._plain.locks(self.train) if lk.resource in self.resources]
-        except Exception:
+        except ReleaseTrainError:
             return "another holder"
         others = [lk for lk in held if lk.lock_id != self.lock_id]
         if not others:

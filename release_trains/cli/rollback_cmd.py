@@ -8,9 +8,9 @@ import click
 
 from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
-from ..executor import Settings
 from ..identity import actor
 from ..rollback import RollbackPlan, RollbackResult, rollback_train
+from ..runtime import Settings
 from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .params import Reason

@@ -27,8 +27,8 @@ from ..planning import find_train, resolve_participants
 from ..runtime import Settings
 from ..state import Run, Store
 from .context import RunContext, RunOutcome
-from .dry_run import dry_run
 from .phases import end_after_error, run_phases
+from .preview import dry_run
 
 __all__ = ["Executor", "RunContext", "RunOutcome", "Settings", "dry_run", "execute"]
 

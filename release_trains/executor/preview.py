@@ -1,4 +1,4 @@
-"""`execute --dry-run`: exactly what a run would do, changing nothing."""
+"""`execute --dry-run`: a preview of exactly what a run would do, changing nothing."""
 
 from __future__ import annotations
 
