@@ -4,8 +4,9 @@
 A lock of another host cannot be judged by its process (it runs elsewhere), only by its lease:
 it is stale once its heartbeat is older than `executor.lock_stale_after` (STALE_S here, small
 so the tests do not wait long). The holder renews it from a thread for the lock's whole life,
-so a long phase keeps it, and a holder that stops (SIGKILL, SIGSTOP) loses it; one that comes
-back after a takeover finds its writes fenced and exits 3 deploying nothing more.
+so a long phase keeps it (tests/e2e/test_lease_life.py), and a holder that stops (SIGKILL,
+SIGSTOP) loses it; one that comes back after a takeover finds its writes fenced and exits 3
+deploying nothing more.
 
 The deploy script takes ~0.5 s per service and records each call (deploy.record). The kills
 and stops land while the holder verifies a service (a health command that blocks, once, while
@@ -189,27 +190,3 @@ def test_sigstop_holder_loses_its_lease_and_after_sigcont_deploys_nothing_more(
 def _lease_host(p: Project) -> str | None:
     rows = [r for r in p.leases() if r["resource"] == f"train:{TRAIN}"]
     return str(rows[0]["host"]) if rows else None
-
-
-def test_a_health_check_longer_than_stale_after_keeps_the_lease(
-    tmp_path: Path, start, postgres_db_url
-) -> None:
-    p = _project(tmp_path, postgres_db_url, held="s1")
-    flag = _hold_health(p)
-    a: Background = start(p, "execute", TRAIN, name="a", env=HOST_A)
-    _wait_holding(p, a)
-    _, _, started, _ = _lease(p)
-    # the phase lasts twice the stale limit: the heartbeat thread renews the lease meanwhile
-    wait_until(
-        lambda: _age_s(started) > 2 * STALE_S,
-        timeout_s=STALE_S * 10,
-        what="the health check outlasting lock_stale_after twice",
-    )
-    refused = p.run("execute", TRAIN, env=HOST_B)
-    assert refused.code == 3, refused
-    assert "host-a" in refused.err, refused  # the live holder, named
-    flag.unlink()
-    done = a.wait()
-    assert done.code == 0, done
-    _once_each_in_order(p)
-    assert p.run_status() == ("completed", None)
