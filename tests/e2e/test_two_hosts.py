@@ -11,7 +11,8 @@ deploying nothing more.
 The deploy script takes ~0.5 s per service and records each call (deploy.record). The kills
 and stops land while the holder verifies a service (a health command that blocks, once, while
 a flag file exists): no deploy command is then in flight on the stopped host, which the other
-host could not check from where it runs (executor.await_deploys_in_flight refuses those).
+host could not check from where it runs; the last test shows that case (inflight.py refuses
+it, naming the host where it can be checked).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from e2e_support import TARGET, TRAIN, Background, Project, chain, make_project
+from e2e_support import TARGET, TRAIN, Background, Project, chain, make_project, wait_for_calls
 from helpers import process_gone, wait_until, write_script
 
 SERVICES = ["s1", "s2", "s3", "s4"]
@@ -190,3 +191,30 @@ def test_sigstop_holder_loses_its_lease_and_after_sigcont_deploys_nothing_more(
 def _lease_host(p: Project) -> str | None:
     rows = [r for r in p.leases() if r["resource"] == f"train:{TRAIN}"]
     return str(rows[0]["host"]) if rows else None
+
+
+def test_a_deploy_left_running_on_a_dead_host_is_not_guessed_at_from_another(
+    tmp_path: Path, start, postgres_db_url
+) -> None:
+    """Killed mid-deploy: host-b cannot tell whether host-a's deploy command still runs, so it
+    refuses (exit 3) naming the deploy and its host, deploying nothing; on host-a, where the
+    command's process group can be checked, execute carries the train on."""
+    p = _project(tmp_path, postgres_db_url)
+    hold = p.hold(HELD)
+    a: Background = start(p, "execute", TRAIN, name="a", env=HOST_A)
+    wait_for_calls(p, 2, proc=a)  # s2's deploy under way (held)
+    a.kill()
+    hold.unlink()  # the orphaned deploy finishes on its own
+    _deploys_done(p)
+
+    _wait_stale(p)
+    refused = p.run("execute", TRAIN, env=HOST_B)
+    assert refused.code == 3, refused
+    assert HELD in refused.err and "host-a" in refused.err, refused
+    assert "Traceback" not in refused.err
+    assert p.called() == [("s1", TARGET), (HELD, TARGET)], p.calls()
+
+    carried = p.run("execute", TRAIN, env=HOST_A)
+    assert carried.code == 0, carried
+    _once_each_in_order(p)  # s2 reconciled (the deployer reports the target), not redeployed
+    assert p.run_status() == ("completed", None)
