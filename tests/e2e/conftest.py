@@ -1,4 +1,12 @@
-"""Fixtures of the end-to-end tests (helpers themselves live in e2e_support.py)."""
+"""Fixtures of the end-to-end tests (helpers themselves live in e2e_support.py).
+
+- `start`: CLI calls in the background, killed at teardown.
+- `state`: the state store a test's project uses, for the tests that are about the store:
+  parametrised over STATES ("sqlite": None, the SQLite file under the root; "postgresql": a
+  fresh database on the session's PostgreSQL server). A test passes it to
+  `make_project(..., state=state)`; one that runs on PostgreSQL only for some of its cases
+  parametrises `state` itself with `indirect=True`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,8 @@ from typing import Any
 
 import pytest
 from e2e_support import Background, Project
+
+STATES = ("sqlite", "postgresql")
 
 
 @pytest.fixture
@@ -23,3 +33,13 @@ def start() -> Iterator[Callable[..., Background]]:
     yield launch
     for bg in started:
         bg.kill()
+
+
+@pytest.fixture(params=STATES)
+def state(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite under the project's root) or the URL of a new empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    assert request.param == "postgresql", request.param
+    url: str = request.getfixturevalue("postgres_db_url")
+    return url

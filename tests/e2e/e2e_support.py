@@ -13,6 +13,11 @@ The recording deploy script (`deploy SERVICE VERSION`):
   3. fails (exit 1) when the flag file `flags/fail-SERVICE-VERSION` exists,
   4. writes VERSION to `versions/SERVICE` atomically (tmp file + mv), which the
      `current` script prints for the deployer's `current_version`.
+
+The state store is the embedded SQLite file under the root unless the project was made with
+`state=URL` (a PostgreSQL database): then every CLI call gets `--state URL`, and the read-only
+looks (`query`, `run_status`, `steps`, `events`, `integrity`) read that database, so one test
+body runs against either backend (the `state` fixture of tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ class Project:
     root: Path
     work: Path  # where the scripts and what they write live (outside the root)
     services: list[str] = field(default_factory=list)
+    state: str | None = None  # a PostgreSQL URL; None: the SQLite file under the root
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.state is not None and self.state.startswith(("postgresql:", "postgres:"))
 
     # --- files the scripts write ------------------------------------------------------------
 
@@ -118,7 +128,8 @@ class Project:
     # --- the CLI ----------------------------------------------------------------------------
 
     def argv(self, *args: str) -> list[str]:
-        return cli_argv("--root", self.root, *args)
+        state = ("--state", self.state) if self.state else ()
+        return cli_argv("--root", self.root, *state, *args)
 
     def run(
         self, *args: str, env: Mapping[str, str] | None = None, timeout_s: float = RUN_TIMEOUT_S
@@ -136,7 +147,10 @@ class Project:
     # --- the state store (read only, through a fresh connection each time) -----------------
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows, or [] while the store or its tables do not exist yet."""
+        """Rows, or [] while the store or its tables do not exist yet. SQL uses `?`
+        placeholders on both backends (turned into psycopg's %s for PostgreSQL)."""
+        if self.on_postgres:
+            return _pg_query(str(self.state), sql, args)
         if not self.db.exists():
             return []
         con = sqlite3.connect(self.db, timeout=10)
@@ -148,6 +162,31 @@ class Project:
             raise
         finally:
             con.close()
+
+    def has_table(self, table: str) -> bool:
+        sql = (
+            "SELECT table_name FROM information_schema.tables WHERE table_name = ?"
+            if self.on_postgres
+            else "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+        )
+        return bool(self.query(sql, (table,)))
+
+    def leases(self) -> list[dict[str, Any]]:
+        """Every locked resource with its lease: resource, lock_id, train, holder, host, pid,
+        started_at, heartbeat_at (ordered by resource). A store of schema 2 keeps one `leases`
+        row per holder and one `locks` row per resource; an older one repeated the holder in
+        every `locks` row."""
+        keys = ("resource", "lock_id", "train", "holder", "host", "pid", "started_at")
+        keys += ("heartbeat_at",)
+        columns = ", ".join(f"l.{k}" if k in ("resource", "lock_id") else f"s.{k}" for k in keys)
+        if self.has_table("leases"):
+            rows = self.query(
+                f"SELECT {columns} FROM locks l JOIN leases s ON s.lock_id = l.lock_id"
+                " ORDER BY l.resource"
+            )
+        else:
+            rows = self.query(f"SELECT {', '.join(keys)} FROM locks ORDER BY resource")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def run_status(self, train: str = TRAIN) -> tuple[str, str | None] | None:
         rows = self.query(
@@ -175,6 +214,15 @@ class Project:
         return [r for r in rows if kind is None or r[0] == kind]
 
     def integrity(self) -> str:
+        """ "ok" when the store is sound: SQLite's own integrity check; on PostgreSQL (which
+        checks its pages itself) that no step or event names a run that does not exist."""
+        if self.on_postgres:
+            orphans = self.query(
+                "SELECT (SELECT COUNT(*) FROM steps WHERE run_id NOT IN (SELECT id FROM runs)),"
+                " (SELECT COUNT(*) FROM events WHERE run_id NOT IN (SELECT id FROM runs))"
+            )
+            steps, events = orphans[0] if orphans else (0, 0)
+            return "ok" if steps == events == 0 else f"{steps} orphan steps, {events} orphan events"
         con = sqlite3.connect(self.db, timeout=10)
         try:
             return str(con.execute("PRAGMA integrity_check").fetchone()[0])
@@ -187,6 +235,18 @@ class Project:
             if self.audit_log.exists()
             else []
         )
+
+
+def _pg_query(url: str, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on the PostgreSQL database `url` (its password, if any, comes from
+    PGPASSFILE, which the postgres_server fixture sets), or [] while its tables do not exist."""
+    import psycopg  # only the PostgreSQL tests need the driver
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as con:
+        try:
+            return list(con.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(args)))
+        except psycopg.errors.UndefinedTable:
+            return []
 
 
 @dataclass(frozen=True)
@@ -318,13 +378,15 @@ def make_project(
     name: str = "project",
     service_extra: Mapping[str, Mapping[str, Any]] | None = None,
     release_trains: Mapping[str, Any] | None = None,
+    state: str | None = None,
 ) -> Project:
     """A root with `services` (name -> its internal dependencies), one train T releasing all of
     them to TARGET (unless `trains` is given), and a command deployer running the recording
-    script (unless `deployer` is given; `deployer_extra` overrides its settings)."""
+    script (unless `deployer` is given; `deployer_extra` overrides its settings). `state`: the
+    store's URL (a PostgreSQL database), None for the SQLite file under the root."""
     work = tmp_path / name
     root = work / "root"
-    project = Project(root=root, work=work, services=list(services))
+    project = Project(root=root, work=work, services=list(services), state=state)
     write_script(project.deploy_script, deploy_script_body(project, sleep_s=sleep_s))
     write_script(project.current_script, current_script_body(project))
     extra = service_extra or {}

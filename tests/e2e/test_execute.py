@@ -3,6 +3,10 @@ commands and real HTTP servers on 127.0.0.1.
 
 Concurrency, signals and locks are in test_execute_concurrency.py, the kill test in
 test_execute_kill.py, manual rollback in test_execute_rollback.py.
+
+The main flows (the README's job, a chain released in order, a failed deploy retried then
+resumed, a bad health check) run on both state stores (the `state` fixture); the rest are about
+deployers and probes, which no store changes, and run on SQLite only.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ ABC = chain(["a", "b", "c"])
 SAMPLE_TRAIN = "Q4-curve-upgrade"
 
 
-def test_readme_main_job_execute_then_refuse_then_audit(sample_root: Path, tmp_path: Path) -> None:
-    sample = Project(root=sample_root, work=tmp_path)
+def test_readme_main_job_execute_then_refuse_then_audit(
+    sample_root: Path, tmp_path: Path, state: str | None
+) -> None:
+    sample = Project(root=sample_root, work=tmp_path, state=state)
 
     first = sample.run("execute", SAMPLE_TRAIN, "--json")
     assert first.code == 0, first
@@ -109,9 +115,11 @@ def test_audit_verify_detects_edited_removed_and_reordered_lines(
 # --- 2. the command deployer ---------------------------------------------------------------------
 
 
-def test_command_deployer_releases_a_chain_in_dependency_order(tmp_path: Path) -> None:
+def test_command_deployer_releases_a_chain_in_dependency_order(
+    tmp_path: Path, state: str | None
+) -> None:
     p = make_project(
-        tmp_path, services={"c": ["b"], "b": ["a"], "a": []}
+        tmp_path, services={"c": ["b"], "b": ["a"], "a": []}, state=state
     )  # listed backwards on purpose
 
     result = p.run("execute", TRAIN, "--json")
@@ -164,9 +172,9 @@ def test_execute_dry_run_prints_each_exact_call_and_changes_nothing(
 
 
 def test_failing_deploy_is_retried_then_fails_the_train_and_skips_dependents(
-    tmp_path: Path,
+    tmp_path: Path, state: str | None
 ) -> None:
-    p = make_project(tmp_path, services=ABC, deployer_extra={"retries": 1})
+    p = make_project(tmp_path, services=ABC, deployer_extra={"retries": 1}, state=state)
     flag = p.fail("b", TARGET)
 
     result = p.run("execute", TRAIN, "--json")
@@ -275,13 +283,13 @@ def test_health_probe_that_recovers_within_its_retries_releases(tmp_path: Path) 
 
 
 def test_service_whose_health_stays_bad_fails_the_train_and_skips_dependents(
-    tmp_path: Path,
+    tmp_path: Path, state: str | None
 ) -> None:
     with serve() as server:
         server.script("/health/a", Reply(200))
         server.script("/health/b", Reply(503, "starting"))
         server.script("/health/c", Reply(200))
-        p = make_project(tmp_path, services=ABC, health=_health(server.url))
+        p = make_project(tmp_path, services=ABC, health=_health(server.url), state=state)
 
         result = p.run("execute", TRAIN, "--json")
         assert result.code == 1, result

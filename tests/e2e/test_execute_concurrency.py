@@ -1,7 +1,9 @@
 """End to end: two executors at once, pause/resume, SIGTERM, stale locks, --max-parallel.
 
 Every executor is a real `release-trains execute` subprocess; waiting is polling
-(the deploy record file, the state store) with a deadline, never a fixed sleep.
+(the deploy record file, the state store) with a deadline, never a fixed sleep. The tests about
+the store (two executors, a shared service, pause/resume, a stale lock, services side by side)
+run on both state stores (the `state` fixture).
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ def _once_each_in_order(calls: list[tuple[str, str]], services: list[str]) -> No
 
 
 @pytest.mark.slow
-def test_two_concurrent_executes_of_one_train_exactly_one_proceeds(tmp_path: Path, start) -> None:
+def test_two_concurrent_executes_of_one_train_exactly_one_proceeds(
+    tmp_path: Path, start, state: str | None
+) -> None:
     services = ["a", "b"]
-    p = make_project(tmp_path, services=chain(services), sleep_s=1.0)
+    p = make_project(tmp_path, services=chain(services), sleep_s=1.0, state=state)
 
     one: Background = start(p, "execute", TRAIN, name="one")
     two: Background = start(p, "execute", TRAIN, name="two")
@@ -58,7 +62,7 @@ def test_two_concurrent_executes_of_one_train_exactly_one_proceeds(tmp_path: Pat
 
 @pytest.mark.slow
 def test_two_trains_sharing_a_service_started_together_exactly_one_runs(
-    tmp_path: Path, start
+    tmp_path: Path, start, state: str | None
 ) -> None:
     trains = [
         {"name": "T1", "target_version": TARGET, "participants": ["shared", "one"]},
@@ -69,6 +73,7 @@ def test_two_trains_sharing_a_service_started_together_exactly_one_runs(
         services={"shared": [], "one": ["shared"], "two": ["shared"]},
         trains=trains,
         sleep_s=1.0,
+        state=state,
     )
 
     first: Background = start(p, "execute", "T1", name="t1")
@@ -90,10 +95,10 @@ def test_two_trains_sharing_a_service_started_together_exactly_one_runs(
 
 @pytest.mark.slow
 def test_pause_stops_the_executor_and_resume_completes_without_redeploying(
-    tmp_path: Path, start
+    tmp_path: Path, start, state: str | None
 ) -> None:
     services = ["a", "b", "c", "d"]
-    p = make_project(tmp_path, services=chain(services), sleep_s=0.5)
+    p = make_project(tmp_path, services=chain(services), sleep_s=0.5, state=state)
 
     hold = p.hold("a")  # so the pause surely lands while a deploys, however slow the machine
     executor: Background = start(p, "execute", TRAIN, name="executor")
@@ -205,20 +210,18 @@ def test_sigterm_finishes_the_current_deploy_and_leaves_the_train_paused(
 
 
 @pytest.mark.slow
-def test_a_killed_executors_lock_is_taken_over(tmp_path: Path, start) -> None:
+def test_a_killed_executors_lock_is_taken_over(tmp_path: Path, start, state: str | None) -> None:
     services = ["a", "b", "c"]
-    p = make_project(tmp_path, services=chain(services), sleep_s=0.3)
+    p = make_project(tmp_path, services=chain(services), sleep_s=0.3, state=state)
 
     executor: Background = start(p, "execute", TRAIN, name="executor")
     wait_for_calls(p, 1, proc=executor)
     dead_pid = executor.pid
     executor.kill()
-    locks = p.query(
-        "SELECT k.resource, k.lock_id, l.pid FROM locks k JOIN leases l ON l.lock_id = k.lock_id"
-    )
-    assert {r[0] for r in locks} == {"train:T", "service:a", "service:b", "service:c"}, locks
-    assert {r[2] for r in locks} == {dead_pid}
-    lock_id = locks[0][1]
+    locks = p.leases()
+    assert {r["resource"] for r in locks} == {"train:T", "service:a", "service:b", "service:c"}
+    assert {r["pid"] for r in locks} == {dead_pid}, locks
+    lock_id = locks[0]["lock_id"]
     # the deploy the killed executor started finishes on its own; let it, so nothing races it
     wait_until(
         lambda: all(process_gone(pid) for _, _, pid in p.calls()), timeout_s=10, what="deploy done"
@@ -245,9 +248,9 @@ def test_a_killed_executors_lock_is_taken_over(tmp_path: Path, start) -> None:
 
 
 @pytest.mark.slow
-def test_max_parallel_keeps_dependency_order(tmp_path: Path) -> None:
+def test_max_parallel_keeps_dependency_order(tmp_path: Path, state: str | None) -> None:
     services = {"a": [], "b": [], "c": [], "d": [], "e": [], "f": ["a"]}  # one edge: f after a
-    p = make_project(tmp_path, services=services, sleep_s=0.5)
+    p = make_project(tmp_path, services=services, sleep_s=0.5, state=state)
 
     result = p.run("execute", TRAIN, "--max-parallel", "4", "--json")
     assert result.code == 0, result

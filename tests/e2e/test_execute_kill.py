@@ -14,6 +14,10 @@ deploy would: the second `execute` waits for it to end (its process group is rec
 the step), then finds it done (nothing to deploy again) or, where the kill landed before the
 deploy started, deploys again; the test accepts exactly those two, checked against the
 executor's own reconcile record. The orphan itself is tested in test_release_truth.py.
+
+Every seeded point runs on SQLite; PG_POINTS (one of each kind, at different depths) run on
+PostgreSQL too, where the audit chain is verified through `audit --verify` (the chain and its
+anchor live in the store).
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ _rng = random.Random(1234)
 KILL_POINTS = [
     (_rng.randint(1, 5), _rng.choice(["mid-deploy", "after-release"])) for _ in range(10)
 ]
+# the PostgreSQL cases: indices into KILL_POINTS covering both kinds (checked below)
+PG_POINTS = (0, 6, 9)
+CASES = [(i, k, m, "sqlite") for i, (k, m) in enumerate(KILL_POINTS)] + [
+    (i, *KILL_POINTS[i], "postgresql") for i in PG_POINTS
+]
 RECONCILE = re.compile(
     r"step was left (\w+); deployer reports (\S+): (deploying again|already deployed, verifying)"
 )
@@ -43,16 +52,20 @@ def test_the_seeded_kill_points_cover_both_kinds_and_every_depth() -> None:
     assert len(KILL_POINTS) >= 10
     assert {mode for _, mode in KILL_POINTS} == {"mid-deploy", "after-release"}
     assert {k for k, _ in KILL_POINTS} == set(range(1, 6))
+    assert {KILL_POINTS[i][1] for i in PG_POINTS} == {"mid-deploy", "after-release"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("k", "mode"), KILL_POINTS, ids=[f"{i}-k{k}-{m}" for i, (k, m) in enumerate(KILL_POINTS)]
+    ("k", "mode", "state"),
+    [(k, m, st) for _, k, m, st in CASES],
+    ids=[f"{i}-k{k}-{m}-{st}" for i, k, m, st in CASES],
+    indirect=["state"],
 )
 def test_sigkill_at_a_seeded_point_then_execute_again(
-    tmp_path: Path, start, k: int, mode: str
+    tmp_path: Path, start, k: int, mode: str, state: str | None
 ) -> None:
-    p = make_project(tmp_path, services=chain(SERVICES), sleep_s=0.2)
+    p = make_project(tmp_path, services=chain(SERVICES), sleep_s=0.2, state=state)
     killed_service = SERVICES[k - 1]
 
     first: Background = start(p, "execute", TRAIN, name="first")
@@ -120,8 +133,12 @@ def test_sigkill_at_a_seeded_point_then_execute_again(
     assert first_call == SERVICES
 
     assert p.integrity() == "ok"
-    anchor = p.query("SELECT last_hash, count FROM audit_anchor")
-    verified = audit.verify(p.audit_log, anchor=anchor[0] if anchor else None)
-    assert verified.ok and verified.anchored, verified
+    if p.on_postgres:
+        verified_cli = p.run("audit", "--verify")
+        assert verified_cli.code == 0, verified_cli
+    else:
+        anchor = p.query("SELECT last_hash, count FROM audit_anchor")
+        verified = audit.verify(p.audit_log, anchor=anchor[0] if anchor else None)
+        assert verified.ok and verified.anchored, verified
     if second.code == 0:
         assert not p.query("SELECT * FROM locks")
