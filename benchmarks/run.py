@@ -350,7 +350,7 @@ def b2(cfg: Config) -> dict[str, Any]:
 
 
 def _store_steps(root: Path, train: str) -> list[Any]:
-    from release_trains.store import open_store
+    from release_trains.state import open_store
 
     store = open_store(None, root, create=False)
     assert store is not None, f"no state store under {root}"
@@ -490,7 +490,8 @@ def _seed_history(root: Path, plan_text: str, runs: int) -> None:
     """`runs` completed runs of the train, every service released: runs and steps through the
     Store API; the bulk columns (step times, events, deployed versions) in one SQL transaction
     against the tables of store.py."""
-    from release_trains.store import Step, open_store
+    from release_trains.lifecycle import RunStatus
+    from release_trains.state import Step, open_store
 
     doc = json.loads(plan_text)
     participants = doc["participants"]
@@ -516,7 +517,12 @@ def _seed_history(root: Path, plan_text: str, runs: int) -> None:
                 ]
             )
             end = start + timedelta(seconds=2 * len(participants))
-            store.set_run_status(run.id, "completed", now=ts(end), final=True)
+            path = ("planning", "validating", "staging", "executing", "verifying", "completed")
+            for i in range(1, len(path)):  # the legal moves, as a real run makes them
+                was, becomes = path[i - 1], path[i]
+                store.transition(
+                    run.id, expected=RunStatus(was), new=RunStatus(becomes), now=ts(end)
+                )
             ids.append((run.id, start))
     finally:
         store.close()

@@ -42,7 +42,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
 
 
 class AnchorStore(Protocol):
-    """Where the anchor lives: the state store (release_trains.store.Store)."""
+    """Where the anchor lives: the state store (release_trains.state.Store)."""
 
     def audit_anchor(self) -> tuple[str, int] | None: ...
 

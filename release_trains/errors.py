@@ -81,3 +81,11 @@ class StateBusyError(NotNowError):
 
 class StateError(ReleaseTrainError):
     """The state store cannot be read or written (permissions, corruption)."""
+
+
+class LostLockError(NotNowError):
+    """This process's lease on a train was taken over or removed: it must write nothing more."""
+
+
+class SchemaVersionError(NotNowError):
+    """The state store's schema is not the one this release writes (newer, or not migrated)."""

@@ -30,11 +30,12 @@ from .deployers.process import GRACE_S, leader_running
 from .errors import EXIT_NO, EXIT_OK, InputError, LockHeldError, NotNowError, ReleaseTrainError
 from .gates import GateContext, GateResult, Health, evaluate
 from .journal import Journal
+from .lifecycle import RunStatus
 from .models import Catalog, Service
 from .planning import Plan, plan_train, resolve_participants
 from .probes import check_health, health_settings
 from .signals import Reading, read_signal
-from .store import Lock, Run, Step, Store
+from .state import Lock, Run, Step, Store
 from .triggers import TriggerWatch
 
 FINAL_STEP = frozenset({"released"})
@@ -222,6 +223,8 @@ class Executor:
                 plan="{}",
                 max_parallel=self.s.max_parallel,
                 now=now,
+                expect_latest=run.id if run else None,  # checked in the creating transaction
+                lock_id=self.lock_id,
             )
         self.run = run
         self.journal = Journal(
@@ -234,7 +237,7 @@ class Executor:
             echo=self.s.echo,
         )
         self.store.request_pause(run.id, None)
-        start = run.status
+        start: str = run.status
         if start in lifecycle.ACTIVE:
             self.journal.event(
                 "resume",
@@ -676,8 +679,13 @@ class Executor:
 
     def _move(self, current: str, new: str) -> None:
         assert self.run and self.journal
-        lifecycle.check(self.train_name, current, new)
-        self.store.set_run_status(self.run.id, new, now=self._now())
+        self.store.transition(
+            self.run.id,
+            expected=RunStatus(current),
+            new=RunStatus(new),
+            now=self._now(),
+            lock_id=self.lock_id,
+        )
         self.journal.event("status", f"{current} -> {new}", audited=True)
 
     def _current_status(self) -> str:
@@ -689,9 +697,13 @@ class Executor:
     def _finish(self, status: str, reason: str | None) -> RunOutcome:
         assert self.run and self.journal
         current = self._current_status()
-        lifecycle.check(self.train_name, current, status)
-        self.store.set_run_status(
-            self.run.id, status, now=self._now(), reason=reason, final=status in lifecycle.FINAL
+        self.store.transition(
+            self.run.id,
+            expected=RunStatus(current),
+            new=RunStatus(status),
+            now=self._now(),
+            reason=reason,
+            lock_id=self.lock_id,
         )
         self.journal.event(
             "status", f"{current} -> {status}" + (f": {reason}" if reason else ""), audited=True
@@ -821,7 +833,7 @@ def await_deploys_in_flight(
     services: list[Service],
     *,
     settings: Settings,
-    heartbeat: Callable[[], None],
+    heartbeat: Callable[[], object],
 ) -> None:
     """Before a run (execute, resume, rollback) that holds the locks deploys anything: make
     sure no deployer command of an earlier, killed process is still running for one of

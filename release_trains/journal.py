@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import audit
-from .store import Store
+from .state import Store
 from .text import printable
 
 

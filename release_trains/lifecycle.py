@@ -6,31 +6,58 @@ people's YAML; the state store holds where a train really is.
 
 from __future__ import annotations
 
+from enum import Enum
+
 from .errors import TransitionError
 
-STATUSES = (
-    "planning",
-    "validating",
-    "staging",
-    "executing",
-    "verifying",
-    "completed",
-    "failed",
-    "rolled_back",
-    "paused",
+
+class _Values(str, Enum):
+    """A str Enum that prints and formats as its value, so messages and JSON documents read
+    exactly as they did when statuses were plain strings."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class RunStatus(_Values):
+    """A train run's status (the train's status is its latest run's)."""
+
+    PLANNING = "planning"
+    VALIDATING = "validating"
+    STAGING = "staging"
+    EXECUTING = "executing"
+    VERIFYING = "verifying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    PAUSED = "paused"
+
+
+class StepStatus(_Values):
+    """One service's step in a run."""
+
+    PENDING = "pending"
+    DEPLOYING = "deploying"
+    VERIFYING = "verifying"
+    RELEASED = "released"
+    FAILED = "failed"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    SKIPPED = "skipped"
+
+
+STATUSES = tuple(s.value for s in RunStatus)
+FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.ROLLED_BACK})
+ACTIVE = frozenset(
+    {RunStatus.VALIDATING, RunStatus.STAGING, RunStatus.EXECUTING, RunStatus.VERIFYING}
 )
-FINAL = frozenset({"completed", "failed", "rolled_back"})
-ACTIVE = frozenset({"validating", "staging", "executing", "verifying"})
-SERVICE_STATUSES = (
-    "pending",
-    "deploying",
-    "verifying",
-    "released",
-    "failed",
-    "rolling_back",
-    "rolled_back",
-    "skipped",
-)
+SERVICE_STATUSES = tuple(s.value for s in StepStatus)
+# After a run in one of these, `execute` starts a new run; a run in any other status is
+# resumed (paused, interrupted, failed) or, completed, refused (state.runs.create_run).
+NEW_RUN_AFTER = frozenset({RunStatus.ROLLED_BACK})
 
 # status -> statuses it may move to. A failed or rolled-back train may be executed again
 # (a new attempt; services already released are not deployed twice); a completed one may

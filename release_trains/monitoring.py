@@ -28,7 +28,7 @@ from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
 from .gates import Health
 from .models import Catalog, Service, Train
-from .store import Event, Lock, Run, Step, Store, is_stale
+from .state import Event, Lock, Run, Step, Store, is_stale
 
 EVENTS_SHOWN = 10
 ATTENTION = frozenset({"failed", "rolled_back"})  # train statuses a cron wrapper must act on

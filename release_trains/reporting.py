@@ -34,7 +34,7 @@ from .monitoring import (
     snapshot,
 )
 from .signals import Reading, read_signal
-from .store import Store
+from .state import Store
 from .text import printable
 
 FORMATS = {"markdown": "md", "json": "json", "html": "html"}

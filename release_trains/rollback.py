@@ -18,9 +18,10 @@ from . import lifecycle
 from .catalog import resolve
 from .deployers.base import DeployRequest, DeployResult
 from .errors import InputError, LockHeldError, RefusedError, ResolutionError
+from .lifecycle import RunStatus
 from .models import Catalog
 from .ordering import order_services
-from .store import Run, Step, Store, pid_alive
+from .state import Run, Step, Store, pid_alive
 
 # Steps whose service may run the new version: released, interrupted mid-deploy, failed its
 # health verification after deploying, or left behind by an earlier rollback that failed.
@@ -467,9 +468,13 @@ def rollback_train(
             )
             journal.event("partial-rollback", f"{reason}: {result.reason}", audited=True)
             return plan, result
-        lifecycle.check(train, current.status, result.status)
-        store.set_run_status(
-            run.id, result.status, now=journal.now(), reason=final_reason, final=True
+        store.transition(
+            run.id,
+            expected=current.status,
+            new=RunStatus(result.status),
+            now=journal.now(),
+            reason=final_reason,
+            lock_id=None if lock_held else lock_id,  # the executor's own lock when it holds it
         )
         journal.event(
             "status", f"{current.status} -> {result.status}: {final_reason}", audited=True

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from ..store import Store
+from ..state import Store
 from .render import outcome_style
 
 EVENTS_SHOWN = 8

@@ -20,7 +20,7 @@ from ..errors import StateBusyError, StateError
 from ..models import Catalog
 from ..monitoring import Snapshot, changes, follow, plan_now, snapshot
 from ..planning import find_train
-from ..store import Store
+from ..state import Store
 from .complete import complete_train
 from .context import Options, console, echo, examples, is_tty, pass_options, print_json, utcnow
 from .params import Duration

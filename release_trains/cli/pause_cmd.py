@@ -9,7 +9,7 @@ from ..catalog import load_catalog
 from ..errors import UnknownTrainError
 from ..journal import actor
 from ..planning import find_train
-from ..store import is_stale
+from ..state import is_stale
 from .complete import complete_train
 from .context import Options, examples, pass_options, print_json, utcnow
 from .params import Reason
@@ -49,9 +49,15 @@ def command(opts: Options, train: str, reason: str, as_json: bool) -> int:
         if live:
             store.request_pause(run.id, f"{who}: {reason}")
             message = "pause requested: the executor stops before its next service"
-            status = run.status
+            status: str = run.status
         else:  # nobody runs it (the process died): pause it directly so it can be resumed
-            store.set_run_status(run.id, "paused", now=now, reason=f"paused by {who}: {reason}")
+            store.transition(
+                run.id,
+                expected=run.status,
+                new=lifecycle.RunStatus.PAUSED,
+                now=now,
+                reason=f"paused by {who}: {reason}",
+            )
             message = "no executor is running this train; it is now paused"
             status = "paused"
         audit.append(

@@ -19,7 +19,7 @@ from .render import duration, local_note, local_services, outcome_style
 
 if TYPE_CHECKING:
     from ..models import Catalog, Service
-    from ..store import Store
+    from ..state import Store
 
 
 @click.command(

@@ -6,7 +6,7 @@ import math
 import os
 
 from ..errors import InputError
-from ..store import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
+from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
 from .context import Options
 
 MAX_BUSY_TIMEOUT_S = 86400.0  # a day: longer is a mistake, not a wait

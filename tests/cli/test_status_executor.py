@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from release_trains.store import Lock, open_store
+from release_trains.state import Lock, open_store
 
 RunCli = Callable[..., Any]  # conftest.run_cli: (*args) -> CliResult(code, out, err)
 TRAIN = "Q4-curve-upgrade"

@@ -15,7 +15,7 @@ import pytest
 
 from release_trains import audit
 from release_trains.errors import StateBusyError
-from release_trains.store import Store, open_store
+from release_trains.state import Store, open_store
 
 TRAIN = "Q4-curve-upgrade"
 RunCli = Callable[..., Any]  # conftest.run_cli: (*args) -> CliResult(code, out, err)

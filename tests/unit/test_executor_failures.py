@@ -16,7 +16,7 @@ import yaml
 from release_trains.catalog import load_catalog
 from release_trains.deployers.local import LocalDeployer
 from release_trains.executor import Executor, Settings
-from release_trains.store import Store, default_path, open_store
+from release_trains.state import Store, default_path, open_store
 
 
 def _root(tmp_path: Path) -> Path:

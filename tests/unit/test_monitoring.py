@@ -20,7 +20,7 @@ from release_trains.gates import Health
 from release_trains.models import Service
 from release_trains.monitoring import Snapshot, changes, follow, snapshot, summaries
 from release_trains.rollback import rollback_train
-from release_trains.store import open_store
+from release_trains.state import open_store
 
 TRAIN = "Q4-curve-upgrade"
 ORDER = ["curve-service", "backtesting-service", "scenario-service"]

@@ -16,7 +16,7 @@ import pytest
 
 from release_trains.catalog import load_catalog
 from release_trains.monitoring import Snapshot, changes, follow, snapshot, summaries
-from release_trains.store import Lock, Store, open_store
+from release_trains.state import Lock, Store, open_store
 
 TRAIN = "Q4-curve-upgrade"
 ORDER = ["curve-service", "backtesting-service", "scenario-service"]

@@ -37,7 +37,7 @@ from release_trains.reporting import (
     train_report,
 )
 from release_trains.rollback import rollback_train
-from release_trains.store import open_store
+from release_trains.state import open_store
 
 TRAIN = "Q4-curve-upgrade"
 SERVICES = ["curve-service", "backtesting-service", "scenario-service"]

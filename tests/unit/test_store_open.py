@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from release_trains.errors import EXIT_INPUT, ReleaseTrainError
-from release_trains.store import open_store
+from release_trains.errors import EXIT_INPUT, EXIT_NOT_NOW, ReleaseTrainError
+from release_trains.state import migrate_store, open_store
 
 NOW = "2026-01-05T09:00:00.000+00:00"
 
@@ -174,24 +174,29 @@ def test_without_hard_links_the_store_is_built_in_place_and_readers_still_never_
     def no_links(src: object, dst: object) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr("release_trains.store.os.link", no_links)
+    monkeypatch.setattr("release_trains.state.db.os.link", no_links)
     create_while_reading(tmp_path)
     store = open_store(None, tmp_path / "r0", create=False)
     assert store is not None and store.latest_run("T") is not None
     store.close()
 
 
-def test_a_writer_adds_the_tables_an_older_store_lacks(tmp_path: Path) -> None:
+def test_a_migration_adds_the_tables_an_older_store_lacks(tmp_path: Path) -> None:
     store = open_store(None, tmp_path, create=True)
     assert store is not None
     store.close()
     con = sqlite3.connect(db_path(tmp_path))
     con.execute("DROP TABLE events")  # as if written by a release before events existed
+    con.execute("DROP TABLE meta")  # ... which recorded no schema version
     con.commit()
     con.close()
     reader = open_store(None, tmp_path, create=False)
     assert reader is not None  # still a store: only the runs table identifies one
     reader.close()
+    with pytest.raises(ReleaseTrainError) as refused:  # a writer does not change it silently
+        open_store(None, tmp_path, create=True)
+    assert refused.value.exit_code == EXIT_NOT_NOW and "state migrate" in str(refused.value)
+    assert migrate_store(None, tmp_path).from_version == 1
     writer = open_store(None, tmp_path, create=True)
     assert writer is not None
     assert writer.events(1) == []

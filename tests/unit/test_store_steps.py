@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from release_trains.store import Step, Store, open_store
+from release_trains.state import Step, migrate_store, open_store
 
 # The runs and steps tables as release 0.1.0 created them (no deploy_* columns).
 OLD_STEPS = """
@@ -44,14 +44,18 @@ def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: P
     con.executescript(OLD_STEPS)
     con.close()
 
-    reader = Store(path, busy_timeout_s=5, create=False)  # a reader changes nothing ...
+    reader = open_store(str(path), tmp_path, create=False)  # a reader changes nothing ...
+    assert reader is not None
     try:
         [step] = reader.steps(1)
         assert (step.service, step.status, step.deploy_pgid) == ("a", "deploying", None)
+        assert reader.deploys_in_flight(["a"]) == []  # no column: nothing recorded in flight
     finally:
         reader.close()
 
-    store = Store(path, busy_timeout_s=5, create=True)  # ... a writer adds the columns
+    assert migrate_store(str(path), tmp_path).from_version == 1  # ... the migration adds them
+    store = open_store(str(path), tmp_path, create=True)
+    assert store is not None
     try:
         [step] = store.steps(1)
         assert (step.from_version, step.to_version) == ("1.0.0", "2.0.0")
@@ -62,7 +66,8 @@ def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: P
         assert store.deploys_in_flight([]) == []
     finally:
         store.close()
-    Store(path, busy_timeout_s=5, create=True).close()  # opening again adds nothing twice
+    again = migrate_store(str(path), tmp_path)  # migrating again changes nothing
+    assert (again.from_version, again.to_version, again.changed) == (2, 2, False)
 
 
 def test_a_cleared_record_is_no_longer_in_flight(tmp_path: Path) -> None:

@@ -1,0 +1,134 @@
+"""The state store: train runs, one row per service step, deployed versions, leases, events.
+
+`open_store` opens the store `--state` names (the embedded default is SQLite under
+`analysis/state/`: WAL so readers never block the executor, one transaction per state change,
+a busy timeout). A new store appears complete or not at all, a file that is not a store is
+refused unwritten (exit 2), and a store of another schema version is handled as schema.py
+says. Everything the executor, monitoring and rollback need goes through the methods of
+`Store`, grouped by what they hold: runs.py (runs, steps, the one status writer
+`transition`), locks.py (leases and fencing), history.py (events, versions, the audit anchor).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from . import schema
+from .db import DEFAULT_BUSY_TIMEOUT_S, Database, SQLiteDatabase, create_sqlite
+from .history import HistoryMixin
+from .locks import LocksMixin, is_stale, pid_alive, this_host
+from .records import STEP_COLUMNS, Event, Lock, Run, Step
+from .runs import Latest, RunsMixin
+from .schema import SCHEMA_VERSION, Migration
+from .url import default_path, path_from_url
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT_S",
+    "SCHEMA_VERSION",
+    "Event",
+    "Latest",
+    "Lock",
+    "Migration",
+    "Run",
+    "Step",
+    "Store",
+    "default_path",
+    "is_stale",
+    "migrate_store",
+    "open_store",
+    "path_from_url",
+    "pid_alive",
+    "this_host",
+]
+
+
+class Store(RunsMixin, LocksMixin, HistoryMixin):
+    """One open state store (see the modules of its parts)."""
+
+
+def open_store(
+    url: str | None, root: Path, *, create: bool, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+) -> Store | None:
+    """The state store, or None when there is none yet and `create` is false (reads only).
+
+    A reader sees either no store or a complete one, never a half-made one: a new store is
+    built in a temporary file beside its path and linked into place (db.create_sqlite), and a
+    SQLite file without any table yet (a creation that was killed, or one built in place where
+    the file system has no hard links) counts as no store. A file that is not a release-trains
+    store (not SQLite, or tables of another shape) is bad input (exit 2) naming the file, and
+    nothing is written to it. A store of a newer schema is refused (exit 3); one of an older
+    schema opens for reading, and a writer (`create`) is refused (exit 3: state migrate).
+    """
+    db = _open_sqlite(url, root, create=create, busy_timeout_s=busy_timeout_s)
+    if db is None:
+        return None
+    try:
+        with db.tx(write=False) as tx:
+            shape = schema.inspect(db, tx)  # before anything is written: see above
+        if shape.blank and not create:
+            db.close()
+            return None
+        if shape.version > SCHEMA_VERSION:
+            raise schema.refuse_newer(db.where, shape.version)
+        if create and shape.version < SCHEMA_VERSION:
+            raise schema.refuse_older(db.where, shape.version)
+        if create:
+            db.prepare_for_writing()
+        if shape.blank:
+            with db.tx() as tx:  # one transaction: a reader sees every table or none
+                if schema.inspect(db, tx).blank:  # another writer may have built it meanwhile
+                    schema.create(db, tx)
+            with db.tx(write=False) as tx:
+                shape = schema.inspect(db, tx)
+        db.finish_open()
+        return _store(db, shape)
+    except BaseException:
+        db.close()
+        raise
+
+
+def migrate_store(
+    url: str | None, root: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+) -> Migration:
+    """Bring the store `url` names to SCHEMA_VERSION (`release-trains state migrate`)."""
+    db = _open_sqlite(url, root, create=False, busy_timeout_s=busy_timeout_s)
+    if db is None:
+        return Migration(str(path_from_url(url, root)), None, None)
+    try:
+        return schema.migrate(db)
+    finally:
+        db.close()
+
+
+def _store(db: Database, shape: schema.Shape) -> Store:
+    step_columns = STEP_COLUMNS
+    read_only = None
+    if shape.version < SCHEMA_VERSION:
+        with db.tx(write=False) as tx:
+            have = db.columns(tx, "steps") if "steps" in shape.tables else set(STEP_COLUMNS)
+        step_columns = tuple(c for c in STEP_COLUMNS if c in have)
+        read_only = str(schema.refuse_older(db.where, shape.version))
+    return Store(
+        db,
+        version=shape.version,
+        tables=shape.tables,
+        step_columns=step_columns,
+        read_only=read_only,
+    )
+
+
+def _open_sqlite(
+    url: str | None, root: Path, *, create: bool, busy_timeout_s: float
+) -> SQLiteDatabase | None:
+    path = path_from_url(url, root)
+    if path.is_dir():
+        raise InputError(
+            f"{path} is a directory, not a release-trains state store; "
+            "--state / RELEASE_TRAINS_STATE names the database file"
+        )
+    if not path.exists():
+        if not create:
+            return None
+        create_sqlite(path)
+    return SQLiteDatabase(path, busy_timeout_s=busy_timeout_s)
