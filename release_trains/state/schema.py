@@ -3,7 +3,8 @@
 Versions: 1 is every store written before versions were recorded (release 0.1.0 and the
 releases up to issue 10: no `meta` table); 2 adds `meta`, the step columns of in-flight
 deploys, the audit anchor, and leases (`leases` holds one row per lock holder, `locks` one row
-per locked resource pointing at its lease, so a heartbeat writes one row).
+per locked resource pointing at its lease, so a heartbeat writes one row); 3 adds `tokens`
+(the API's tokens, only hashes of their secrets).
 
 What opening a store of another version does, chosen for a store that several machines and
 releases share, where a schema change must be a decision and never a side effect:
@@ -27,8 +28,9 @@ from dataclasses import dataclass
 
 from ..errors import SchemaVersionError, StateError
 from .db import Database, Tx, not_a_store
+from .tokens import TOKENS_TABLE
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Only the CREATE TABLE statements differ per backend (the id columns); indexes are shared.
 _SQLITE_TABLES = """
@@ -120,7 +122,8 @@ def _statements(script: str) -> tuple[str, ...]:
 
 
 # backend kind -> its CREATE TABLE statements (the PostgreSQL backend adds its own entry)
-TABLES: dict[str, tuple[str, ...]] = {"sqlite": _statements(_SQLITE_TABLES)}
+# `tokens` (state/tokens.py) has the same text on every backend (no generated id).
+TABLES: dict[str, tuple[str, ...]] = {"sqlite": (*_statements(_SQLITE_TABLES), TOKENS_TABLE)}
 
 # The tables and columns that make a store a release-trains store: those every version has
 # had since 0.1.0 (later columns arrive by migration, so an older store still qualifies). A
@@ -248,7 +251,12 @@ def _table(db: Database, name: str) -> str:
     return next(s for s in TABLES[db.kind] if re.match(rf"CREATE TABLE IF NOT EXISTS {name}\b", s))
 
 
-MIGRATIONS: tuple[Callable[[Database, Tx], None], ...] = (_v1_to_v2,)
+def _v2_to_v3(db: Database, tx: Tx) -> None:
+    """API tokens (`release-trains token create`): one new table, nothing else changes."""
+    tx.execute(TOKENS_TABLE)
+
+
+MIGRATIONS: tuple[Callable[[Database, Tx], None], ...] = (_v1_to_v2, _v2_to_v3)
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 
