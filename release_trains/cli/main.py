@@ -52,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "monitor": ("monitor_cmd", "Progress of TRAIN; --watch follows it to the end."),
     "report": ("report_cmd", "Write a report on a train or a service."),
+    "token": (
+        "token_cmd",
+        "Create, list and revoke the API's tokens (roles viewer < operator < admin).",
+    ),
+    "serve": ("serve_cmd", "Serve the REST API on 127.0.0.1 (any other address needs a token)."),
 }
 
 

@@ -1,0 +1,92 @@
+"""release-trains serve: the REST API (and OpenAPI document) over this project's catalog and
+state store, on uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from ..errors import InputError
+from .context import Options, examples, pass_options, utcnow
+from .state import busy_timeout_s, read_store
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+@click.command(
+    "serve",
+    epilog=examples(
+        "release-trains serve",
+        "release-trains token create ops --role admin && release-trains serve --host 0.0.0.0",
+        'curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v1/release-trains',
+    ),
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; any but a loopback address needs a token to exist first.",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="In-process workers that carry out runs started through the API. This release has "
+    "none: only 0 is accepted, and such runs answer 501 (start them with `release-trains "
+    "execute`).",
+)
+@pass_options
+def command(opts: Options, host: str, port: int, workers: int) -> int:
+    """Serve the REST API on 127.0.0.1 (any other address needs a token)."""
+    from .. import tokens
+
+    busy = busy_timeout_s()
+    if workers:
+        raise InputError(
+            f"--workers {workers}: this release-trains has no workers (runs started through "
+            "the API answer 501); serve with --workers 0"
+        )
+    store = read_store(opts)  # a state file that is not a store: exit 2 before serving
+    try:
+        have_token = tokens.any_active(store)
+    finally:
+        if store is not None:
+            store.close()
+    if not is_loopback(host) and not have_token:
+        raise InputError(
+            f"refusing to serve on {host} (not a loopback address) while no API token exists: "
+            "create one first with `release-trains token create NAME --role admin`, or serve "
+            "on 127.0.0.1"
+        )
+    import uvicorn  # here: no other command loads the server stack
+
+    from ..server.app import create_app
+    from ..server.workers import start
+
+    app = create_app(root=opts.root, state_url=opts.state, clock=utcnow, busy_timeout_s=busy)
+    stop = start(app.state.context, workers)
+    # uvicorn handles SIGTERM and SIGINT: it stops accepting, lets in-flight requests finish
+    # (up to the grace below), then returns.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        stop()
+    return 0
