@@ -4,6 +4,7 @@ state store, on uvicorn."""
 from __future__ import annotations
 
 import ipaddress
+from types import FrameType
 
 import click
 
@@ -25,7 +26,7 @@ def is_loopback(host: str) -> bool:
     "serve",
     epilog=examples(
         "release-trains serve",
-        "release-trains token create ops --role admin && release-trains serve --host 0.0.0.0",
+        "release-trains serve --host 0.0.0.0 --port 9000   # once a token exists",
         'curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v1/release-trains',
     ),
 )
@@ -70,6 +71,8 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
         )
     import uvicorn  # here: no other command loads the server stack
 
+    _Server = _server_class()
+
     from ..server.app import create_app
     from ..server.workers import start
 
@@ -86,7 +89,22 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
         server_header=False,
     )
     try:
-        uvicorn.Server(config).run()
+        _Server(config).run()
     finally:
         stop()
     return 0
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn, except that the signal which stopped it is not raised again once it has
+        shut down (uvicorn does, so the process would die of SIGTERM): a graceful stop is the
+        normal end of `serve`, exit 0."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    return Server
