@@ -34,7 +34,7 @@ from .lifecycle import RunStatus
 from .models import Catalog, Service
 from .planning import Plan, plan_train, resolve_participants
 from .probes import check_health, health_settings
-from .signals import Reading, read_signal
+from .signals import SIGNAL_EVENT, Reading, read_signal, reading_event, service_signal_specs
 from .state import Lock, Run, Step, Store
 from .triggers import TriggerWatch
 
@@ -509,7 +509,23 @@ class Executor:
             finished_at=self._now(),
         )
         self.journal.event("released", f"{to} ({health.detail})", service=name, audited=True)
+        self._record_signals(name)
         return True
+
+    def _record_signals(self, name: str) -> None:
+        """One reading of each signal that measures the released service (error rate,
+        latency), kept as `signal` events: its performance history (GET
+        /api/v1/monitoring/performance/SERVICE). Each read is bounded by its own timeout; a
+        failed read is recorded with its error and never fails the release."""
+        assert self.journal
+        service = self.catalog.services[name]
+        specs = service_signal_specs(self.catalog.config.signals, service.release.get("signals"))
+        fields = {"service": name, "environment": self.catalog.config.environment}
+        if self.train is not None:
+            fields["train"] = self.train.name
+        for metric, spec in sorted(specs.items()):
+            reading = read_signal(metric, spec, root=self.catalog.root, fields=fields)
+            self.journal.event(SIGNAL_EVENT, reading_event(reading), service=name)
 
     def _recorder(self, name: str) -> Spawned:
         """Records each deployer command's process group with the step as it starts."""

@@ -33,7 +33,7 @@ from .monitoring import (
     seconds_between,
     snapshot,
 )
-from .signals import Reading, read_signal
+from .signals import SIGNAL_EVENT, Reading, read_signal, service_signal_specs
 from .state import Store
 from .text import printable
 
@@ -375,15 +375,10 @@ class ServiceReport:
 
 
 def metric_specs(catalog: Catalog, service: str) -> dict[str, Mapping[str, Any]]:
-    """Configured signals that measure a service (`error_rate`, `latency*`); the service's
-    own `release.signals` win over config ones of the same name."""
-    own = catalog.services[service].release.get("signals")
-    specs = {**catalog.config.signals, **(own if isinstance(own, Mapping) else {})}
-    return {
-        n: s
-        for n, s in specs.items()
-        if (n == "error_rate" or n.startswith("latency")) and isinstance(s, Mapping)
-    }
+    """Configured signals that measure a service (signals.service_signal_specs)."""
+    return service_signal_specs(
+        catalog.config.signals, catalog.services[service].release.get("signals")
+    )
 
 
 def service_report(
@@ -913,8 +908,6 @@ def _bar(service: str, kind: str, left: float, right: float, y: int, tip: str) -
 
 
 # --- signal readings of one service (GET /api/v1/monitoring/performance/{service}) ----------
-
-SIGNAL_EVENT = "signal"  # an event whose message is {"name", "value", "source"} as JSON
 
 
 def performance(

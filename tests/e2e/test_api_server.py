@@ -82,7 +82,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         {"name": TRAIN, "target_version": "2.0.0", "participants": ["a", "b"]},
         {"name": "U", "target_version": "2.0.0", "participants": ["a"]},
     ]
-    project = make_project(tmp, services=chain(["a", "b"]), trains=trains)
+    signals = {"signals": {"error_rate": {"value": 0.5}}}  # read once per released service
+    project = make_project(tmp, services=chain(["a", "b"]), trains=trains, release_trains=signals)
     tokens = make_tokens(project)
     assert project.run("execute", TRAIN).code == 0
     assert project.run("rollback", TRAIN, "--reason", "error rate up").code == 0
@@ -164,7 +165,11 @@ def test_reads(server: Server) -> None:
         assert health["service"] == "a" and health["health"] == "not verified"
         assert c.get(f"{API}/monitoring/health/nope").status_code == 404
         perf = c.get(f"{API}/monitoring/performance/a").json()
-        assert perf == {"service": "a", "signals": []}  # no signal measures a here
+        assert perf["service"] == "a"
+        now, recorded = perf["signals"]  # one read now, then the one the run recorded
+        assert (now["name"], now["value"], now["source"]) == ("error_rate", 0.5, "static value")
+        assert (recorded["name"], recorded["value"], recorded["run_id"]) == ("error_rate", 0.5, 1)
+        assert recorded["read_at"] < now["read_at"]
         records = c.get(f"{API}/audit", params={"train": TRAIN}).json()
         assert {"rollback-start", "released"} <= {r["action"] for r in records}
         assert c.get(f"{API}/audit", params={"train": "nope"}).status_code == 404
