@@ -13,6 +13,7 @@ from .. import __version__
 from ..state import DEFAULT_BUSY_TIMEOUT_S
 from . import audit, monitoring, problems, reports, services, trains
 from .context import ServerContext
+from .schemas import Healthz
 
 DESCRIPTION = """The REST API of release-trains: the same documents the CLI prints with
 `--json`, built by the same code. Every `/api/v1/` route needs `Authorization: Bearer TOKEN`
@@ -45,7 +46,7 @@ def create_app(
         "/healthz",
         tags=["server"],
         summary="The server answers (no token needed)",
-        responses={200: {"description": '`{"status": "ok", "version": V}`'}},
+        responses={200: {"description": '`{"status": "ok", "version": V}`', "model": Healthz}},
     )
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..reporting import Window, train_audit
+from . import schemas
 from .auth import Viewer
 from .context import context_of
 from .docs import document, errors
@@ -20,7 +21,8 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
     summary="The audit records, oldest first (`audit --json`)",
     responses={
         **document(
-            "`[{ts, actor, action, train, service, detail}]`, as `audit --json`", kind="array"
+            "`[{ts, actor, action, train, service, detail}]`, as `audit --json`",
+            list[schemas.AuditRecord],
         ),
         **errors(400, 404),
     },

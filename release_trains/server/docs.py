@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from .problems import MEDIA_TYPE, Problem
 
 _WHY = {
@@ -15,16 +17,17 @@ _WHY = {
     409: "Not now: a lock is held, or the status does not allow it (exit 3).",
     413: "The request body is over 1 MiB.",
     415: "The request body is not sent as `Content-Type: application/json`.",
-    422: "The request body has the wrong shape: every problem in `errors`.",
+    422: "The request (body, path or query) has the wrong shape: every problem in `errors`.",
+    500: "Internal error (exit 4): the state store cannot be read or written, or a bug.",
     501: "Not done by this server: runs started through the API need workers (exit 3).",
 }
 
 
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for these statuses (401 and 403 on every /api/v1/ route; a route
-    with a body (422) can also answer 400, 413 and 415)."""
-    if 422 in codes:
-        codes = (*codes, 400, 413, 415)
+def errors(*codes: int, body: bool = False) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for these statuses: on every /api/v1/ route 401, 403, 422 (a path
+    or query parameter of the wrong shape), 409 (the state store stayed busy) and 500 (the
+    store cannot be read); 400, 413 and 415 on those with a body."""
+    codes = (*codes, 409, 422, 500, *((400, 413, 415) if body else ()))
     return {
         code: {
             "model": Problem,
@@ -36,12 +39,10 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def document(
-    description: str, *, example: Any = None, status: int = 200, kind: str = "object"
+    description: str, model: type[BaseModel] | Any = None, *, status: int = 200
 ) -> dict[int | str, Any]:
-    entry: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": {"type": kind}}},
-    }
-    if example is not None:
-        entry["content"]["application/json"]["example"] = example
+    """A `responses=` entry: the JSON document `model` describes (schemas.py)."""
+    entry: dict[str, Any] = {"description": description}
+    if model is not None:
+        entry["model"] = model
     return {status: entry}

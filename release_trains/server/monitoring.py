@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from ..monitoring import health_now, snapshot, stored_plan
 from ..reporting import performance
+from . import schemas
 from .auth import Viewer
 from .context import context_of
 from .docs import document, errors
@@ -22,7 +23,7 @@ Name = Annotated[str, Path(min_length=1, max_length=200)]
 @router.get(
     "/release-trains/{train}",
     summary="Train, services, gates and dependencies, with recent events (`monitor --json`)",
-    responses={**document("The `monitor TRAIN --json` document."), **errors(404)},
+    responses={**document("The `monitor TRAIN --json` document.", schemas.Status), **errors(404)},
 )
 def train_snapshot(request: Request, train: Name, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
@@ -37,7 +38,8 @@ def train_snapshot(request: Request, train: Name, who: Viewer) -> JSONResponse:
     summary="The service's health check, run now (bounded by its timeout)",
     responses={
         **document(
-            '`{service, health: "healthy" | "unhealthy" | "not verified", detail, checked_at}`'
+            '`{service, health: "healthy" | "unhealthy" | "not verified", detail, checked_at}`',
+            schemas.HealthNow,
         ),
         **errors(404),
     },
@@ -50,7 +52,10 @@ def health(request: Request, service: Name, who: Viewer) -> JSONResponse:
 @router.get(
     "/performance/{service}",
     summary="The service's signal readings: one now, then those recorded during runs",
-    responses={**document("`{service, signals: [{name, value, read_at, source}]}`"), **errors(404)},
+    responses={
+        **document("`{service, signals: [{name, value, read_at, source}]}`", schemas.Performance),
+        **errors(404),
+    },
 )
 def perf(request: Request, service: Name, who: Viewer) -> JSONResponse:
     ctx = context_of(request)

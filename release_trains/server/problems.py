@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..errors import (
     EXIT_INPUT,
@@ -158,6 +159,15 @@ def from_validation(e: RequestValidationError) -> JSONResponse:
     return problem(422, detail, exit_code=EXIT_INPUT, kind="invalid-request", errors=fields)
 
 
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """The exception handlers: every error leaves as a problem document, never a traceback."""
 
@@ -175,7 +185,14 @@ def install(app: FastAPI) -> None:
         if e.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
         code = EXIT_INPUT if e.status_code < 500 else EXIT_INTERNAL
-        return problem(e.status_code, detail, exit_code=code, headers=dict(e.headers or {}) or None)
+        headers = dict(e.headers or {})
+        if e.status_code == 405:
+            # Starlette names the methods of the first route matching the path only; a path
+            # served by several routes (GET and PUT) allows all of theirs
+            allowed = _allowed(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
+        return problem(e.status_code, detail, exit_code=code, headers=headers or None)
 
     async def on_other(request: Request, e: Exception) -> JSONResponse:
         # A bug of ours: say so without a traceback (the server's log has it).

@@ -28,9 +28,13 @@ MEDIA = {
     responses={
         200: {
             "description": "The report in the format asked for.",
-            "content": {m.split(";")[0]: {"schema": {"type": "string"}} for m in MEDIA.values()},
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "text/markdown": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},  # `report --json`
+            },
         },
-        **errors(400, 404, 422),
+        **errors(400, 404),
     },
 )
 def train(

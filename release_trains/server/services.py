@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from ..catalog import resolve
 from ..errors import NotAvailableError
 from ..monitoring import service_status
+from . import schemas
 from .auth import Operator, Viewer
 from .bodies import ServiceReport
 from .context import context_of
@@ -28,7 +29,8 @@ ServiceName = Annotated[
     responses={
         **document(
             "`{service, environment, version, status, health, last_release: {train, run_id, "
-            "from_version, to_version, finished_at} | null}`"
+            "from_version, to_version, finished_at} | null}`",
+            schemas.ServiceStatus,
         ),
         **errors(404),
     },
@@ -44,7 +46,7 @@ def get_status(request: Request, service: ServiceName, who: Viewer) -> JSONRespo
     "/{service}/status",
     summary="An external pipeline reports a deploy (the `external` deployer)",
     status_code=202,
-    responses={**errors(404, 422, 501)},
+    responses={**errors(404, 501, body=True)},
 )
 def put_status(
     request: Request, service: ServiceName, who: Operator, body: ServiceReport

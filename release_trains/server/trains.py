@@ -15,6 +15,7 @@ from ..pausing import pause_train
 from ..planning import find_train, plan_for
 from ..rollback import document as rollback_document
 from ..rollback import rollback_status, rollback_train
+from . import schemas
 from .auth import Admin, Operator, Viewer
 from .bodies import ExecuteBody, PauseBody, ResumeBody, RollbackBody, TrainUpdate
 from .context import context_of
@@ -33,7 +34,7 @@ WORKERS = (
 @router.get(
     "",
     summary="Every train with its status and progress (`status --json` without a train)",
-    responses={**document("`{trains: [...]}`"), **errors()},
+    responses={**document("`{trains: [...]}`", schemas.TrainList), **errors()},
 )
 def list_trains(request: Request, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
@@ -47,7 +48,10 @@ def list_trains(request: Request, who: Viewer) -> JSONResponse:
     "",
     summary="Create a train from a JSON definition",
     status_code=201,
-    responses={**document('`{train, source: "api"}`', status=201), **errors(409, 422, 501)},
+    responses={
+        **document('`{train, source: "api"}`', schemas.TrainDefinition, status=201),
+        **errors(409, 501, body=True),
+    },
 )
 def create_train(
     request: Request,
@@ -69,7 +73,10 @@ def create_train(
 @router.get(
     "/{train}",
     summary="The train's definition and where it comes from",
-    responses={**document('`{train, source: "catalog", definition}`'), **errors(404)},
+    responses={
+        **document('`{train, source: "catalog", definition}`', schemas.TrainDefinition),
+        **errors(404),
+    },
 )
 def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     t = find_train(context_of(request).catalog(services=False), train)
@@ -81,8 +88,8 @@ def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     summary="Start, resume or pause a run (`{status}`), or change an API train's definition",
     status_code=202,
     responses={
-        **document("`{train, run_id, ...}`: the pause document", status=202),
-        **errors(404, 409, 422, 501),
+        **document("`{train, run_id, ...}`: the pause document", schemas.PauseDoc, status=202),
+        **errors(404, 409, 501, body=True),
     },
 )
 def put_train(request: Request, train: TrainName, who: Operator, body: TrainUpdate) -> JSONResponse:
@@ -117,7 +124,7 @@ def delete_train(request: Request, train: TrainName, who: Admin) -> Response:
 @router.get(
     "/{train}/status",
     summary="Where the train is now (`status TRAIN --json`)",
-    responses={**document("The `status --json` document."), **errors(404)},
+    responses={**document("The `status --json` document.", schemas.Status), **errors(404)},
 )
 def train_status(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     return JSONResponse(_snapshot(request, train))
@@ -136,7 +143,7 @@ def _snapshot(request: Request, train: str) -> dict[str, Any]:
 @router.get(
     "/{train}/plan",
     summary="The train's plan (`plan TRAIN --json --dry-run`: nothing is written)",
-    responses={**document("The `plan --json` document."), **errors(404)},
+    responses={**document("The `plan --json` document.", schemas.PlanDoc), **errors(404)},
 )
 def train_plan(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
@@ -150,9 +157,11 @@ def train_plan(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     "/{train}/execute",
     summary="Release the train; with dry_run, the exact steps (`execute --dry-run --json`)",
     responses={
-        **document("With `dry_run`: the `execute --dry-run --json` document."),
-        **document("`{train, run_id}`: the run is queued for a worker.", status=202),
-        **errors(404, 409, 422, 501),
+        **document("With `dry_run`: the `execute --dry-run --json` document.", schemas.DryRun),
+        **document(
+            "`{train, run_id}`: the run is queued for a worker.", schemas.Queued, status=202
+        ),
+        **errors(404, 409, 501, body=True),
     },
 )
 def execute(request: Request, train: TrainName, who: Operator, body: ExecuteBody) -> JSONResponse:
@@ -169,7 +178,10 @@ def execute(request: Request, train: TrainName, who: Operator, body: ExecuteBody
     "/{train}/pause",
     summary="Stop the train's executor before its next service (`pause --json`)",
     status_code=202,
-    responses={**document("The `pause --json` document.", status=202), **errors(404, 409, 422)},
+    responses={
+        **document("The `pause --json` document.", schemas.PauseDoc, status=202),
+        **errors(404, 409, body=True),
+    },
 )
 def pause(request: Request, train: TrainName, who: Operator, body: PauseBody) -> JSONResponse:
     return _pause(request, train, who.actor, body.reason)
@@ -196,7 +208,10 @@ def _pause(request: Request, train: str, actor: str, reason: str) -> JSONRespons
     "/{train}/resume",
     summary="Resume a paused train from its persisted steps",
     status_code=202,
-    responses={**document("`{train, run_id}`", status=202), **errors(404, 409, 422, 501)},
+    responses={
+        **document("`{train, run_id}`", schemas.Queued, status=202),
+        **errors(404, 409, 501, body=True),
+    },
 )
 def resume(request: Request, train: TrainName, who: Operator, body: ResumeBody) -> JSONResponse:
     find_train(context_of(request).catalog(services=False), train)
@@ -207,9 +222,13 @@ def resume(request: Request, train: TrainName, who: Operator, body: ResumeBody) 
     "/{train}/rollback",
     summary="Roll the train back, dependents first; with dry_run, the plan (`rollback --json`)",
     responses={
-        **document("With `dry_run`: the `rollback --dry-run --json` document."),
-        **document("`{train, run_id}`: the rollback is queued for a worker.", status=202),
-        **errors(404, 409, 422, 501),
+        **document(
+            "With `dry_run`: the `rollback --dry-run --json` document.", schemas.RollbackDoc
+        ),
+        **document(
+            "`{train, run_id}`: the rollback is queued for a worker.", schemas.Queued, status=202
+        ),
+        **errors(404, 409, 501, body=True),
     },
 )
 def rollback(request: Request, train: TrainName, who: Operator, body: RollbackBody) -> JSONResponse:
@@ -247,7 +266,8 @@ def rollback(request: Request, train: TrainName, who: Operator, body: RollbackBo
     responses={
         **document(
             "`{train, run_id, status, reason, started_at, finished_at, services: [{service, "
-            "from_version, to_version, outcome}]}`"
+            "from_version, to_version, outcome}]}`",
+            schemas.RollbackStatus,
         ),
         **errors(404),
     },
