@@ -5,8 +5,10 @@ the API agreeing with the CLI."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -427,3 +429,50 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
     assert s.proc.wait(timeout=30) == 0
     assert answer["r"].status_code == 200
     assert answer["r"].json()["health"] == "healthy"
+
+
+# --- schemathesis against the served document (127.0.0.1 only) ------------------------------
+
+
+def test_schemathesis_finds_no_server_error_and_every_answer_conforms(tmp_path: Path) -> None:
+    """Every operation, with a valid admin token: every response conforms to the document
+    (status, content type, headers, schema), no 5xx but the documented 501 of what needs
+    workers. `positive_data_acceptance` is left out: some refusals are not expressible in the
+    schema (`since` must be a duration the CLI accepts, a rollback needs a reason unless it is a
+    dry run); `not_a_server_error` is replaced by the log check below (501 is documented)."""
+    project = make_project(tmp_path, services=chain(["a", "b"]))
+    tokens = make_tokens(project)
+    assert project.run("execute", TRAIN).code == 0
+    s = serve(project)
+    try:
+        run = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "schemathesis"),
+                "run",
+                f"{s.base}/openapi.json",
+                "--header",
+                f"Authorization: Bearer {tokens['admin']}",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "not_a_server_error,positive_data_acceptance",
+                "--max-examples",
+                "15",
+                "--seed",
+                "1",
+                "--workers",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env=child_env(),
+        )
+        assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    finally:
+        assert s.stop() == 0
+    log = next(project.work.glob("serve-*.err")).read_text(encoding="utf-8")
+    statuses = re.findall(r'HTTP/1\.1" (\d{3})', log)
+    assert statuses, log[-2000:]
+    assert not [c for c in statuses if c.startswith("5") and c != "501"], log[-4000:]
