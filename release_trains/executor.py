@@ -244,7 +244,8 @@ class Executor:
                 f"resuming run {run.id} left {start} by a stopped or killed process",
                 audited=True,
             )
-            start = "paused"  # an interrupted run resumes like a paused one
+            self._move(start, "paused")  # an interrupted run resumes like a paused one
+            start = "paused"
         if start == "failed":
             self.journal.event(
                 "retry", f"executing run {run.id} again after it failed", audited=True

@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create, list and revoke the API's tokens (roles viewer < operator < admin).",
     ),
     "serve": ("serve_cmd", "Serve the REST API on 127.0.0.1 (any other address needs a token)."),
+    "state": ("state_cmd", "Manage the state store: migrate it to this release's schema."),
 }
 
 

@@ -92,14 +92,18 @@ def open_store(
 
 
 def migrate_store(
-    url: str | None, root: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    url: str | None,
+    root: Path,
+    *,
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    force: bool = False,
 ) -> Migration:
     """Bring the store `url` names to SCHEMA_VERSION (`release-trains state migrate`)."""
     db = _open_sqlite(url, root, create=False, busy_timeout_s=busy_timeout_s)
     if db is None:
         return Migration(str(path_from_url(url, root)), None, None)
     try:
-        return schema.migrate(db)
+        return schema.migrate(db, force=force)
     finally:
         db.close()
 

@@ -266,11 +266,12 @@ class StoreBase:
             raise SchemaVersionError(self._read_only)
         with self.db.tx() as tx:
             if fenced and self._fence is not None:
-                self._check_fence(tx, *self._fence)
+                lock_id, train = self._fence
+                self._check_fence(tx, lock_id, train=train)
             yield tx
 
     def _read(self) -> AbstractContextManager[Tx]:
         return self.db.tx(write=False)
 
-    def _check_fence(self, tx: Tx, lock_id: str, train: str) -> None:
+    def _check_fence(self, tx: Tx, lock_id: str, *, train: str) -> None:
         raise NotImplementedError  # locks.LocksMixin

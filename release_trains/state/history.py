@@ -11,7 +11,7 @@ from .records import EVENT_COLUMNS, Event, event_of
 _EVENT_SELECT = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"
 
 
-def set_deployed(tx: Tx, environment: str, service: str, version: str | None, now: str) -> None:
+def set_deployed(tx: Tx, environment: str, service: str, *, version: str | None, now: str) -> None:
     tx.execute(
         "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (environment, service) DO UPDATE SET version = excluded.version,"
@@ -48,7 +48,7 @@ class HistoryMixin(StoreBase):
 
             now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         with self._write() as tx:
-            set_deployed(tx, environment, service, version, now)
+            set_deployed(tx, environment, service, version=version, now=now)
 
     def deployed_everywhere(self, service: str) -> dict[str, str | None]:
         """environment -> the version recorded for `service` there (None: undeployed)."""

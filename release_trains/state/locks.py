@@ -68,7 +68,7 @@ def _lock_of(row: Any) -> Lock:
     return Lock(resource, lock_id, train, holder, host, int(pid), started_at, heartbeat_at)
 
 
-def locks_in(tx: Tx, version: int, train: str | None = None) -> list[Lock]:
+def locks_in(tx: Tx, *, version: int, train: str | None = None) -> list[Lock]:
     """The locked resources (of `train`, or all), with their leases, by resource."""
     if version < 2:
         rows = tx.execute(f"{_LEGACY_SELECT} ORDER BY resource").fetchall()
@@ -83,7 +83,7 @@ def locks_in(tx: Tx, version: int, train: str | None = None) -> list[Lock]:
     return [_lock_of(r) for r in rows]
 
 
-def check_holds(tx: Tx, lock_id: str, train: str) -> None:
+def check_holds(tx: Tx, lock_id: str, *, train: str) -> None:
     """LostLockError unless lease `lock_id` exists and holds `train:<train>`."""
     row = tx.execute(
         "SELECT k.lock_id, l.holder, l.pid FROM locks k"
@@ -168,7 +168,7 @@ class LocksMixin(StoreBase):
 
     def locks(self, train: str | None = None) -> list[Lock]:
         with self._read() as tx:
-            return locks_in(tx, self.version, train)
+            return locks_in(tx, version=self.version, train=train)
 
     def unlock(
         self, train: str, lock_id: str, *, force: bool, now_ts: float, stale_after_s: float
@@ -177,9 +177,15 @@ class LocksMixin(StoreBase):
         stale is refused (LockHeldError, exit 3) unless `force`: its holder may be deploying,
         and removing its lease makes its next write fail (LostLockError) instead."""
         with self._write(fenced=False) as tx:
-            held = [lk for lk in locks_in(tx, self.version, train) if lk.lock_id == lock_id]
+            held = [
+                lk
+                for lk in locks_in(tx, version=self.version, train=train)
+                if lk.lock_id == lock_id
+            ]
             if not held:
-                ids = ", ".join(sorted({lk.lock_id for lk in locks_in(tx, self.version, train)}))
+                ids = ", ".join(
+                    sorted({lk.lock_id for lk in locks_in(tx, version=self.version, train=train)})
+                )
                 raise InputError(
                     f"train {train!r} holds no lock {lock_id!r} (locks held: {ids or 'none'})"
                 )
@@ -214,8 +220,8 @@ class LocksMixin(StoreBase):
         fenced._fence = (lock_id, str(row[0]))
         return fenced
 
-    def _check_fence(self, tx: Tx, lock_id: str, train: str) -> None:
-        check_holds(tx, lock_id, train)
+    def _check_fence(self, tx: Tx, lock_id: str, *, train: str) -> None:
+        check_holds(tx, lock_id, train=train)
 
 
 def _delete_lease(tx: Tx, lock_id: str) -> None:

@@ -66,7 +66,7 @@ class RunsMixin(StoreBase):
         """
         with self._write() as tx:
             if lock_id is not None:
-                check_holds(tx, lock_id, train)
+                check_holds(tx, lock_id, train=train)
             if expect_latest is not Latest.ANY:
                 latest = latest_in(tx, train)
                 if (latest.id if latest else None) != expect_latest:
@@ -100,7 +100,7 @@ class RunsMixin(StoreBase):
         an executor records its final status before it lets its lock go, so a run seen active
         beside no lock is one that nobody drives, never one that has just ended."""
         with self._read() as tx:
-            return latest_in(tx, train), locks_in(tx, self.version, train)
+            return latest_in(tx, train), locks_in(tx, version=self.version, train=train)
 
     def runs(self, train: str | None = None) -> list[Run]:
         with self._read() as tx:
@@ -134,7 +134,7 @@ class RunsMixin(StoreBase):
             if current is None:
                 raise StateError(f"run {run_id} is not in the state store {self.where}")
             if lock_id is not None:
-                check_holds(tx, lock_id, current.train)
+                check_holds(tx, lock_id, train=current.train)
             lifecycle.check(current.train, expected, new)
             changed = tx.execute(
                 "UPDATE runs SET status = ?, updated_at = ?, phase_started_at = ?,"
@@ -244,7 +244,7 @@ class RunsMixin(StoreBase):
                 f"UPDATE steps SET {sets} WHERE run_id = ? AND service = ?",
                 (*values, run_id, service),
             )
-            set_deployed(tx, environment, service, version, now)
+            set_deployed(tx, environment, service, version=version, now=now)
 
     def service_steps(self, service: str) -> list[Step]:
         """`service`'s step in every run that had one, oldest run first."""

@@ -14,6 +14,9 @@ releases share, where a schema change must be a decision and never a side effect
   it lacks reads as unknown/none), writers are refused (exit 3) with "run release-trains state
   migrate". A writer that migrated silently would change the store under every other machine
   and release still using it, and a migration is the moment to take a backup.
+- `release-trains state migrate` refuses (exit 3) while locks are held in the old shape: the
+  release-trains holding them is older, would go on writing the old shape, and fail; without
+  `--force` an operator first lets those runs finish (or knows they are dead).
 - `release-trains state migrate` applies MIGRATIONS in order inside one write transaction
   (DDL is transactional on SQLite and PostgreSQL): a migration killed half-way leaves the old
   version, and two migrations at once run one after the other, the second finding nothing to
@@ -26,7 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import SchemaVersionError, StateError
+from ..errors import LockHeldError, SchemaVersionError, StateError
 from .db import Database, Tx, not_a_store
 from .tokens import TOKENS_TABLE
 
@@ -251,6 +254,23 @@ def _table(db: Database, name: str) -> str:
     return next(s for s in TABLES[db.kind] if re.match(rf"CREATE TABLE IF NOT EXISTS {name}\b", s))
 
 
+def _refuse_old_locks(db: Database, tx: Tx) -> None:
+    if "locks" not in db.tables(tx) or "holder" not in db.columns(tx, "locks"):
+        return
+    rows = tx.execute(
+        "SELECT train, holder, lock_id FROM locks GROUP BY train, holder, lock_id"
+        " ORDER BY train, lock_id"
+    ).fetchall()
+    if rows:
+        held = "; ".join(f"train {r[0]} by {r[1]} (lock {r[2]})" for r in rows)
+        raise LockHeldError(
+            f"the state store {db.where} holds locks written by an older release-trains: "
+            f"{held}. A run holding them would fail on the migrated store: let it finish, then "
+            "run `release-trains state migrate` again (--force: migrate anyway, when you know "
+            "those runs are dead; their locks become leases)"
+        )
+
+
 def _v2_to_v3(db: Database, tx: Tx) -> None:
     """API tokens (`release-trains token create`): one new table, nothing else changes."""
     tx.execute(TOKENS_TABLE)
@@ -271,7 +291,7 @@ class Migration:
         return self.from_version != self.to_version
 
 
-def migrate(db: Database) -> Migration:
+def migrate(db: Database, *, force: bool = False) -> Migration:
     """Bring the store to SCHEMA_VERSION in one write transaction (see the module's text)."""
     with db.tx() as tx:
         shape = inspect(db, tx)  # under the write lock: a concurrent migration has finished
@@ -279,6 +299,8 @@ def migrate(db: Database) -> Migration:
             return Migration(db.where, None, None)
         if shape.version > SCHEMA_VERSION:
             raise refuse_newer(db.where, shape.version)
+        if shape.version < SCHEMA_VERSION and not force:
+            _refuse_old_locks(db, tx)
         for step in MIGRATIONS[shape.version - 1 :]:
             step(db, tx)
         _set_version(tx, SCHEMA_VERSION)

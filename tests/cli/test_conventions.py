@@ -41,6 +41,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "token": ("token", "list"),
     # refused before binding: no token exists, so only 127.0.0.1 may be served
     "serve": ("serve", "--host", "0.0.0.0"),
+    "state": ("state", "migrate"),
 }
 
 

@@ -213,7 +213,9 @@ def test_a_killed_executors_lock_is_taken_over(tmp_path: Path, start) -> None:
     wait_for_calls(p, 1, proc=executor)
     dead_pid = executor.pid
     executor.kill()
-    locks = p.query("SELECT resource, lock_id, pid FROM locks")
+    locks = p.query(
+        "SELECT k.resource, k.lock_id, l.pid FROM locks k JOIN leases l ON l.lock_id = k.lock_id"
+    )
     assert {r[0] for r in locks} == {"train:T", "service:a", "service:b", "service:c"}, locks
     assert {r[2] for r in locks} == {dead_pid}
     lock_id = locks[0][1]
@@ -226,6 +228,7 @@ def test_a_killed_executors_lock_is_taken_over(tmp_path: Path, start) -> None:
     assert wrong.code == 2, wrong
     assert lock_id in wrong.err, wrong  # names the locks that are held
     assert len(p.query("SELECT * FROM locks")) == 4  # untouched
+    assert len(p.query("SELECT * FROM leases")) == 1  # one lease holds the four
 
     again = p.run("execute", TRAIN)
     assert again.code == 0, again
