@@ -4,15 +4,16 @@ or a store written by another process, is read as it is now)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from fastapi import Request
 
-from ..catalog import load_catalog
+from ..catalog import FILES, load_catalog
 from ..models import Catalog
 from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
 
@@ -23,12 +24,39 @@ class ServerContext:
     state_url: str | None
     clock: Callable[[], datetime]
     busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    _cache: dict[bool, tuple[tuple[object, ...], Catalog]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
 
     def catalog(self, *, services: bool = True) -> Catalog:
-        return load_catalog(self.root, services=services)
+        """The catalog as its files are now. Parsing and validating it is most of a request's
+        time, so the last one loaded is kept while none of its files changed (path, inode,
+        size and modification time of each: an edit, or an atomic replace, loads it again)."""
+        key = self._files_key()
+        with self._lock:
+            hit = self._cache.get(services)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        catalog = load_catalog(self.root, services=services)
+        with self._lock:
+            self._cache[services] = (key, catalog)
+        return catalog
+
+    def _files_key(self) -> tuple[object, ...]:
+        out: list[object] = []
+        for candidates in FILES.values():
+            for rel in candidates:
+                try:
+                    st = (self.root / rel).stat()
+                except OSError:
+                    out.append((rel, None))
+                    continue
+                out.append((rel, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(out)
 
     @contextmanager
     def reading(self) -> Iterator[Store | None]:

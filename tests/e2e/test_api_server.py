@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from e2e_support import TRAIN, Project, chain, child_env, make_project
 from helpers import closed_port, wait_until
 
@@ -476,3 +477,31 @@ def test_schemathesis_finds_no_server_error_and_every_answer_conforms(tmp_path: 
     statuses = re.findall(r'HTTP/1\.1" (\d{3})', log)
     assert statuses, log[-2000:]
     assert not [c for c in statuses if c.startswith("5") and c != "501"], log[-4000:]
+
+
+def test_a_catalog_edited_while_serving_is_read_as_it_is_now(tmp_path: Path) -> None:
+    """The server keeps the parsed catalog between requests only while its files are
+    unchanged: an edit (here an atomic replace, as editors and deploy tools do) shows at once."""
+    project = make_project(tmp_path, services=chain(["a"]))
+    tokens = make_tokens(project)
+    s = serve(project)
+    s.tokens = tokens
+    trains = project.root / "catalog" / "release-trains.yaml"
+    try:
+        with s.client("viewer") as c:
+            assert (
+                c.get(f"{API}/release-trains/{TRAIN}").json()["definition"].get("description")
+                is None
+            )
+            assert c.get(f"{API}/release-trains/{TRAIN}").status_code == 200  # cached now
+            doc = yaml.safe_load(trains.read_text(encoding="utf-8"))
+            doc["trains"][0]["description"] = "edited while serving"
+            tmp = trains.with_suffix(".tmp")
+            tmp.write_text(yaml.safe_dump(doc), encoding="utf-8")
+            tmp.replace(trains)
+            one = c.get(f"{API}/release-trains/{TRAIN}").json()
+            assert one["definition"]["description"] == "edited while serving"
+            status = c.get(f"{API}/release-trains/{TRAIN}/status").json()
+            assert status["description"] == "edited while serving"
+    finally:
+        assert s.stop() == 0
