@@ -505,3 +505,50 @@ def test_a_catalog_edited_while_serving_is_read_as_it_is_now(tmp_path: Path) -> 
             assert status["description"] == "edited while serving"
     finally:
         assert s.stop() == 0
+
+
+def test_fifty_clients_read_status_while_a_train_executes(tmp_path: Path) -> None:
+    """No error, no lock error, every answer a well-formed status document, while the
+    executor writes the same store."""
+    names = [f"s{i}" for i in range(6)]
+    project = make_project(tmp_path, services=chain(names), sleep_s=0.2)
+    tokens = make_tokens(project)
+    s = serve(project)
+    executor = subprocess.Popen(
+        project.argv("execute", TRAIN),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=child_env(),
+    )
+    bad: list[str] = []
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def client() -> None:
+        headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+        with httpx.Client(base_url=s.base, headers=headers, timeout=60) as c:
+            for _ in range(200):
+                r = c.get(f"{API}/release-trains/{TRAIN}/status")
+                ok = r.status_code == 200 and r.json().get("train") == TRAIN
+                with lock:
+                    if not ok:
+                        bad.append(f"{r.status_code} {r.text[:300]}")
+                    else:
+                        seen.add(r.json()["status"])
+                if executor.poll() is not None:
+                    return
+
+    try:
+        threads = [threading.Thread(target=client) for _ in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert executor.wait(timeout=120) == 0
+    finally:
+        if executor.poll() is None:
+            executor.kill()
+            executor.wait()
+        assert s.stop() == 0
+    assert not bad, bad[:5]
+    assert seen - {"completed"}, seen  # read while it ran, not only after
