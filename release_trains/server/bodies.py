@@ -68,9 +68,8 @@ class TrainUpdate(BaseModel):
     @field_validator("progress")
     @classmethod
     def _computed(cls, v: Any) -> Any:
-        if v is not None:
-            raise ValueError("progress cannot be set: it is computed from the released services")
-        return v
+        # runs only when the body has the key (a default is not validated): null included
+        raise ValueError("progress cannot be set: it is computed from the released services")
 
 
 class ServiceReport(Closed):

@@ -184,6 +184,8 @@ def install(app: FastAPI) -> None:
         detail = str(e.detail) if e.detail else TITLES.get(e.status_code, "error")
         if e.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
+        if e.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "the request body is not valid JSON (not UTF-8, or nested too deep)"
         code = EXIT_INPUT if e.status_code < 500 else EXIT_INTERNAL
         headers = dict(e.headers or {})
         if e.status_code == 405:

@@ -354,6 +354,12 @@ def test_bad_input_is_refused_and_nothing_is_written(server: Server) -> None:
         assert c.post(pause, content=chunks(), headers=json_h).status_code == 413
         form = c.post(pause, content=b"reason=x")
         assert form.status_code == 415
+        deep = c.post(pause, content=b"[" * 100_000 + b"]" * 100_000, headers=json_h)
+        assert deep.status_code == 400 and "not valid JSON" in deep.json()["detail"]
+        latin = c.post(pause, content=b'{"reason": "\xff"}', headers=json_h)
+        assert latin.status_code == 400
+        nulled = c.put(f"{API}/release-trains/U", json={"status": "paused", "progress": None})
+        assert nulled.status_code == 422 and "computed" in nulled.json()["detail"]
         for path in (
             f"{API}/release-trains/..%2F..%2Fetc%2Fpasswd/status",
             f"{API}/release-trains/%2E%2E/status",
