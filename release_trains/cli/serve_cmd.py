@@ -3,12 +3,14 @@ state store, on uvicorn."""
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from types import FrameType
 
 import click
 
-from ..errors import InputError
+from ..errors import InputError, NotNowError
 from .context import Options, examples, pass_options, utcnow
 from .state import busy_timeout_s, read_store
 
@@ -69,6 +71,7 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
             "create one first with `release-trains token create NAME --role admin`, or serve "
             "on 127.0.0.1"
         )
+    sock = listen(host, port)  # before anything is loaded: a busy port is exit 3 at once
     import uvicorn  # here: no other command loads the server stack
 
     _Server = _server_class()
@@ -88,11 +91,42 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+    click.echo(f"serving the API on http://{_url_host(host)}:{port}/ (Ctrl-C stops)", err=True)
     try:
-        _Server(config).run()
+        _Server(config).run(sockets=[sock])
     finally:
         stop()
+        sock.close()
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that an address in use or not ours is one clear
+    message (exit 3 / exit 2) instead of uvicorn's log line and exit 1."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise InputError(f"--host {host}: not an address of this machine ({e.strerror})") from e
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart right after a stop
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise NotNowError(
+                f"cannot listen on {host}:{port}: the port is in use (another serve?); "
+                "choose another with --port"
+            ) from e
+        raise InputError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _server_class() -> type:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -407,6 +408,11 @@ def test_serve_refuses_other_addresses_without_a_token(tmp_path: Path) -> None:
     assert not (project.root / "analysis" / "state").exists()  # nothing written either
     workers = project.run("serve", "--workers", "2")
     assert workers.code == 2 and "no workers" in workers.err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        taken = project.run("serve", "--port", str(busy.getsockname()[1]))
+    assert taken.code == 3 and "in use" in taken.err, taken
 
 
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
