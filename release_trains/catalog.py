@@ -591,6 +591,7 @@ def _train(
             health_check_threshold=rb.get("health_check_threshold"),
             triggers=triggers,
         ),
+        definition=t,
     )
 
 

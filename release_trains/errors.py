@@ -94,3 +94,19 @@ class LostLockError(NotNowError):
 
 class SchemaVersionError(NotNowError):
     """The state store's schema is not the one this release writes (newer, or not migrated)."""
+
+
+class UnknownTokenError(InputError):
+    """An API token name that does not exist."""
+
+
+class AuthenticationError(InputError):
+    """An API request without a valid token (none, unknown or revoked): HTTP 401."""
+
+
+class PermissionDeniedError(InputError):
+    """An API token whose role is too low for the request: HTTP 403."""
+
+
+class NotAvailableError(NotNowError):
+    """This server cannot do the request (no worker runs here to carry out runs): HTTP 503."""

@@ -103,6 +103,8 @@ class Train:
     estimated_duration_s: float | None = None
     start_time: str | None = None
     rollback: RollbackPolicy = RollbackPolicy()
+    # the train as written in its file (the API's GET .../{train} shows it); not compared
+    definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

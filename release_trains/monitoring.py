@@ -589,3 +589,55 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
             line += f": {s.error}"
         lines.append(line)
     return lines
+
+
+# --- one service --------------------------------------------------------------------------
+
+
+def service_status(catalog: Catalog, store: Store | None, service: str) -> dict[str, Any]:
+    """`GET /api/v1/services/{service}/status`: what runs now and the last release of it.
+
+    `version` is the deployer's answer, else the version the store recorded (None: nothing
+    known to run); `status` and `health` are those of its newest step in any run ("never
+    released" / "not verified" when no run had it). Unknown service: ResolutionError (exit 2)."""
+    from .catalog import resolve
+    from .planning import current_versions_for
+
+    name = resolve(catalog, service)
+    definition = catalog.services[name]
+    version = current_versions_for(catalog, store, [definition]).get(name)
+    steps = store.service_steps(name) if store else []
+    runs = {r.id: r for r in store.runs()} if store and steps else {}
+    newest = steps[-1] if steps else None
+    attempted = [s for s in steps if s.started_at is not None]
+    last = attempted[-1] if attempted else None
+    return {
+        "service": name,
+        "environment": catalog.config.environment,
+        "version": version,
+        "status": str(newest.status) if newest else "never released",
+        "health": newest.health if newest else "not verified",
+        "last_release": None
+        if last is None
+        else {
+            "train": runs[last.run_id].train if last.run_id in runs else None,
+            "run_id": last.run_id,
+            "from_version": last.from_version,
+            "to_version": last.to_version,
+            "finished_at": last.finished_at,
+        },
+    }
+
+
+def health_now(catalog: Catalog, service: str, *, now: datetime) -> dict[str, Any]:
+    """`GET /api/v1/monitoring/health/{service}`: the service's health check, run now."""
+    from .catalog import resolve
+
+    name = resolve(catalog, service)
+    health = health_probe(catalog)(catalog.services[name])
+    return {
+        "service": name,
+        "health": health.verdict,
+        "detail": health.detail,
+        "checked_at": now.isoformat(timespec="milliseconds"),
+    }

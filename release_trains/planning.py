@@ -27,6 +27,7 @@ from .yaml_io import dump_json, write_atomic
 
 if TYPE_CHECKING:  # signals.py costs ~10 ms to import; plans that read no signal never need it
     from .signals import Reading
+    from .state import Store
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,37 @@ def signal_reader(catalog: Catalog) -> Callable[[str], Reading | None]:
         return cache[name]
 
     return read
+
+
+def plan_for(catalog: Catalog, store: Store | None, train: str, *, now: datetime) -> Plan:
+    """The plan of `release-trains plan TRAIN` and `GET .../plan`: what runs now, and the
+    train's status from its latest run (nothing is written)."""
+    services = resolve_participants(catalog, find_train(catalog, train))
+    run = store.latest_run(train) if store else None
+    return plan_train(
+        catalog,
+        train,
+        now=now,
+        current_versions=current_versions_for(catalog, store, services),
+        status=run.status if run else None,
+    )
+
+
+def current_versions_for(
+    catalog: Catalog, store: Store | None, services: list[Service]
+) -> dict[str, str]:
+    """deployers.select.current_versions, without importing the deployers (start-up) where its
+    answer is known in advance: with no state store and only the local deployer, whose
+    environment lives in that store, nothing has been deployed, so nothing is running."""
+    if (
+        store is None
+        and catalog.config.deployer.get("type", "local") == "local"
+        and not any(s.release.get("deployer") for s in services)
+    ):
+        return {}
+    from .deployers.select import current_versions
+
+    return current_versions(catalog, store, services)
 
 
 def plan_train(

@@ -33,7 +33,7 @@ from .monitoring import (
     seconds_between,
     snapshot,
 )
-from .signals import Reading, read_signal
+from .signals import SIGNAL_EVENT, Reading, read_signal, service_signal_specs
 from .state import Store
 from .text import printable
 
@@ -216,6 +216,42 @@ def audit_records(root: Path, *, train: str | None, window: Window) -> list[dict
     ]
 
 
+def train_audit(root: Path, *, train: str | None, window: Window) -> list[dict[str, Any]]:
+    """`audit --json [--train T]` and `GET /api/v1/audit?train=T`: the records, and for a
+    train with none, a check that it exists (an empty answer would hide a typo: exit 2)."""
+    records = audit_records(root, train=train, window=window)
+    if train is not None and not records:
+        check_known_train(root, train)
+    return records
+
+
+def check_known_train(root: Path, train: str) -> None:
+    """A train with no record at all is fine when the catalog defines it (it never ran);
+    otherwise it is a typo, and an empty answer with exit 0 would hide it."""
+    from .catalog import load_catalog
+    from .errors import ReleaseTrainError, UnknownTrainError
+
+    everything = audit_records(root, train=None, window=Window(None, None))
+    known = {str(r["train"]) for r in everything}
+    if train in known:
+        return
+    note = ""
+    try:
+        catalog_trains = set(load_catalog(root, services=False).trains)
+    except ReleaseTrainError as e:
+        catalog_trains = set()
+        note = f" (the catalog could not be read: {str(e).splitlines()[0]})"
+    if train in catalog_trains:
+        return
+    import difflib  # only for this message
+
+    close = difflib.get_close_matches(train, sorted(known | catalog_trains), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownTrainError(
+        f"unknown train {train!r}: not in the catalog and no audit record names it{note}{hint}"
+    )
+
+
 def _audit(root: Path, train: str, window: Window) -> list[AuditEntry]:
     return [
         AuditEntry(
@@ -339,15 +375,10 @@ class ServiceReport:
 
 
 def metric_specs(catalog: Catalog, service: str) -> dict[str, Mapping[str, Any]]:
-    """Configured signals that measure a service (`error_rate`, `latency*`); the service's
-    own `release.signals` win over config ones of the same name."""
-    own = catalog.services[service].release.get("signals")
-    specs = {**catalog.config.signals, **(own if isinstance(own, Mapping) else {})}
-    return {
-        n: s
-        for n, s in specs.items()
-        if (n == "error_rate" or n.startswith("latency")) and isinstance(s, Mapping)
-    }
+    """Configured signals that measure a service (signals.service_signal_specs)."""
+    return service_signal_specs(
+        catalog.config.signals, catalog.services[service].release.get("signals")
+    )
 
 
 def service_report(
@@ -874,3 +905,49 @@ def _bar(service: str, kind: str, left: float, right: float, y: int, tip: str) -
         f'<rect class="bar {_e(kind)}" data-service="{_e(service)}" x="{left:.1f}" y="{y + 4}" '
         f'width="{width:.1f}" height="16"><title>{_e(tip)}</title></rect>'
     )
+
+
+# --- signal readings of one service (GET /api/v1/monitoring/performance/{service}) ----------
+
+
+def performance(
+    catalog: Catalog,
+    store: Store | None,
+    service: str,
+    *,
+    now: datetime,
+    read: Callable[[str, Mapping[str, Any]], Reading] | None = None,
+) -> dict[str, Any]:
+    """The service's signal readings, newest first: one reading now of each signal that
+    measures it (metric_specs; each bounded by its own timeout), then those recorded as
+    `signal` events during runs. A reading that failed has value None and its error."""
+    name = resolve(catalog, service)
+    fields = {"service": name, "environment": catalog.config.environment}
+    reader = read or (lambda n, spec: read_signal(n, spec, root=catalog.root, fields=fields))
+    taken = now.isoformat(timespec="milliseconds")
+    out: list[dict[str, Any]] = []
+    for metric, spec in sorted(metric_specs(catalog, name).items()):
+        r = reader(metric, spec)
+        out.append(
+            {"name": metric, "value": r.value, "read_at": taken, "source": r.source}
+            | ({"error": r.error} if r.error else {})
+        )
+    recorded = store.service_events(name) if store else []
+    for e in reversed(recorded):
+        if e.kind != SIGNAL_EVENT:
+            continue
+        try:
+            doc = json.loads(e.message)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and "name" in doc:
+            out.append(
+                {
+                    "name": str(doc["name"]),
+                    "value": doc.get("value"),
+                    "read_at": e.ts,
+                    "source": str(doc.get("source", "")),
+                    "run_id": e.run_id,
+                }
+            )
+    return {"service": name, "signals": out}

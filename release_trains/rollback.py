@@ -555,3 +555,73 @@ def _stop_executor(store: Store, run: Run, *, settings: Settings, timeout_s: flo
                 f"{lock.describe()}"
             )
         time.sleep(0.2)  # polling another process's progress, bounded by the deadline
+
+
+def document(
+    plan: RollbackPlan, result: RollbackResult | None, *, reason: str | None, dry_run: bool
+) -> dict[str, Any]:
+    """The `rollback --json` document (also the API's dry-run answer)."""
+
+    def outcome(name: str, action: str) -> str:
+        if result is None:
+            return "manual" if action == "manual" else "planned"
+        return result.outcomes.get(name, "not_started")
+
+    return {
+        "train": plan.run.train,
+        "run_id": plan.run.id,
+        "dry_run": dry_run,
+        "reason": reason,
+        "order": plan.order,
+        "waves": [list(w) for w in plan.waves],
+        "services": [s.to_json(outcome(s.service, s.action)) for s in plan.steps],
+        "refusals": list(plan.refusals),
+        "status": result.status if result else None,
+        "detail": result.reason if result else None,
+    }
+
+
+def rollback_status(store: Store | None, train: str) -> dict[str, Any] | None:
+    """The newest rollback of TRAIN (`GET .../rollback/status`), from the steps of the latest
+    run that rolled any service back; None if no run of it ever did.
+
+    `status`: rolling_back while a service's rollback has started and not finished;
+    else the run's status when the whole run went back (rolled_back) or the rollback failed
+    (failed); partially_rolled_back when a subset went back and the rest is still released.
+    `reason` is the one given for the newest rollback (its rollback-start event)."""
+    if store is None:
+        return None
+    for run in reversed(store.runs(train)):
+        back = [s for s in store.steps(run.id) if s.rollback_started_at]
+        if not back:
+            continue
+        reason = None
+        for e in store.events(run.id):
+            if e.kind == "rollback-start":
+                reason = e.message.removeprefix("reason: ").rsplit("; order: ", 1)[0]
+        in_flight = any(s.rollback_finished_at is None for s in back)
+        if in_flight:
+            status = "rolling_back"
+        elif str(run.status) in ("rolled_back", "failed"):
+            status = str(run.status)
+        else:
+            status = "partially_rolled_back"
+        finished = [s.rollback_finished_at for s in back if s.rollback_finished_at]
+        return {
+            "train": train,
+            "run_id": run.id,
+            "status": status,
+            "reason": reason,
+            "started_at": min(str(s.rollback_started_at) for s in back),
+            "finished_at": None if in_flight else max(finished, default=None),
+            "services": [
+                {
+                    "service": s.service,
+                    "from_version": s.to_version,  # a rollback goes from the release...
+                    "to_version": s.from_version,  # ...back to what ran before (None: undeploy)
+                    "outcome": str(s.status),
+                }
+                for s in back
+            ],
+        }
+    return None

@@ -58,6 +58,32 @@ class Reading:
     error: str | None = None
 
 
+# The event a run records for each reading of a service's signals once it is released; its
+# message is {"name", "value", "source"} (and "error" when the read failed) as JSON.
+SIGNAL_EVENT = "signal"
+
+
+def service_signal_specs(
+    config_signals: Mapping[str, Any], own: Any
+) -> dict[str, Mapping[str, Any]]:
+    """Configured signals that measure a service (`error_rate`, `latency*`); the service's
+    own `release.signals` win over config ones of the same name."""
+    specs = {**config_signals, **(own if isinstance(own, Mapping) else {})}
+    return {
+        n: s
+        for n, s in specs.items()
+        if (n == "error_rate" or n.startswith("latency")) and isinstance(s, Mapping)
+    }
+
+
+def reading_event(reading: Reading) -> str:
+    """The message of a SIGNAL_EVENT for `reading`."""
+    doc: dict[str, Any] = {"name": reading.name, "value": reading.value, "source": reading.source}
+    if reading.error:
+        doc["error"] = reading.error
+    return json.dumps(doc, ensure_ascii=False, default=str)
+
+
 def read_signal(
     name: str,
     spec: Mapping[str, Any],

@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from .. import audit
-from ..errors import EXIT_NO, EXIT_OK, ReleaseTrainError, UnknownTrainError
-from ..reporting import Window, audit_records, detail_text
+from ..errors import EXIT_NO, EXIT_OK
+from ..reporting import Window, detail_text, train_audit
 from ..text import printable
 from .complete import complete_train
 from .context import Options, console, examples, is_tty, pass_options, print_json, utcnow
@@ -43,9 +43,7 @@ def command(
     if verify:
         return _verify(opts, as_json=as_json)
     window = Window.of(since, now=utcnow())
-    records = audit_records(opts.root, train=train, window=window)
-    if train is not None and not records:
-        _check_known(opts, train)
+    records = train_audit(opts.root, train=train, window=window)
     if as_json:
         print_json(records)
     elif is_tty():
@@ -79,32 +77,6 @@ def _verify(opts: Options, *, as_json: bool) -> int:
     else:
         click.echo(printable(result.message), err=not result.ok)
     return EXIT_OK if result.ok else EXIT_NO
-
-
-def _check_known(opts: Options, train: str) -> None:
-    """A train with no record at all is fine when the catalog defines it (it never ran);
-    otherwise it is a typo, and an empty answer with exit 0 would hide it."""
-    from ..catalog import load_catalog
-
-    everything = audit_records(opts.root, train=None, window=Window(None, None))
-    known = {str(r["train"]) for r in everything}
-    if train in known:
-        return
-    note = ""
-    try:
-        catalog_trains = set(load_catalog(opts.root, services=False).trains)
-    except ReleaseTrainError as e:
-        catalog_trains = set()
-        note = f" (the catalog could not be read: {str(e).splitlines()[0]})"
-    if train in catalog_trains:
-        return
-    import difflib  # only for this message
-
-    close = difflib.get_close_matches(train, sorted(known | catalog_trains), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise UnknownTrainError(
-        f"unknown train {train!r}: not in the catalog and no audit record names it{note}{hint}"
-    )
 
 
 def _table(records: list[dict[str, Any]]) -> None:

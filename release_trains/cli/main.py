@@ -56,6 +56,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "state_cmd",
         "Manage the state store: migrate it to this release's schema, or copy it to another.",
     ),
+    "token": (
+        "token_cmd",
+        "Create, list and revoke the API's tokens (roles viewer < operator < admin).",
+    ),
+    "serve": ("serve_cmd", "Serve the REST API on 127.0.0.1 (any other address needs a token)."),
 }
 
 

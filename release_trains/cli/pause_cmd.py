@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .. import audit, lifecycle
+from .. import audit
 from ..catalog import load_catalog
-from ..errors import UnknownTrainError
 from ..identity import actor
+from ..pausing import pause_train
 from ..planning import find_train
-from ..state import is_stale
 from .complete import complete_train
 from .context import Options, examples, pass_options, print_json, utcnow
 from .params import Reason
@@ -29,60 +28,22 @@ from .state import write_store
 def command(opts: Options, train: str, reason: str, as_json: bool) -> int:
     """Stop TRAIN's executor before its next service; the train becomes `paused`."""
     catalog = load_catalog(opts.root)
-    find_train(catalog, train)
+    find_train(catalog, train)  # an unknown train creates no store
     store = write_store(opts)
     try:
-        run = store.latest_run(train)
-        if run is None:
-            raise UnknownTrainError(f"train {train!r} has never run: nothing to pause")
-        if run.status not in lifecycle.ACTIVE:
-            raise lifecycle.refuse(train, run.status, "pause")
-        who = actor()
-        now = utcnow().isoformat(timespec="milliseconds")
-        live = [
-            lk
-            for lk in store.locks(train)
-            if not is_stale(
-                lk, now_ts=utcnow().timestamp(), stale_after_s=catalog.config.lock_stale_after_s
-            )
-        ]
-        if live:
-            store.request_pause(run.id, f"{who}: {reason}")
-            message = "pause requested: the executor stops before its next service"
-            status: str = run.status
-        else:  # nobody runs it (the process died): pause it directly so it can be resumed
-            store.transition(
-                run.id,
-                expected=run.status,
-                new=lifecycle.RunStatus.PAUSED,
-                now=now,
-                reason=f"paused by {who}: {reason}",
-            )
-            message = "no executor is running this train; it is now paused"
-            status = "paused"
-        audit.append(
-            audit.path_for(opts.root),
-            store=store,
-            ts=now,
-            actor=who,
-            action="pause",
-            train=train,
-            service=None,
-            detail=reason,
+        doc = pause_train(
+            catalog,
+            store,
+            train,
+            reason=reason,
+            who=actor(),
+            now=utcnow(),
+            audit_path=audit.path_for(opts.root),
         )
     finally:
         store.close()
     if as_json:
-        print_json(
-            {
-                "train": train,
-                "run_id": run.id,
-                "requested": bool(live),
-                "status": status,
-                "reason": reason,
-                "message": message,
-            }
-        )
+        print_json(doc)
     else:
-        click.echo(message)
+        click.echo(doc["message"])
     return 0

@@ -11,14 +11,13 @@ import click
 
 from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
-from ..planning import Plan, plan_train, save_plan
+from ..planning import Plan, plan_for, save_plan
 from ..yaml_io import dump_json, write_atomic
 from .complete import complete_train
 from .context import Options, cell, console, examples, pass_options, print_json, utcnow
 from .render import duration, local_note, local_services, outcome_style
 
 if TYPE_CHECKING:
-    from ..models import Catalog, Service
     from ..state import Store
 
 
@@ -49,14 +48,7 @@ def command(
     store = _read_store(opts)
     try:
         services = resolve_participants(catalog, find_train(catalog, train))
-        run = store.latest_run(train) if store else None
-        plan = plan_train(
-            catalog,
-            train,
-            now=utcnow(),
-            current_versions=_current_versions(catalog, store, services),
-            status=run.status if run else None,
-        )
+        plan = plan_for(catalog, store, train, now=utcnow())
     finally:
         if store:
             store.close()
@@ -84,23 +76,6 @@ def _read_store(opts: Options) -> Store | None:
     from .state import read_store
 
     return read_store(opts)
-
-
-def _current_versions(
-    catalog: Catalog, store: Store | None, services: list[Service]
-) -> dict[str, str]:
-    """deployers.select.current_versions, without importing the deployers (start-up) where its
-    answer is known in advance: with no state store and only the local deployer, whose
-    environment lives in that store, nothing has been deployed, so nothing is running."""
-    if (
-        store is None
-        and catalog.config.deployer.get("type", "local") == "local"
-        and not any(s.release.get("deployer") for s in services)
-    ):
-        return {}
-    from ..deployers.select import current_versions
-
-    return current_versions(catalog, store, services)
 
 
 def show(plan: Plan, *, local: Sequence[str] = ()) -> None:

@@ -9,7 +9,7 @@ import click
 from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..identity import actor
-from ..rollback import RollbackPlan, RollbackResult, rollback_train
+from ..rollback import RollbackPlan, document, rollback_train
 from ..runtime import Settings
 from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
@@ -91,28 +91,6 @@ def command(
     if result is None:
         return EXIT_NO if plan.refusals and not force else EXIT_OK
     return EXIT_NO if result.status == "failed" else EXIT_OK  # a partial rollback keeps the status
-
-
-def document(
-    plan: RollbackPlan, result: RollbackResult | None, *, reason: str | None, dry_run: bool
-) -> dict[str, Any]:
-    def outcome(name: str, action: str) -> str:
-        if result is None:
-            return "manual" if action == "manual" else "planned"
-        return result.outcomes.get(name, "not_started")
-
-    return {
-        "train": plan.run.train,
-        "run_id": plan.run.id,
-        "dry_run": dry_run,
-        "reason": reason,
-        "order": plan.order,
-        "waves": [list(w) for w in plan.waves],
-        "services": [s.to_json(outcome(s.service, s.action)) for s in plan.steps],
-        "refusals": list(plan.refusals),
-        "status": result.status if result else None,
-        "detail": result.reason if result else None,
-    }
 
 
 def show(doc: dict[str, Any], plan: RollbackPlan) -> None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from ..deployers.base import Spawned, confirm
 from ..models import Service
+from ..signals import SIGNAL_EVENT, read_signal, reading_event, service_signal_specs
 from ..state import Step
 from .context import RunContext
 from .verification import health
@@ -98,7 +99,21 @@ def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
         finished_at=ctx.now(),
     )
     ctx.journal.event("released", f"{to} ({verdict.detail})", service=name, audited=True)
+    _record_signals(ctx, name)
     return True
+
+
+def _record_signals(ctx: RunContext, name: str) -> None:
+    """One reading of each signal that measures the released service (error rate, latency),
+    kept as `signal` events: its performance history (GET /api/v1/monitoring/performance/S).
+    Each read is bounded by its own timeout; a failed read is recorded with its error and
+    never fails the release."""
+    service = ctx.catalog.services[name]
+    specs = service_signal_specs(ctx.catalog.config.signals, service.release.get("signals"))
+    fields = {"service": name, "environment": ctx.environment, "train": ctx.name}
+    for metric, spec in sorted(specs.items()):
+        reading = read_signal(metric, spec, root=ctx.catalog.root, fields=fields)
+        ctx.journal.event(SIGNAL_EVENT, reading_event(reading), service=name)
 
 
 def _recorder(ctx: RunContext, name: str) -> Spawned:

@@ -6,7 +6,8 @@ a busy timeout). A new store appears complete or not at all, a file that is not 
 refused unwritten (exit 2), and a store of another schema version is handled as schema.py
 says. Everything the executor, monitoring and rollback need goes through the methods of
 `Store`, grouped by what they hold: runs.py (runs, steps, the one status writer
-`transition`), locks.py (leases and fencing), history.py (events, versions, the audit anchor).
+`transition`), locks.py (leases and fencing), history.py (events, versions, the audit anchor),
+tokens.py (API tokens).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .locks import LocksMixin, is_stale, pid_alive, this_host
 from .records import STEP_COLUMNS, Event, Lock, Run, Step
 from .runs import Latest, RunsMixin
 from .schema import SCHEMA_VERSION, Migration
+from .tokens import TokenRecord, TokensMixin
 from .url import default_path, path_from_url
 from .url import parse as parse_url
 
@@ -38,6 +40,7 @@ __all__ = [
     "Run",
     "Step",
     "Store",
+    "TokenRecord",
     "default_path",
     "is_stale",
     "migrate_store",
@@ -50,7 +53,7 @@ __all__ = [
 ]
 
 
-class Store(RunsMixin, LocksMixin, HistoryMixin):
+class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin):
     """One open state store (see the modules of its parts)."""
 
 

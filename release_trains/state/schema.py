@@ -3,7 +3,8 @@
 Versions: 1 is every store written before versions were recorded (release 0.1.0 and the
 releases up to issue 10: no `meta` table); 2 adds `meta`, the step columns of in-flight
 deploys, the audit anchor, and leases (`leases` holds one row per lock holder, `locks` one row
-per locked resource pointing at its lease, so a heartbeat writes one row).
+per locked resource pointing at its lease, so a heartbeat writes one row); 3 adds `tokens`
+(the API's tokens, only hashes of their secrets).
 
 What opening a store of another version does, chosen for a store that several machines and
 releases share, where a schema change must be a decision and never a side effect:
@@ -30,8 +31,9 @@ from dataclasses import dataclass
 
 from ..errors import LockHeldError, SchemaVersionError, StateError
 from .db import Database, Tx, not_a_store
+from .tokens import TOKENS_TABLE
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Only the CREATE TABLE statements differ per backend (the id columns); indexes are shared.
 _SQLITE_TABLES = """
@@ -138,9 +140,10 @@ def _postgres_tables(sqlite: str) -> str:
 
 
 # backend kind -> its CREATE TABLE statements
+# `tokens` (state/tokens.py) keeps its own statement beside its methods.
 TABLES: dict[str, tuple[str, ...]] = {
-    "sqlite": _statements(_SQLITE_TABLES),
-    "postgresql": _statements(_postgres_tables(_SQLITE_TABLES)),
+    "sqlite": (*_statements(_SQLITE_TABLES), TOKENS_TABLE),
+    "postgresql": (*_statements(_postgres_tables(_SQLITE_TABLES)), _postgres_tables(TOKENS_TABLE)),
 }
 
 # The tables and columns that make a store a release-trains store: those every version has
@@ -286,7 +289,12 @@ def _refuse_old_locks(db: Database, tx: Tx) -> None:
         )
 
 
-MIGRATIONS: tuple[Callable[[Database, Tx], None], ...] = (_v1_to_v2,)
+def _v2_to_v3(db: Database, tx: Tx) -> None:
+    """API tokens (`release-trains token create`): one new table, nothing else changes."""
+    tx.execute(_postgres_tables(TOKENS_TABLE) if db.kind == "postgresql" else TOKENS_TABLE)
+
+
+MIGRATIONS: tuple[Callable[[Database, Tx], None], ...] = (_v1_to_v2, _v2_to_v3)
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 

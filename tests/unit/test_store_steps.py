@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from release_trains.state import Step, migrate_store, open_store
+from release_trains.state import SCHEMA_VERSION, Step, migrate_store, open_store
 
 # The runs and steps tables as release 0.1.0 created them (no deploy_* columns).
 OLD_STEPS = """
@@ -67,7 +67,11 @@ def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: P
     finally:
         store.close()
     again = migrate_store(str(path), tmp_path)  # migrating again changes nothing
-    assert (again.from_version, again.to_version, again.changed) == (2, 2, False)
+    assert (again.from_version, again.to_version, again.changed) == (
+        SCHEMA_VERSION,
+        SCHEMA_VERSION,
+        False,
+    )
 
 
 def test_a_cleared_record_is_no_longer_in_flight(tmp_path: Path) -> None:

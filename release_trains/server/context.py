@@ -1,0 +1,87 @@
+"""What every route needs: the project root, the state store URL and the clock, given to
+create_app once; the catalog and the store are opened per request (a catalog edited on disk,
+or a store written by another process, is read as it is now)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import Request
+
+from ..catalog import FILES, load_catalog
+from ..models import Catalog
+from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    root: Path
+    state_url: str | None
+    clock: Callable[[], datetime]
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    _cache: dict[bool, tuple[tuple[object, ...], Catalog]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def catalog(self, *, services: bool = True) -> Catalog:
+        """The catalog as its files are now. Parsing and validating it is most of a request's
+        time, so the last one loaded is kept while none of its files changed (path, inode,
+        size and modification time of each: an edit, or an atomic replace, loads it again)."""
+        key = self._files_key()
+        with self._lock:
+            hit = self._cache.get(services)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        catalog = load_catalog(self.root, services=services)
+        with self._lock:
+            self._cache[services] = (key, catalog)
+        return catalog
+
+    def _files_key(self) -> tuple[object, ...]:
+        out: list[object] = []
+        for candidates in FILES.values():
+            for rel in candidates:
+                try:
+                    st = (self.root / rel).stat()
+                except OSError:
+                    out.append((rel, None))
+                    continue
+                out.append((rel, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(out)
+
+    @contextmanager
+    def reading(self) -> Iterator[Store | None]:
+        """The store for reading; None when nothing was ever written (nothing is created)."""
+        store = open_store(
+            self.state_url, self.root, create=False, busy_timeout_s=self.busy_timeout_s
+        )
+        try:
+            yield store
+        finally:
+            if store is not None:
+                store.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        store = open_store(
+            self.state_url, self.root, create=True, busy_timeout_s=self.busy_timeout_s
+        )
+        assert store is not None
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def context_of(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.context
+    return ctx

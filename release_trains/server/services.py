@@ -1,0 +1,58 @@
+"""/api/v1/services/{service}/status: what runs now, and the service's last release."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from ..catalog import resolve
+from ..errors import NotAvailableError
+from ..monitoring import service_status
+from . import schemas
+from .auth import Operator, Viewer
+from .bodies import ServiceReport
+from .context import context_of
+from .docs import document, errors
+
+router = APIRouter(prefix="/api/v1/services", tags=["services"])
+
+ServiceName = Annotated[
+    str, Path(min_length=1, max_length=200, description="A service name or alias.")
+]
+
+
+@router.get(
+    "/{service}/status",
+    summary="The service's version, status, health and last release",
+    responses={
+        **document(
+            "`{service, environment, version, status, health, last_release: {train, run_id, "
+            "from_version, to_version, finished_at} | null}`",
+            schemas.ServiceStatus,
+        ),
+        **errors(404),
+    },
+)
+def get_status(request: Request, service: ServiceName, who: Viewer) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    with ctx.reading() as store:
+        return JSONResponse(service_status(catalog, store, service))
+
+
+@router.put(
+    "/{service}/status",
+    summary="An external pipeline reports a deploy (the `external` deployer)",
+    status_code=202,
+    responses={**errors(404, 501, body=True)},
+)
+def put_status(
+    request: Request, service: ServiceName, who: Operator, body: ServiceReport
+) -> JSONResponse:
+    resolve(context_of(request).catalog(), service)
+    raise NotAvailableError(
+        "this server has no `external` deployer waiting for reports: services are deployed by "
+        "their configured deployer"
+    )

@@ -1,0 +1,284 @@
+"""/api/v1/release-trains: the trains, their status and plan, and what can be done to them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Request
+from fastapi.responses import JSONResponse, Response
+
+from .. import audit
+from ..errors import NotAvailableError, NotNowError
+from ..executor import dry_run as dry_run_steps
+from ..monitoring import snapshot, summaries
+from ..pausing import pause_train
+from ..planning import find_train, plan_for
+from ..rollback import document as rollback_document
+from ..rollback import rollback_status, rollback_train
+from . import schemas
+from .auth import Admin, Operator, Viewer
+from .bodies import ExecuteBody, PauseBody, ResumeBody, RollbackBody, TrainUpdate
+from .context import context_of
+from .docs import document, errors
+
+router = APIRouter(prefix="/api/v1/release-trains", tags=["release trains"])
+
+TrainName = Annotated[str, Path(min_length=1, max_length=200, description="The train's name.")]
+
+WORKERS = (
+    "runs started through the API are carried out by workers, and this server runs none: "
+    "start it on the command line with `release-trains {verb} {train}`"
+)
+
+
+@router.get(
+    "",
+    summary="Every train with its status and progress (`status --json` without a train)",
+    responses={**document("`{trains: [...]}`", schemas.TrainList), **errors()},
+)
+def list_trains(request: Request, who: Viewer) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog(services=False)
+    with ctx.reading() as store:
+        rows = summaries(catalog, store, now=ctx.now())
+    return JSONResponse({"trains": [r.to_json() for r in rows]})
+
+
+@router.post(
+    "",
+    summary="Create a train from a JSON definition",
+    status_code=201,
+    responses={
+        **document('`{train, source: "api"}`', schemas.TrainDefinition, status=201),
+        **errors(409, 501, body=True),
+    },
+)
+def create_train(
+    request: Request,
+    who: Admin,
+    definition: Annotated[dict[str, Any], Body(description="The YAML train schema, as JSON.")],
+) -> JSONResponse:
+    ctx = context_of(request)
+    name = definition.get("name")
+    if isinstance(name, str) and name in ctx.catalog(services=False).trains:
+        raise NotNowError(
+            f"a train named {name!r} exists in the catalog: edit catalog/release-trains.yaml"
+        )
+    raise NotAvailableError(
+        "trains defined through the API are not stored by this server: add the train to "
+        "catalog/release-trains.yaml"
+    )
+
+
+@router.get(
+    "/{train}",
+    summary="The train's definition and where it comes from",
+    responses={
+        **document('`{train, source: "catalog", definition}`', schemas.TrainDefinition),
+        **errors(404),
+    },
+)
+def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
+    t = find_train(context_of(request).catalog(services=False), train)
+    return JSONResponse({"train": t.name, "source": "catalog", "definition": dict(t.definition)})
+
+
+@router.put(
+    "/{train}",
+    summary="Start, resume or pause a run (`{status}`), or change an API train's definition",
+    status_code=202,
+    responses={
+        **document("`{train, run_id, ...}`: the pause document", schemas.PauseDoc, status=202),
+        **errors(404, 409, 501, body=True),
+    },
+)
+def put_train(request: Request, train: TrainName, who: Operator, body: TrainUpdate) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    find_train(catalog, train)
+    definition = set(body.model_fields_set | set(body.model_extra or {})) - {"status", "reason"}
+    if definition:
+        raise NotNowError(
+            f"train {train!r} is a catalog train: edit catalog/release-trains.yaml to change it"
+        )
+    if body.status == "paused":
+        return _pause(request, train, who.actor, body.reason or "paused by an operator")
+    if body.status == "executing":
+        raise NotAvailableError(WORKERS.format(verb="execute", train=train))
+    raise NotNowError(f"nothing to do: give `status` (executing or paused) for train {train!r}")
+
+
+@router.delete(
+    "/{train}",
+    summary="Remove a train created through the API",
+    status_code=204,
+    responses={**errors(404, 409)},
+)
+def delete_train(request: Request, train: TrainName, who: Admin) -> Response:
+    find_train(context_of(request).catalog(services=False), train)
+    raise NotNowError(
+        f"train {train!r} is a catalog train: remove it from catalog/release-trains.yaml"
+    )
+
+
+@router.get(
+    "/{train}/status",
+    summary="Where the train is now (`status TRAIN --json`)",
+    responses={**document("The `status --json` document.", schemas.Status), **errors(404)},
+)
+def train_status(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
+    return JSONResponse(_snapshot(request, train))
+
+
+def _snapshot(request: Request, train: str) -> dict[str, Any]:
+    ctx = context_of(request)
+    with ctx.reading() as store:
+        from ..monitoring import stored_plan
+
+        run = store.latest_run(train) if store is not None else None
+        catalog = ctx.catalog(services=stored_plan(run) is None)
+        return snapshot(catalog, store, train, now=ctx.now()).to_json()
+
+
+@router.get(
+    "/{train}/plan",
+    summary="The train's plan (`plan TRAIN --json --dry-run`: nothing is written)",
+    responses={**document("The `plan --json` document.", schemas.PlanDoc), **errors(404)},
+)
+def train_plan(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    with ctx.reading() as store:
+        plan = plan_for(catalog, store, train, now=ctx.now())
+    return JSONResponse(plan.to_json())
+
+
+@router.post(
+    "/{train}/execute",
+    summary="Release the train; with dry_run, the exact steps (`execute --dry-run --json`)",
+    responses={
+        **document("With `dry_run`: the `execute --dry-run --json` document.", schemas.DryRun),
+        **document(
+            "`{train, run_id}`: the run is queued for a worker.", schemas.Queued, status=202
+        ),
+        **errors(404, 409, 501, body=True),
+    },
+)
+def execute(request: Request, train: TrainName, who: Operator, body: ExecuteBody) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    find_train(catalog, train)
+    if not body.dry_run:
+        raise NotAvailableError(WORKERS.format(verb="execute", train=train))
+    with ctx.reading() as store:
+        return JSONResponse(dry_run_steps(catalog, store, train, clock=ctx.clock))
+
+
+@router.post(
+    "/{train}/pause",
+    summary="Stop the train's executor before its next service (`pause --json`)",
+    status_code=202,
+    responses={
+        **document("The `pause --json` document.", schemas.PauseDoc, status=202),
+        **errors(404, 409, body=True),
+    },
+)
+def pause(request: Request, train: TrainName, who: Operator, body: PauseBody) -> JSONResponse:
+    return _pause(request, train, who.actor, body.reason)
+
+
+def _pause(request: Request, train: str, actor: str, reason: str) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    find_train(catalog, train)  # an unknown train creates no store
+    with ctx.writing() as store:
+        doc = pause_train(
+            catalog,
+            store,
+            train,
+            reason=reason,
+            who=actor,
+            now=ctx.now(),
+            audit_path=audit.path_for(ctx.root),
+        )
+    return JSONResponse(doc, status_code=202)
+
+
+@router.post(
+    "/{train}/resume",
+    summary="Resume a paused train from its persisted steps",
+    status_code=202,
+    responses={
+        **document("`{train, run_id}`", schemas.Queued, status=202),
+        **errors(404, 409, 501, body=True),
+    },
+)
+def resume(request: Request, train: TrainName, who: Operator, body: ResumeBody) -> JSONResponse:
+    find_train(context_of(request).catalog(services=False), train)
+    raise NotAvailableError(WORKERS.format(verb="resume", train=train))
+
+
+@router.post(
+    "/{train}/rollback",
+    summary="Roll the train back, dependents first; with dry_run, the plan (`rollback --json`)",
+    responses={
+        **document(
+            "With `dry_run`: the `rollback --dry-run --json` document.", schemas.RollbackDoc
+        ),
+        **document(
+            "`{train, run_id}`: the rollback is queued for a worker.", schemas.Queued, status=202
+        ),
+        **errors(404, 409, 501, body=True),
+    },
+)
+def rollback(request: Request, train: TrainName, who: Operator, body: RollbackBody) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    find_train(catalog, train)
+    if not body.dry_run:
+        if body.reason is None:
+            from ..errors import InputError
+
+            raise InputError(
+                "reason is required: say why you roll back (it lands in the audit log)"
+            )
+        raise NotAvailableError(WORKERS.format(verb="rollback", train=train) + " --reason ...")
+    from ..executor import Settings
+
+    settings = Settings(clock=ctx.clock, who=who.actor, echo=None)
+    with ctx.reading() as store:
+        plan, result = rollback_train(
+            catalog,
+            store,
+            train,
+            settings=settings,
+            reason=body.reason or "",
+            only=body.services or None,
+            force=body.force,
+            dry_run=True,
+        )
+    return JSONResponse(rollback_document(plan, result, reason=body.reason, dry_run=True))
+
+
+@router.get(
+    "/{train}/rollback/status",
+    summary="The train's newest rollback",
+    responses={
+        **document(
+            "`{train, run_id, status, reason, started_at, finished_at, services: [{service, "
+            "from_version, to_version, outcome}]}`",
+            schemas.RollbackStatus,
+        ),
+        **errors(404),
+    },
+)
+def get_rollback_status(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
+    ctx = context_of(request)
+    find_train(ctx.catalog(services=False), train)
+    with ctx.reading() as store:
+        doc = rollback_status(store, train)
+    if doc is None:
+        from ..errors import UnknownTrainError
+
+        raise UnknownTrainError(f"train {train!r} was never rolled back")
+    return JSONResponse(doc)
