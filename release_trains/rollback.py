@@ -20,7 +20,7 @@ from .deployers.base import DeployRequest, Spawned, confirm
 from .deployers.select import deployer_for
 from .errors import InputError, LockHeldError, RefusedError, ResolutionError
 from .gates import Health
-from .inflight import await_deploys_in_flight
+from .inflight import await_deploys_in_flight, check_declarations
 from .journal import Journal
 from .leases import Lease
 from .lifecycle import RunStatus
@@ -359,8 +359,10 @@ def rollback_train(
             catalog, lease, t, settings=settings, reason=reason, only=only, force=force,
             journal=journal, timeout_s=timeout_s,
         )  # fmt: skip
-    _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
     names = [s.service for s in store.steps(run.id)]
+    in_catalog = [catalog.services[n] for n in names if n in catalog.services]
+    check_declarations(store, in_catalog, settings=settings)
+    _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
     with Lease(
         store=store,
         train=train,
@@ -376,9 +378,9 @@ def rollback_train(
         await_deploys_in_flight(
             catalog,
             own,
-            [catalog.services[n] for n in names if n in catalog.services],
-            here=settings.host,
-            echo=settings.echo,
+            in_catalog,
+            settings=settings,
+            again=f"release-trains rollback {train} --reason '...'",
         )
         return _under_lease(
             catalog, own, t, settings=settings, reason=reason, only=only, force=force,

@@ -21,6 +21,9 @@ class Settings:
     stop: threading.Event = field(default_factory=threading.Event)  # SIGTERM / Ctrl-C
     sleep: Callable[[float], None] | None = None
     host: str = field(default_factory=host)  # this machine, as locks and deploys record it
+    # Services whose deploy recorded on another host the operator declares ended
+    # (`--deploy-ended S`): it cannot be checked from here, so only they may say so.
+    deploys_ended: frozenset[str] = frozenset()
 
     def now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")

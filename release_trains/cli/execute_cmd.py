@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -14,15 +14,48 @@ from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
 from ..identity import actor
-from .complete import complete_train
+from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .live import LiveProgress
 from .render import local_note, local_services, outcome_style
 from .state import read_store, write_store
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def deploy_ended_option(f: F) -> F:
+    """`--deploy-ended S` of execute, resume and rollback: the operator's audited way past a
+    deploy recorded on another host, which cannot be checked from here (inflight.py)."""
+    return click.option(
+        "--deploy-ended",
+        "deploys_ended",
+        multiple=True,
+        metavar="SERVICE",
+        shell_complete=complete_service,
+        help=(
+            "Declare that the deploy of SERVICE recorded in flight on another host has ended "
+            "(that host is gone, or you checked it): recorded in the audit log with your name, "
+            "then the step is reconciled with what the deployer reports (repeatable)."
+        ),
+    )(f)
+
+
+def refuse_dry_run_declaration(deploys_ended: Sequence[str], *, dry_run: bool) -> None:
+    if dry_run and deploys_ended:
+        raise click.UsageError(
+            "--deploy-ended changes the state (it clears a deploy's record and writes an audit "
+            "record): it does not go with --dry-run"
+        )
+
 
 def run_train(
-    opts: Options, train: str, *, max_parallel: int | None, as_json: bool, resume_only: bool
+    opts: Options,
+    train: str,
+    *,
+    max_parallel: int | None,
+    as_json: bool,
+    resume_only: bool,
+    deploys_ended: Sequence[str] = (),
 ) -> int:
     catalog = load_catalog(opts.root)
     out = console(stderr=True)
@@ -31,6 +64,7 @@ def run_train(
         who=actor(),
         max_parallel=max_parallel or catalog.config.max_parallel,
         echo=None if as_json else (lambda line: out.print(line, markup=False, highlight=False)),
+        deploys_ended=frozenset(deploys_ended),
     )
     store = write_store(opts)
     previous = _stop_on_signals(settings.stop)
@@ -113,6 +147,7 @@ def show(outcome: RunOutcome, *, local: Sequence[str] = ()) -> None:
         "release-trains execute Q4-curve-upgrade --dry-run",
         "release-trains execute Q4-curve-upgrade",
         "release-trains execute Q4-curve-upgrade --max-parallel 2 --json > run.json",
+        "release-trains execute Q4-curve-upgrade --deploy-ended curve-service",
     ),
 )
 @click.argument("train", shell_complete=complete_train)
@@ -123,14 +158,28 @@ def show(outcome: RunOutcome, *, local: Sequence[str] = ()) -> None:
     default=None,
     help="Services released at once (default 1).",
 )
+@deploy_ended_option
 @pass_options
 def command(
-    opts: Options, train: str, dry_run: bool, max_parallel: int | None, as_json: bool
+    opts: Options,
+    train: str,
+    dry_run: bool,
+    max_parallel: int | None,
+    deploys_ended: tuple[str, ...],
+    as_json: bool,
 ) -> int:
     """Release TRAIN: 0 completed, 1 failed/paused/rolled back, 3 locked or not allowed now."""
+    refuse_dry_run_declaration(deploys_ended, dry_run=dry_run)
     if dry_run:
         return _dry_run(opts, train, as_json)
-    return run_train(opts, train, max_parallel=max_parallel, as_json=as_json, resume_only=False)
+    return run_train(
+        opts,
+        train,
+        max_parallel=max_parallel,
+        as_json=as_json,
+        resume_only=False,
+        deploys_ended=deploys_ended,
+    )
 
 
 def _dry_run(opts: Options, train: str, as_json: bool) -> int:

@@ -13,6 +13,7 @@ from ..rollback import RollbackPlan, document, rollback_train
 from ..runtime import Settings
 from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
+from .execute_cmd import deploy_ended_option, refuse_dry_run_declaration
 from .params import Reason
 from .state import read_store, write_store
 
@@ -45,6 +46,7 @@ from .state import read_store, write_store
     shell_complete=complete_service,
     help="Roll back only these services (repeatable; a name or alias, as in the train).",
 )
+@deploy_ended_option
 @pass_options
 def command(
     opts: Options,
@@ -53,6 +55,7 @@ def command(
     dry_run: bool,
     force: bool,
     services: tuple[str, ...],
+    deploys_ended: tuple[str, ...],
     as_json: bool,
 ) -> int:
     """Roll TRAIN back, dependents first: 0 rolled back, 1 failed or refused, 3 locked."""
@@ -61,12 +64,14 @@ def command(
             "--reason is required: say why you roll back (it lands in the audit log); "
             "--dry-run shows the plan without one"
         )
+    refuse_dry_run_declaration(deploys_ended, dry_run=dry_run)
     catalog = load_catalog(opts.root)
     out = console(stderr=True)
     settings = Settings(
         clock=utcnow,
         who=actor(),
         echo=None if as_json else (lambda line: out.print(line, markup=False, highlight=False)),
+        deploys_ended=frozenset(deploys_ended),
     )
     store = read_store(opts) if dry_run else write_store(opts)
     try:

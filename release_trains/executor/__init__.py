@@ -18,7 +18,7 @@ import os
 
 from .. import lifecycle
 from ..errors import NotNowError
-from ..inflight import await_deploys_in_flight
+from ..inflight import await_deploys_in_flight, check_declarations
 from ..journal import Journal
 from ..leases import Lease
 from ..lifecycle import RunStatus
@@ -54,6 +54,7 @@ def execute(
     train = find_train(catalog, train_name)
     services = resolve_participants(catalog, train)
     _refuse(train, store.latest_run(train.name), resume_only=resume_only)
+    check_declarations(store, services, settings=settings)
     lease = Lease(
         store=store,
         train=train.name,
@@ -67,7 +68,13 @@ def execute(
         echo=settings.echo,
     )
     with lease:
-        await_deploys_in_flight(catalog, lease, services, here=settings.host, echo=settings.echo)
+        await_deploys_in_flight(
+            catalog,
+            lease,
+            services,
+            settings=settings,
+            again=f"release-trains {'resume' if resume_only else 'execute'} {train.name}",
+        )
         # Read again under the lease: another process may have finished the train meanwhile.
         run = lease.store.latest_run(train.name)
         _refuse(train, run, resume_only=resume_only)

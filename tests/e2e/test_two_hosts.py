@@ -12,7 +12,8 @@ The deploy script takes ~0.5 s per service and records each call (deploy.record)
 and stops land while the holder verifies a service (a health command that blocks, once, while
 a flag file exists): no deploy command is then in flight on the stopped host, which the other
 host could not check from where it runs; the last test shows that case (inflight.py refuses
-it, naming the host where it can be checked).
+it, naming the host where it can be checked, until the operator declares it ended with
+`--deploy-ended`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from e2e_support import TARGET, TRAIN, Background, Project, chain, make_project, wait_for_calls
 from helpers import process_gone, wait_until, write_script
 
@@ -193,16 +195,25 @@ def _lease_host(p: Project) -> str | None:
     return str(rows[0]["host"]) if rows else None
 
 
+@pytest.mark.parametrize("carried_by", ["host-a", "host-b-declaring-it-ended"])
 def test_a_deploy_left_running_on_a_dead_host_is_not_guessed_at_from_another(
-    tmp_path: Path, start, postgres_db_url
+    tmp_path: Path, start, postgres_db_url, carried_by: str
 ) -> None:
     """Killed mid-deploy: host-b cannot tell whether host-a's deploy command still runs, so it
-    refuses (exit 3) naming the deploy and its host, deploying nothing; on host-a, where the
-    command's process group can be checked, execute carries the train on."""
+    refuses (exit 3) naming the deploy, its host and the flag that declares it ended,
+    deploying nothing. Then either execute on host-a, where the command's process group can be
+    checked, carries the train on; or, host-a gone for good, the operator on host-b declares
+    the deploy ended (`--deploy-ended s2`, audited with the actor) and host-b carries it on.
+    Either way s2 is reconciled (the deployer reports the target), not deployed again."""
     p = _project(tmp_path, postgres_db_url)
     hold = p.hold(HELD)
     a: Background = start(p, "execute", TRAIN, name="a", env=HOST_A)
-    wait_for_calls(p, 2, proc=a)  # s2's deploy under way (held)
+    wait_for_calls(p, 2, proc=a)  # s2's deploy under way (held) ...
+    wait_until(  # ... and recorded in flight (written just after the command starts)
+        lambda: p.query("SELECT service FROM steps WHERE deploy_pgid IS NOT NULL") == [(HELD,)],
+        timeout_s=15,
+        what=f"the deploy of {HELD} recorded in flight",
+    )
     a.kill()
     hold.unlink()  # the orphaned deploy finishes on its own
     _deploys_done(p)
@@ -212,9 +223,28 @@ def test_a_deploy_left_running_on_a_dead_host_is_not_guessed_at_from_another(
     assert refused.code == 3, refused
     assert HELD in refused.err and "host-a" in refused.err, refused
     assert "Traceback" not in refused.err
+    err = " ".join(refused.err.split())
+    assert f"release-trains execute {TRAIN} --deploy-ended {HELD}" in err, refused
     assert p.called() == [("s1", TARGET), (HELD, TARGET)], p.calls()
 
-    carried = p.run("execute", TRAIN, env=HOST_A)
+    if carried_by == "host-a":
+        carried = p.run("execute", TRAIN, env=HOST_A)
+    else:
+        carried = p.run("execute", TRAIN, "--deploy-ended", HELD, env=HOST_B)
     assert carried.code == 0, carried
     _once_each_in_order(p)  # s2 reconciled (the deployer reports the target), not redeployed
     assert p.run_status() == ("completed", None)
+    assert not p.query("SELECT * FROM steps WHERE deploy_pgid IS NOT NULL")
+    audited = p.run("audit", "--json", "--train", TRAIN)
+    assert audited.code == 0, audited
+    declared = [r for r in audited.json() if r["action"] == "deploy-declared-ended"]
+    if carried_by == "host-a":
+        assert declared == []  # checked on its own host: nothing to declare
+    else:
+        [record] = declared
+        assert record["actor"].endswith("@host-b") and record["service"] == HELD, record
+        detail = record["detail"]
+        assert (detail["host"], detail["service"], detail["run_id"]) == ("host-a", HELD, 1)
+        assert isinstance(detail["process_group"], int) and detail["started_at"], record
+        assert [e for e in p.events("deploy-declared-ended") if e[1] == HELD], p.events()
+    assert p.run("audit", "--verify").code == 0
