@@ -194,7 +194,7 @@ def train_report(
         snapshot=snap,
         runs=tuple(summaries),
         incidents=tuple(incidents),
-        audit=tuple(_audit(catalog.root, train, window)),
+        audit=tuple(_audit(catalog.root, store, train, window)),
         window=window,
         now=now,
     )
@@ -206,17 +206,21 @@ def _ends_badly(message: str) -> bool:
     return target.startswith(("failed", "rolled_back"))
 
 
-def audit_records(root: Path, *, train: str | None, window: Window) -> list[dict[str, Any]]:
-    """The audit log's records for `train` (None: every train) inside `window`; a line that
-    is not an audit record is bad input (exit 2) naming the file and line."""
-    return [
-        r
-        for r in audit.read(audit.path_for(root))
-        if (train is None or r["train"] == train) and window.holds(r["ts"])
-    ]
+def audit_records(
+    root: Path, store: Store | None, *, train: str | None, window: Window
+) -> list[dict[str, Any]]:
+    """The audit records for `train` (None: every train) inside `window`: the store's chain
+    when it holds one (every machine's records), else this machine's audit.log. A record that
+    is not an audit record is bad input (exit 2) naming the file and line, or the store and
+    record."""
+    if store is not None and store.has_audit_chain():
+        found = audit.from_store(store.audit_chain(train=train), where=store.where)
+    else:
+        found = audit.read(audit.path_for(root))
+    return [r for r in found if (train is None or r["train"] == train) and window.holds(r["ts"])]
 
 
-def _audit(root: Path, train: str, window: Window) -> list[AuditEntry]:
+def _audit(root: Path, store: Store | None, train: str, window: Window) -> list[AuditEntry]:
     return [
         AuditEntry(
             r["ts"],
@@ -225,7 +229,7 @@ def _audit(root: Path, train: str, window: Window) -> list[AuditEntry]:
             r["service"],
             detail_text(r["detail"]),
         )
-        for r in audit_records(root, train=train, window=window)
+        for r in audit_records(root, store, train=train, window=window)
     ]
 
 

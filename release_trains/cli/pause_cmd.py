@@ -7,7 +7,7 @@ import click
 from .. import audit, lifecycle
 from ..catalog import load_catalog
 from ..errors import UnknownTrainError
-from ..identity import actor
+from ..identity import actor, host
 from ..planning import find_train
 from ..state import is_stale
 from .complete import complete_train
@@ -63,6 +63,7 @@ def command(opts: Options, train: str, reason: str, as_json: bool) -> int:
         audit.append(
             audit.path_for(opts.root),
             store=store,
+            host=host(),
             ts=now,
             actor=who,
             action="pause",
