@@ -236,8 +236,8 @@ def _against(path: Path, chain: Sequence[AuditRecord], *, origin: str, where: st
             return broken(
                 lines,
                 lines,
-                f"a line before it was removed: {described(mine[skipped])}, written to this "
-                "file, is missing",
+                f"a line before it was removed or moved: {described(mine[skipped])}, written "
+                "to this file, is not there",
             )
         last = i
     tail = len(mine) - bisect.bisect_right(mine, last)
