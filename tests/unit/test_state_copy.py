@@ -102,6 +102,10 @@ def test_copy_keeps_everything_but_leases(
             train="V", status=RunStatus.PLANNING, actor="me", plan="{}", max_parallel=1, now=NOW
         )
         assert after.id == 8
+        # the next audit record extends the copied chain, with the next id
+        added = dst.append_audit(AuditEntry(NOW, "me@h", "note", "V", None, "x"), origin="h:/x")
+        chain = dst.audit_chain()
+        assert added.id == 4 and added.prev == chain[-2].hash and chain[-1] == added
         with dst.db.tx(write=False) as tx:
             assert tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     finally:
