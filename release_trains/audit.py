@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import InputError
+from .identity import host as this_host
 from .state.chain import FIELDS, Adoption, intact, parse_line
 from .state.chain import origin as chain_origin
 from .state.records import AuditEntry, AuditRecord, digest
@@ -109,7 +110,7 @@ def append(
     path: Path,
     *,
     store: ChainStore,
-    host: str,
+    host: str | None = None,
     ts: str,
     actor: str,
     action: str,
@@ -117,9 +118,10 @@ def append(
     service: str | None,
     detail: Any,
 ) -> AuditRecord:
-    """One record at the end of the store's chain, and its line in this machine's file."""
+    """One record at the end of the store's chain, and its line in this machine's file
+    (`host`: this machine as the records' origin names it; None: identity.host())."""
     entry = AuditEntry(ts, actor, action, train, service, detail)
-    origin = chain_origin(path, host=host)
+    origin = chain_origin(path, host=host if host is not None else this_host())
     record = write(path, lambda adopt: store.append_audit(entry, origin=origin, adopt=adopt))
     assert record is not None
     return record

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import audit
 from .errors import ReleaseTrainError
+from .identity import host as this_host
 from .state import AuditEntry, AuditRecord, Store
 from .state.chain import Adoption
 from .text import printable
@@ -39,7 +40,7 @@ class Journal:
         run_id: int,
         clock: Callable[[], datetime],
         who: str,
-        host: str,
+        host: str | None = None,
         echo: Callable[[str], None] | None = None,
     ) -> None:
         self.root = root
@@ -48,7 +49,8 @@ class Journal:
         self.run_id = run_id
         self.clock = clock
         self.who = who
-        self.origin = audit.origin_for(root, host=host)
+        # the machine its audit records come from (None: identity.host(), as Settings does)
+        self.origin = audit.origin_for(root, host=host if host is not None else this_host())
         self.echo = echo  # the CLI's progress printer, if any
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str, str | None, str]] | None = None  # see batch()

@@ -104,7 +104,7 @@ def migrate_store(
     *,
     busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
     force: bool = False,
-    host: str,
+    host: str | None = None,
 ) -> Migration:
     """Bring the store `url` names to SCHEMA_VERSION (`release-trains state migrate`); the
     audit.log under `root` (this machine's, on `host`) is imported into the store's audit
@@ -114,7 +114,8 @@ def migrate_store(
         return Migration(parse_url(url, root).shown, None, None)
     try:
         log = root / "analysis" / "reports" / "audit.log"
-        given = MigrationInput(audit_log=log, origin=chain.origin(log, host=host), force=force)
+        origin = chain.origin(log, host=host if host is not None else this_host())
+        given = MigrationInput(audit_log=log, origin=origin, force=force)
         return schema.migrate(db, force=force, given=given)
     finally:
         db.close()
