@@ -1,52 +1,70 @@
-"""The append-only audit log: one JSON object per line, each chained to the line before, the
-chain anchored in the state store.
+"""The audit trail: one chain of records in the state store, shared by every machine, and on
+each machine the file analysis/reports/audit.log holding a copy of the records written there.
 
-`prev` is the sha256 of the previous line's exact bytes ("" for the first). A chain alone
-cannot tell that its last line was edited (the next append would hash the edited line and so
-bless it) or that lines were cut off the end. So the state store keeps the anchor: the hash of
-the last line written and the number of lines. Each append chains to the anchor, not to what
-the file holds now, and moves the anchor on in the same critical section (under the file's
-exclusive lock, which also keeps concurrent processes from interleaving or forking the chain).
-`verify` then checks every line against the one before and the file's end against the anchor:
-an edit, removal or reordering anywhere, the last line included, and a cut-off end are named.
+The chain (state/chain.py, table audit_records): each record's `hash` is the sha256 of its
+canonical line (the JSON object of the contract: ts, actor, action, train, service, detail,
+prev) and its `prev` the hash of the record before it ("" for the first). Appending is one write
+transaction, serialised store-wide, that reads the last hash and inserts the record after it,
+so two machines writing at once extend one chain. The line this machine writes to its
+audit.log is that very record (same bytes, same prev), appended under the file's exclusive lock
+after the store committed; the file is a copy, not the truth. On one machine alone, each line's
+prev is the hash of the line before, as in every earlier release.
 
-What the anchor cannot see: someone who rewrites both the file and the anchor in the state
-store (whoever can write both can rewrite history), and lines written before the store had an
-anchor (an older release, or a new state store) up to the first append that adopts the file.
+`verify` (audit --verify) checks, with a store:
+- the store's chain: every record's hash recomputed from what it says, and every prev equal to
+  the hash of the record before it: an edited, removed or reordered record is named by id;
+- this machine's audit.log against the chain: every line must be a record of the chain (found
+  by its hash), in chain order, and every record written to this file (its `origin`, "host:
+  path") must be there: an edited line, one added by hand, a removed or reordered line and lines
+  cut off the end (the last line included) are named by file and line.
+Without a store (nothing ran yet) or with a store of schema 1 not migrated, the file is checked
+as a chain on its own, against the issue-10 anchor where that store has one.
+
+Old logs: `state migrate` (schema 1 -> 2) imports this machine's audit.log into the empty chain
+as found (prev and hash kept), so it verifies afterwards; a log whose own chain is broken (an
+edited, removed or reordered line, or against its issue-10 anchor an edited last line or a cut
+end) is refused with exit 2 naming the line, unless --force, which imports the records before
+the break (verify then names that line). A store whose chain is empty adopts the file the same
+way at its first record (a log kept beside a new store), without refusing: a record is never
+lost.
+
+What the chain cannot see: someone who can write to the database and rewrites the chain from
+some record on (each hash recomputed) or removes its last records. The machine that wrote the
+rewritten records still holds the original lines in its audit.log and its verify names them;
+other machines cannot tell. Records of another machine missing from its own file are that
+machine's to find. And a machine's file write that failed after the store committed (a full
+disk) shows as a cut line on that machine.
 """
 
 from __future__ import annotations
 
+import bisect
 import fcntl
-import hashlib
-import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import InputError
+from .identity import host as this_host
+from .state.chain import FIELDS, Adoption, intact, parse_line
+from .state.chain import origin as chain_origin
+from .state.records import AuditEntry, AuditRecord, digest
 
-READ_BACK = 64 * 1024  # enough to hold the last line; records are small
-# Every record has these keys; the values of all but `detail` have these types.
-FIELDS: dict[str, tuple[type, ...]] = {
-    "ts": (str,),
-    "actor": (str,),
-    "action": (str,),
-    "train": (str,),
-    "service": (str, type(None)),
-    "detail": (object,),
-    "prev": (str,),
-}
+__all__ = ["FIELDS", "AuditEntry", "AuditRecord", "digest", "parse_line"]
 
 
-class AnchorStore(Protocol):
-    """Where the anchor lives: the state store (release_trains.state.Store)."""
+class ChainStore(Protocol):
+    """Where the chain lives: the state store (release_trains.state.Store)."""
 
-    def audit_anchor(self) -> tuple[str, int] | None: ...
-
-    def set_audit_anchor(self, *, last_hash: str, count: int, now: str) -> None: ...
+    def append_audit(
+        self,
+        entry: AuditEntry,
+        *,
+        origin: str | None,
+        adopt: Callable[[], Adoption] | None = None,
+    ) -> AuditRecord: ...
 
 
 class AuditLogError(InputError):
@@ -57,59 +75,63 @@ def path_for(root: Path) -> Path:
     return root / "analysis" / "reports" / "audit.log"
 
 
-def digest(line: bytes | str) -> str:
-    data = line.encode("utf-8") if isinstance(line, str) else line
-    return hashlib.sha256(data).hexdigest()
+def origin_for(root: Path, *, host: str) -> str:
+    """The origin of the records this machine (`host`) writes to the audit.log under `root`."""
+    return chain_origin(path_for(root), host=host)
+
+
+Commit = Callable[[Callable[[], Adoption]], AuditRecord | None]
+
+
+def write(path: Path, commit: Commit) -> AuditRecord | None:
+    """Under the file's exclusive lock: `commit` the record in the store (given how to adopt
+    this file into an empty chain), then append the committed record's line to the file.
+
+    The lock keeps this machine's processes appending in chain order. A commit that fails
+    (store busy, a lost lock) writes nothing to the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            record = commit(lambda: _adoption(f))
+            if record is None:
+                return None
+            size = f.seek(0, os.SEEK_END)
+            # A last line cut mid-way keeps its own line, so it shows as broken, not merged.
+            lead = b"\n" if size and _last_byte(f, size) != b"\n" else b""
+            f.write(lead + record.line() + b"\n")
+            f.flush()
+            return record
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def append(
     path: Path,
     *,
-    store: AnchorStore,
+    store: ChainStore,
+    host: str | None = None,
     ts: str,
     actor: str,
     action: str,
     train: str,
     service: str | None,
     detail: Any,
-) -> None:
-    """Write one record chained to the anchor, and move the anchor on to it.
+) -> AuditRecord:
+    """One record at the end of the store's chain, and its line in this machine's file
+    (`host`: this machine as the records' origin names it; None: identity.host())."""
+    entry = AuditEntry(ts, actor, action, train, service, detail)
+    origin = chain_origin(path, host=host if host is not None else this_host())
+    record = write(path, lambda adopt: store.append_audit(entry, origin=origin, adopt=adopt))
+    assert record is not None
+    return record
 
-    The record is written even when the file no longer matches its anchor (an audit record is
-    never lost); its `prev` is then the anchor's hash, so the break stays where `verify` finds
-    it instead of being blessed."""
-    record = {
-        "ts": ts,
-        "actor": actor,
-        "action": action,
-        "train": train,
-        "service": service,
-        "detail": detail,
-        "prev": "",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            anchor = store.audit_anchor()
-            # No anchor yet (a log of an older release, or a new state store): adopt the file.
-            prev, count = anchor if anchor is not None else _file_end(f)
-            record["prev"] = prev
-            line = json.dumps(record, ensure_ascii=False).encode("utf-8")
-            size = f.seek(0, os.SEEK_END)
-            # A last line cut mid-way keeps its own line, so it shows as broken, not merged.
-            lead = b"\n" if size and _last_byte(f, size) != b"\n" else b""
-            f.write(lead + line + b"\n")
-            f.flush()
-            try:
-                store.set_audit_anchor(last_hash=digest(line), count=count + 1, now=ts)
-            except BaseException:
-                # The anchor could not move (store busy): take the line back, so file and
-                # anchor stay in step and the caller's error says what happened.
-                f.truncate(size)
-                raise
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+
+def _adoption(f: Any) -> Adoption:
+    f.seek(0)
+    found = intact(raw.rstrip(b"\n") for raw in f)
+    f.seek(0, os.SEEK_END)
+    return found
 
 
 def _last_byte(f: Any, size: int) -> bytes:
@@ -119,23 +141,125 @@ def _last_byte(f: Any, size: int) -> bytes:
     return last
 
 
-def _file_end(f: Any) -> tuple[str, int]:
-    """The digest of the file's last line and its number of lines ("", 0 when empty)."""
-    f.seek(0)
-    count, last = 0, b""
-    for raw in f:
-        count += 1
-        last = raw.rstrip(b"\n")
-    return (digest(last) if count else ""), count
-
-
 @dataclass(frozen=True)
 class Verification:
     ok: bool
     lines: int
     bad_line: int | None = None
     message: str = ""
-    anchored: bool = False  # the state store held an anchor to check the end against
+    anchored: bool = False  # checked against the store (its chain, or an issue-10 anchor)
+    records: int = 0  # records in the store's chain
+    bad_record: int | None = None  # the id of the first bad record in the store
+
+
+def verify(path: Path, *, chain: Sequence[AuditRecord], origin: str, where: str) -> Verification:
+    """The store's chain, then this machine's file against it (see the module's text). An
+    empty chain (a store nothing was audited in yet) leaves the file to verify_file."""
+    if not chain:
+        found = verify_file(path, anchor=None)
+        if not found.ok or not found.lines:
+            return found
+        return Verification(
+            True,
+            found.lines,
+            message=f"{path}: {found.lines} records, chain intact (not in the state store yet: "
+            "its first record adopts this file)",
+        )
+    count = len(chain)
+    prev = ""
+    for r in chain:
+        why = ""
+        if digest(r.line()) != r.hash:
+            why = "edited in the store: its hash is not that of what it says"
+        elif r.prev != prev:
+            why = (
+                "chain broken: the record before it was edited, or records were removed or "
+                "reordered here"
+            )
+        if why:
+            message = f"{where}: audit record {r.id}: {why}"
+            return Verification(False, 0, None, message, True, count, r.id)
+        prev = r.hash
+    return _against(path, chain, origin=origin, where=where)
+
+
+def _against(path: Path, chain: Sequence[AuditRecord], *, origin: str, where: str) -> Verification:
+    """This machine's file against the (intact) chain of the store."""
+    count = len(chain)
+    place = {r.hash: i for i, r in enumerate(chain)}
+    mine = [i for i, r in enumerate(chain) if r.origin == origin]  # written to this file
+
+    def broken(line: int, lines: int, why: str) -> Verification:
+        return Verification(False, lines, line, f"{path}:{line}: {why}", True, count)
+
+    def described(i: int) -> str:
+        r = chain[i]
+        return f"record {r.id} ({r.ts} {r.action} {r.train})"
+
+    if not path.exists():
+        if mine:
+            return broken(
+                1,
+                0,
+                f"the audit log is missing; the store {where} holds {len(mine)} records "
+                "written to it",
+            )
+        return Verification(
+            True,
+            0,
+            message=f"{path}: no audit log on this machine; {where}: {count} records, chain intact",
+            anchored=True,
+            records=count,
+        )
+    last = -1
+    lines = 0
+    for lines, raw in _lines(path):
+        i = place.get(digest(raw))
+        if i is None:
+            record, why = parse_line(raw)
+            if record is None:
+                return broken(lines, lines, f"{why}: edited, or not written by release-trains")
+            return broken(
+                lines,
+                lines,
+                f"edited, or not written by release-trains: the store {where} holds no such "
+                "record"
+                + (" (or it was written before this machine used this store)" if last < 0 else ""),
+            )
+        if i <= last:
+            return broken(
+                lines,
+                lines,
+                f"out of order: the store has this record before line {lines - 1}'s "
+                "(lines were reordered)",
+            )
+        skipped = bisect.bisect_right(mine, last)
+        if skipped < len(mine) and mine[skipped] < i:
+            return broken(
+                lines,
+                lines,
+                f"a line before it was removed or moved: {described(mine[skipped])}, written "
+                "to this file, is not there",
+            )
+        last = i
+    tail = len(mine) - bisect.bisect_right(mine, last)
+    if tail:
+        first = lines + 1
+        cut = f"line {first} was" if tail == 1 else f"lines {first} to {lines + tail} were"
+        return broken(
+            first,
+            lines,
+            f"{cut} cut off the end: the store {where} holds {tail} more records written to "
+            f"this file, from {described(mine[len(mine) - tail])}",
+        )
+    return Verification(
+        True,
+        lines,
+        message=f"{path}: {lines} records, each in the store's chain; {where}: {count} records, "
+        "chain intact",
+        anchored=True,
+        records=count,
+    )
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -144,28 +268,9 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield number, raw.rstrip(b"\n")
 
 
-def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
-    """The record on one line, or None and what is wrong with it."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return None, f"not UTF-8 text (byte {e.start + 1})"
-    try:
-        record = json.loads(text)
-    except ValueError:  # JSONDecodeError, and numbers too large to convert
-        return None, "not a JSON record"
-    if not isinstance(record, dict):
-        return None, f"a JSON {type(record).__name__}, not a record (an object)"
-    for key, types in FIELDS.items():
-        if key not in record:
-            return None, f"no {key!r}"
-        if not isinstance(record[key], types):
-            return None, f"{key!r} is {json.dumps(record[key])[:40]}, not a text"
-    return record, ""
-
-
-def verify(path: Path, *, anchor: tuple[str, int] | None) -> Verification:
-    """Check every line's `prev` against the line before it, and the end against the anchor."""
+def verify_file(path: Path, *, anchor: tuple[str, int] | None) -> Verification:
+    """The file alone (no store, or one of schema 1): every line's `prev` against the line
+    before it, and the end against the issue-10 anchor if there is one."""
     anchored = anchor is not None
     want_hash, want_count = anchor if anchor is not None else ("", 0)
 
@@ -200,9 +305,8 @@ def verify(path: Path, *, anchor: tuple[str, int] | None) -> Verification:
         return Verification(
             True,
             count,
-            message=f"{path}: {count} records, chain intact (not anchored: the state store "
-            "holds no anchor yet, so lines cut off the end cannot be detected until the "
-            "next record is written)",
+            message=f"{path}: {count} records, chain intact (not in a state store, so lines "
+            "cut off the end cannot be detected until the next record is written)",
         )
     if count < want_count:
         cut = (
@@ -227,8 +331,27 @@ def verify(path: Path, *, anchor: tuple[str, int] | None) -> Verification:
             "between writing this line and anchoring it)",
         )
     return Verification(
-        True, count, message=f"{path}: {count} records, chain intact and anchored", anchored=True
+        True,
+        count,
+        message=f"{path}: {count} records, chain intact and anchored (a store of schema 1: run "
+        "`release-trains state migrate`)",
+        anchored=True,
     )
+
+
+def from_store(records: Sequence[AuditRecord], *, where: str) -> list[dict[str, Any]]:
+    """The store's records as audit.log's objects; AuditLogError (exit 2) naming the first
+    record whose detail is not JSON (edited in the database)."""
+    out = []
+    for r in records:
+        try:
+            out.append(r.fields())
+        except ValueError:
+            raise AuditLogError(
+                f"{where}: audit record {r.id}: its detail is not JSON, so it is not a record "
+                "release-trains wrote; check the chain with: release-trains audit --verify"
+            ) from None
+    return out
 
 
 def read(path: Path) -> list[dict[str, Any]]:

@@ -193,6 +193,7 @@ class Lease:
         audit.append(
             audit.path_for(self._audit_root),
             store=self.store,
+            host=self.host,
             ts=now,
             actor=self.holder,
             action="lock-takeover",

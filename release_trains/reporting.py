@@ -194,7 +194,7 @@ def train_report(
         snapshot=snap,
         runs=tuple(summaries),
         incidents=tuple(incidents),
-        audit=tuple(_audit(catalog.root, train, window)),
+        audit=tuple(_audit(catalog.root, store, train, window)),
         window=window,
         now=now,
     )
@@ -206,32 +206,38 @@ def _ends_badly(message: str) -> bool:
     return target.startswith(("failed", "rolled_back"))
 
 
-def audit_records(root: Path, *, train: str | None, window: Window) -> list[dict[str, Any]]:
-    """The audit log's records for `train` (None: every train) inside `window`; a line that
-    is not an audit record is bad input (exit 2) naming the file and line."""
-    return [
-        r
-        for r in audit.read(audit.path_for(root))
-        if (train is None or r["train"] == train) and window.holds(r["ts"])
-    ]
+def audit_records(
+    root: Path, store: Store | None, *, train: str | None, window: Window
+) -> list[dict[str, Any]]:
+    """The audit records for `train` (None: every train) inside `window`: the store's chain
+    when it holds one (every machine's records), else this machine's audit.log. A record that
+    is not an audit record is bad input (exit 2) naming the file and line, or the store and
+    record."""
+    if store is not None and store.has_audit_chain():
+        found = audit.from_store(store.audit_chain(train=train), where=store.where)
+    else:
+        found = audit.read(audit.path_for(root))
+    return [r for r in found if (train is None or r["train"] == train) and window.holds(r["ts"])]
 
 
-def train_audit(root: Path, *, train: str | None, window: Window) -> list[dict[str, Any]]:
+def train_audit(
+    root: Path, store: Store | None, *, train: str | None, window: Window
+) -> list[dict[str, Any]]:
     """`audit --json [--train T]` and `GET /api/v1/audit?train=T`: the records, and for a
     train with none, a check that it exists (an empty answer would hide a typo: exit 2)."""
-    records = audit_records(root, train=train, window=window)
+    records = audit_records(root, store, train=train, window=window)
     if train is not None and not records:
-        check_known_train(root, train)
+        check_known_train(root, store, train)
     return records
 
 
-def check_known_train(root: Path, train: str) -> None:
+def check_known_train(root: Path, store: Store | None, train: str) -> None:
     """A train with no record at all is fine when the catalog defines it (it never ran);
     otherwise it is a typo, and an empty answer with exit 0 would hide it."""
     from .catalog import load_catalog
     from .errors import ReleaseTrainError, UnknownTrainError
 
-    everything = audit_records(root, train=None, window=Window(None, None))
+    everything = audit_records(root, store, train=None, window=Window(None, None))
     known = {str(r["train"]) for r in everything}
     if train in known:
         return
@@ -252,7 +258,7 @@ def check_known_train(root: Path, train: str) -> None:
     )
 
 
-def _audit(root: Path, train: str, window: Window) -> list[AuditEntry]:
+def _audit(root: Path, store: Store | None, train: str, window: Window) -> list[AuditEntry]:
     return [
         AuditEntry(
             r["ts"],
@@ -261,7 +267,7 @@ def _audit(root: Path, train: str, window: Window) -> list[AuditEntry]:
             r["service"],
             detail_text(r["detail"]),
         )
-        for r in audit_records(root, train=train, window=window)
+        for r in audit_records(root, store, train=train, window=window)
     ]
 
 

@@ -415,6 +415,7 @@ def _under_lease(
             run_id=run.id,
             clock=settings.clock,
             who=settings.who,
+            host=settings.host,
             echo=settings.echo,
         )
     try:

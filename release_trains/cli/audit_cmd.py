@@ -1,4 +1,5 @@
-"""release-trains audit: read the audit log; --verify checks its hash chain and its anchor."""
+"""release-trains audit: the audit records (the store's chain; this machine's audit.log when
+there is no store yet); --verify checks the store's chain and this machine's file against it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 
 from .. import audit
 from ..errors import EXIT_NO, EXIT_OK
+from ..identity import host
 from ..reporting import Window, detail_text, train_audit
 from ..text import printable
 from .complete import complete_train
@@ -32,8 +34,8 @@ from .state import read_store
 @click.option(
     "--verify",
     is_flag=True,
-    help="Check the hash chain and its anchor in the state store; exit 1 naming the first "
-    "bad line.",
+    help="Check the state store's audit chain, and this machine's audit log against it; exit "
+    "1 naming the first bad record or line.",
 )
 @pass_options
 def command(
@@ -43,7 +45,7 @@ def command(
     if verify:
         return _verify(opts, as_json=as_json)
     window = Window.of(since, now=utcnow())
-    records = train_audit(opts.root, train=train, window=window)
+    records = _records(opts, train=train, window=window)
     if as_json:
         print_json(records)
     elif is_tty():
@@ -56,14 +58,32 @@ def command(
     return EXIT_OK
 
 
-def _verify(opts: Options, *, as_json: bool) -> int:
+def _records(opts: Options, *, train: str | None, window: Window) -> list[dict[str, Any]]:
     store = read_store(opts)
     try:
-        anchor = store.audit_anchor() if store is not None else None
+        return train_audit(opts.root, store, train=train, window=window)
     finally:
         if store is not None:
             store.close()
-    result = audit.verify(audit.path_for(opts.root), anchor=anchor)
+
+
+def _verify(opts: Options, *, as_json: bool) -> int:
+    path = audit.path_for(opts.root)
+    store = read_store(opts)
+    try:
+        if store is not None and "audit_records" in store.tables:
+            result = audit.verify(
+                path,
+                chain=store.audit_chain(),
+                origin=audit.origin_for(opts.root, host=host()),
+                where=store.where,
+            )
+        else:  # no store yet, or one of schema 1 (its issue-10 anchor, if it has one)
+            anchor = store.legacy_audit_anchor() if store is not None else None
+            result = audit.verify_file(path, anchor=anchor)
+    finally:
+        if store is not None:
+            store.close()
     if as_json:
         print_json(
             {
@@ -71,6 +91,8 @@ def _verify(opts: Options, *, as_json: bool) -> int:
                 "lines": result.lines,
                 "bad_line": result.bad_line,
                 "anchored": result.anchored,
+                "records": result.records,
+                "bad_record": result.bad_record,
                 "message": result.message,
             }
         )

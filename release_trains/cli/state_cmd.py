@@ -38,7 +38,9 @@ def command() -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Migrate although an older release-trains holds locks (you know its runs are dead).",
+    help="Migrate although an older release-trains holds locks (you know its runs are dead), "
+    "or this machine's audit log has a broken chain (its records before the break are "
+    "imported).",
 )
 @pass_options
 def migrate(opts: Options, force: bool, as_json: bool) -> int:
@@ -47,12 +49,17 @@ def migrate(opts: Options, force: bool, as_json: bool) -> int:
     The whole migration is one transaction: it is applied completely or not at all. Every
     release-trains that shares the store must be this release or newer afterwards, so a
     store holding locks of an older release (a run in progress) is refused with exit 3 unless
-    --force.
+    --force. From schema 1, this machine's audit log (analysis/reports/audit.log under --root)
+    is imported into the store's audit chain; a log whose chain is broken is refused with
+    exit 2 naming the line, unless --force.
     """
+    from ..identity import host
     from ..state import SCHEMA_VERSION, migrate_store
     from .state import busy_timeout_s
 
-    done = migrate_store(opts.state, opts.root, busy_timeout_s=busy_timeout_s(), force=force)
+    done = migrate_store(
+        opts.state, opts.root, busy_timeout_s=busy_timeout_s(), force=force, host=host()
+    )
     if done.from_version is None:
         message = f"no state store at {done.where}: nothing to migrate"
     elif done.changed:
@@ -94,11 +101,11 @@ def copy(opts: Options, src: str, dst: str, as_json: bool) -> int:
     """Copy the whole store SRC into the empty store DST (say, SQLite to PostgreSQL).
 
     SRC and DST are state URLs or paths, as --state takes them. Runs, steps, events, deployed
-    versions and the audit log's anchor are copied with their ids, in one transaction on DST;
+    versions and the audit chain are copied with their ids, in one transaction on DST;
     leases and locks are not (they belong to the processes using SRC): copy with nothing
     running. A DST holding anything is refused (exit 3) and left as it was. Both stores must
-    have this release's schema (else `state migrate` first). The audit log
-    (analysis/reports/audit.log) stays where it is: `audit --verify` passes with either store.
+    have this release's schema (else `state migrate` first). The audit log files
+    (analysis/reports/audit.log) stay where they are: `audit --verify` passes with either store.
     """
     from ..errors import InputError
     from ..state import SCHEMA_VERSION, open_store, parse_url

@@ -6,7 +6,7 @@ import click
 
 from .. import audit
 from ..catalog import load_catalog
-from ..identity import actor
+from ..identity import actor, host
 from .complete import complete_train
 from .context import Options, examples, pass_options, print_json, utcnow
 from .state import write_store
@@ -49,6 +49,7 @@ def command(opts: Options, train: str, lock_id: str, force: bool, as_json: bool)
         audit.append(
             audit.path_for(opts.root),
             store=store,
+            host=host(),
             ts=utcnow().isoformat(timespec="milliseconds"),
             actor=actor(),
             action="unlock",

@@ -96,6 +96,7 @@ def execute(
             run_id=run.id,
             clock=settings.clock,
             who=settings.who,
+            host=settings.host,
             echo=settings.echo,
         )
         try:

@@ -33,30 +33,30 @@ def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
         )
     if need_deploy:
         ctx.lease.check()  # a lost lease starts no deploy, even before its next write fails
-        ctx.store.update_step(
-            run_id,
-            name,
-            status="deploying",
-            attempts=step.attempts + 1,
-            started_at=ctx.now(),
-            finished_at=None,  # the last attempt's end would make a negative duration
-            error=None,
-            health="not verified",
-            health_detail=None,
-        )
         ctx.journal.event(
             "deploy",
             f"{step.from_version or 'none'} -> {to} via {deployer.describe('deploy', req)}",
             service=name,
             audited=True,
+            step={
+                "status": "deploying",
+                "attempts": step.attempts + 1,
+                "started_at": ctx.now(),
+                "finished_at": None,  # the last attempt's end would make a negative duration
+                "error": None,
+                "health": "not verified",
+                "health_detail": None,
+            },
         )
         ctx.lease.check()
+        spawned: list[int] = []
         try:
-            result = deployer.deploy(replace(req, on_spawn=_recorder(ctx, name)))
+            result = deployer.deploy(replace(req, on_spawn=_recorder(ctx, name, spawned)))
         finally:
-            ctx.store.update_step(
-                run_id, name, deploy_pgid=None, deploy_host=None, deploy_started_at=None
-            )
+            if spawned:  # a deployer that started no command recorded no process group
+                ctx.store.update_step(
+                    run_id, name, deploy_pgid=None, deploy_host=None, deploy_started_at=None
+                )
         if result.attempts > 1:  # retries inside the deployer count as attempts too
             ctx.store.update_step(run_id, name, attempts=step.attempts + result.attempts)
         result, unconfirmed = confirm(
@@ -69,36 +69,45 @@ def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
                 service=name,
             )
         if not result.ok:
-            ctx.store.update_step(
-                run_id, name, status="failed", error=result.detail, finished_at=ctx.now()
+            ctx.journal.event(
+                "deploy-failed",
+                result.detail,
+                service=name,
+                audited=True,
+                step={"status": "failed", "error": result.detail, "finished_at": ctx.now()},
             )
-            ctx.journal.event("deploy-failed", result.detail, service=name, audited=True)
             return False
     ctx.store.record_release(
         run_id, name, environment=ctx.environment, version=to, now=ctx.now(), status="verifying"
     )
     verdict = health(ctx, service)
     if verdict.healthy is False:
-        ctx.store.update_step(
-            run_id,
-            name,
-            status="failed",
-            health=verdict.verdict,
-            health_detail=verdict.detail,
-            error=f"health verification failed: {verdict.detail}",
-            finished_at=ctx.now(),
+        ctx.journal.event(
+            "health-failed",
+            verdict.detail,
+            service=name,
+            audited=True,
+            step={
+                "status": "failed",
+                "health": verdict.verdict,
+                "health_detail": verdict.detail,
+                "error": f"health verification failed: {verdict.detail}",
+                "finished_at": ctx.now(),
+            },
         )
-        ctx.journal.event("health-failed", verdict.detail, service=name, audited=True)
         return False
-    ctx.store.update_step(
-        run_id,
-        name,
-        status="released",
-        health=verdict.verdict,
-        health_detail=verdict.detail,
-        finished_at=ctx.now(),
+    ctx.journal.event(
+        "released",
+        f"{to} ({verdict.detail})",
+        service=name,
+        audited=True,
+        step={
+            "status": "released",
+            "health": verdict.verdict,
+            "health_detail": verdict.detail,
+            "finished_at": ctx.now(),
+        },
     )
-    ctx.journal.event("released", f"{to} ({verdict.detail})", service=name, audited=True)
     _record_signals(ctx, name)
     return True
 
@@ -116,10 +125,12 @@ def _record_signals(ctx: RunContext, name: str) -> None:
         ctx.journal.event(SIGNAL_EVENT, reading_event(reading), service=name)
 
 
-def _recorder(ctx: RunContext, name: str) -> Spawned:
-    """Records each deployer command's process group with the step as it starts."""
+def _recorder(ctx: RunContext, name: str, spawned_groups: list[int]) -> Spawned:
+    """Records each deployer command's process group with the step as it starts (and in
+    `spawned_groups`, so the step's record is cleared afterwards only if one was made)."""
 
     def spawned(pgid: int) -> None:
+        spawned_groups.append(pgid)
         ctx.store.update_step(
             ctx.run_id,
             name,

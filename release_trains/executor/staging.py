@@ -15,6 +15,12 @@ def stage(ctx: RunContext, plan: Plan) -> str | None:
     """Rollback points and artifact checks: the failure that stops the run, or None. A step
     only counts as done when it was released at the version this run targets (a changed
     target is deployed again)."""
+    # one transaction for the staging events of every service, not one each
+    with ctx.journal.batch():
+        return _stage(ctx, plan)
+
+
+def _stage(ctx: RunContext, plan: Plan) -> str | None:
     existing = {s.service: s for s in ctx.steps()}
     new_steps = []
     for position, name in enumerate(plan.ordering.order):

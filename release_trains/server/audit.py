@@ -37,4 +37,5 @@ def records(
 ) -> JSONResponse:
     ctx = context_of(request)
     window = Window.of(since, now=ctx.now())
-    return JSONResponse(train_audit(ctx.root, train=train, window=window))
+    with ctx.reading() as store:
+        return JSONResponse(train_audit(ctx.root, store, train=train, window=window))

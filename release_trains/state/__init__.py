@@ -6,8 +6,8 @@ a busy timeout). A new store appears complete or not at all, a file that is not 
 refused unwritten (exit 2), and a store of another schema version is handled as schema.py
 says. Everything the executor, monitoring and rollback need goes through the methods of
 `Store`, grouped by what they hold: runs.py (runs, steps, the one status writer
-`transition`), locks.py (leases and fencing), history.py (events, versions, the audit anchor),
-tokens.py (API tokens).
+`transition`), locks.py (leases and fencing), history.py (events, versions), chain.py (the
+audit chain), tokens.py (API tokens).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from . import schema
+from . import chain, schema
 from .db import DEFAULT_BUSY_TIMEOUT_S, Database, SQLiteDatabase, create_sqlite
 from .history import HistoryMixin
 from .locks import LocksMixin, is_stale, pid_alive, this_host
-from .records import STEP_COLUMNS, Event, Lock, Run, Step
+from .records import STEP_COLUMNS, AuditEntry, AuditRecord, Event, Lock, Run, Step
 from .runs import Latest, RunsMixin
-from .schema import SCHEMA_VERSION, Migration
+from .schema import SCHEMA_VERSION, Migration, MigrationInput
 from .tokens import TokenRecord, TokensMixin
 from .url import default_path, path_from_url
 from .url import parse as parse_url
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
     "SCHEMA_VERSION",
+    "AuditEntry",
+    "AuditRecord",
     "Event",
     "Latest",
     "Lock",
@@ -104,13 +106,19 @@ def migrate_store(
     *,
     busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
     force: bool = False,
+    host: str | None = None,
 ) -> Migration:
-    """Bring the store `url` names to SCHEMA_VERSION (`release-trains state migrate`)."""
+    """Bring the store `url` names to SCHEMA_VERSION (`release-trains state migrate`); the
+    audit.log under `root` (this machine's, on `host`) is imported into the store's audit
+    chain when the store has none yet (schema._import_audit_log)."""
     db = open_database(url, root, create=False, busy_timeout_s=busy_timeout_s)
     if db is None:
         return Migration(parse_url(url, root).shown, None, None)
     try:
-        return schema.migrate(db, force=force)
+        log = root / "analysis" / "reports" / "audit.log"
+        origin = chain.origin(log, host=host if host is not None else this_host())
+        given = MigrationInput(audit_log=log, origin=origin, force=force)
+        return schema.migrate(db, force=force, given=given)
     finally:
         db.close()
 

@@ -16,13 +16,13 @@ What is not copied:
 - the schema version in `meta`: the destination records its own (the copy requires both at
   the same version, so they agree); any other `meta` key is copied unless the destination
   has written that key for itself already.
-- the audit log itself: `analysis/reports/audit.log` is a file of the machine that wrote it;
-  the store holds its anchor (hash of the last line, line count), which is copied, so
-  `audit --verify` with the destination passes on that machine as it did with the source.
+- the audit log files: `analysis/reports/audit.log` is each machine's copy of the records it
+  wrote; the store's audit chain (audit_records, ids, prev and hash as they are) is copied, so
+  `audit --verify` with the destination passes on every machine as it did with the source.
 
 The source is read in one snapshot (a read transaction); the destination is written in one
 write transaction, which first checks it is empty: a destination holding any row (a run, an
-event, a deployed version, an anchor, a lease) is refused (exit 3) and nothing is written. A
+event, a deployed version, an audit record, a lease) is refused (exit 3) and nothing is written. A
 copy killed half-way leaves the destination empty.
 """
 

@@ -1,12 +1,14 @@
-"""What happened and what runs where: events, deployed versions, the audit log's anchor, and
-the read-only queries reports make over them."""
+"""What happened and what runs where: events, deployed versions, the audit chain (chain.py),
+and the read-only queries reports make over them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from . import chain
+from .chain import Adoption
 from .db import StoreBase, Tx
-from .records import EVENT_COLUMNS, Event, event_of
+from .records import EVENT_COLUMNS, AuditEntry, AuditRecord, Event, event_of
 
 _EVENT_SELECT = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"
 
@@ -17,6 +19,15 @@ def set_deployed(tx: Tx, environment: str, service: str, *, version: str | None,
         " ON CONFLICT (environment, service) DO UPDATE SET version = excluded.version,"
         " updated_at = excluded.updated_at",
         (environment, service, version, now),
+    )
+
+
+def add_event(
+    tx: Tx, run_id: int, *, ts: str, kind: str, service: str | None, message: str
+) -> None:
+    tx.execute(
+        "INSERT INTO events (run_id, ts, kind, service, message) VALUES (?, ?, ?, ?, ?)",
+        (run_id, ts, kind, service, message),
     )
 
 
@@ -65,9 +76,14 @@ class HistoryMixin(StoreBase):
         self, run_id: int, *, ts: str, kind: str, service: str | None, message: str
     ) -> None:
         with self._write() as tx:
-            tx.execute(
+            add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
+
+    def add_events(self, run_id: int, events: Sequence[tuple[str, str, str | None, str]]) -> None:
+        """Several events (ts, kind, service, message) of one run, in one write transaction."""
+        with self._write() as tx:
+            tx.executemany(
                 "INSERT INTO events (run_id, ts, kind, service, message) VALUES (?, ?, ?, ?, ?)",
-                (run_id, ts, kind, service, message),
+                [(run_id, *e) for e in events],
             )
 
     def events(self, run_id: int, *, limit: int | None = None) -> list[Event]:
@@ -104,26 +120,38 @@ class HistoryMixin(StoreBase):
             ).fetchall()
         return [event_of(r) for r in rows]
 
-    # --- the audit log's anchor (see audit.py) ----------------------------------------------
+    # --- the audit chain (chain.py; audit.py checks audit.log files against it) -------------
 
-    def audit_anchor(self) -> tuple[str, int] | None:
-        """(hash of the audit log's last line, its number of lines), or None before the first
-        anchored append (a store of an older release may have no table yet: also None)."""
-        if "audit_anchor" not in self.tables:
-            return None
-        with self._read() as tx:
-            row = tx.execute("SELECT last_hash, count FROM audit_anchor WHERE id = 1").fetchone()
-        return (str(row[0]), int(row[1])) if row else None
-
-    def set_audit_anchor(self, *, last_hash: str, count: int, now: str) -> None:
-        # not fenced: the audit record of a lost lock must still be written
+    def append_audit(
+        self,
+        entry: AuditEntry,
+        *,
+        origin: str | None,
+        adopt: Callable[[], Adoption] | None = None,
+    ) -> AuditRecord:
+        """One record at the end of the chain, in one write transaction. Not fenced: the audit
+        record of a lost lock (a takeover, an unlock) must still be written."""
         with self._write(fenced=False) as tx:
-            tx.execute(
-                "INSERT INTO audit_anchor (id, last_hash, count, updated_at) VALUES (1, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET last_hash = excluded.last_hash,"
-                " count = excluded.count, updated_at = excluded.updated_at",
-                (last_hash, count, now),
-            )
+            return chain.append(tx, entry, origin=origin, adopt=adopt)
+
+    def has_audit_chain(self) -> bool:
+        """Whether this store holds audit records (an older store has no table for them)."""
+        if "audit_records" not in self.tables:
+            return False
+        with self._read() as tx:
+            return bool(chain.head(tx))
+
+    def audit_chain(self, *, train: str | None = None) -> list[AuditRecord]:
+        """Every audit record (of `train`), in chain order; [] on a store without the table."""
+        if "audit_records" not in self.tables:
+            return []
+        with self._read() as tx:
+            return chain.records(tx, train=train)
+
+    def legacy_audit_anchor(self) -> tuple[str, int] | None:
+        """The issue-10 anchor of a version-1 store not migrated yet (read-only there)."""
+        with self._read() as tx:
+            return chain.legacy_anchor(tx, self.tables)
 
     def integrity_ok(self) -> bool:
         return self.db.integrity_ok()

@@ -1,7 +1,9 @@
-"""What the state store holds, as plain records: a run, a service step, a lock, an event."""
+"""What the state store holds, as plain records: a run, a service step, a lock, an event, an
+audit record."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, fields
 from typing import Any
@@ -105,3 +107,99 @@ def step_of(row: Any, columns: tuple[str, ...] = STEP_COLUMNS) -> Step:
 
 def event_of(row: Any) -> Event:
     return Event(*tuple(row))
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What one audit record says, before it has a place in the chain."""
+
+    ts: str
+    actor: str
+    action: str
+    train: str
+    service: str | None
+    detail: Any  # any JSON value
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One record of the store's audit chain (table audit_records).
+
+    `detail` is the JSON text as stored; `line()` is the record's canonical line, the exact
+    bytes written to an audit.log, and `hash` the sha256 of it. `origin` names the audit.log it
+    was written to ("host:path"), so a machine can tell which records its file must hold; it
+    is a hint for that check, not part of the hashed line."""
+
+    id: int
+    ts: str
+    actor: str
+    action: str
+    train: str
+    service: str | None
+    detail: str
+    prev: str
+    hash: str
+    origin: str | None
+
+    def line(self) -> bytes:
+        return audit_line(
+            ts=self.ts,
+            actor=self.actor,
+            action=self.action,
+            train=self.train,
+            service=self.service,
+            detail_json=self.detail,
+            prev=self.prev,
+        )
+
+    def fields(self) -> dict[str, Any]:
+        """The record as audit.log's JSON object (ValueError: its detail is not JSON)."""
+        return {
+            "ts": self.ts,
+            "actor": self.actor,
+            "action": self.action,
+            "train": self.train,
+            "service": self.service,
+            "detail": json.loads(self.detail),
+            "prev": self.prev,
+        }
+
+
+AUDIT_COLUMNS = tuple(f.name for f in fields(AuditRecord))
+
+
+def audit_record_of(row: Any) -> AuditRecord:
+    return AuditRecord(*tuple(row))
+
+
+def detail_json(detail: Any) -> str:
+    return json.dumps(detail, ensure_ascii=False)
+
+
+def audit_line(
+    *,
+    ts: str,
+    actor: str,
+    action: str,
+    train: str,
+    service: str | None,
+    detail_json: str,
+    prev: str,
+) -> bytes:
+    """The canonical line: what json.dumps(record, ensure_ascii=False) gives for the record
+    with keys in the contract's order, built around the stored detail text so that computing
+    it needs no parse (a detail edited into something that is not JSON still hashes)."""
+
+    def text(value: str | None) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    return (
+        f'{{"ts": {text(ts)}, "actor": {text(actor)}, "action": {text(action)}, '
+        f'"train": {text(train)}, "service": {text(service)}, "detail": {detail_json}, '
+        f'"prev": {text(prev)}}}'
+    ).encode()
+
+
+def digest(line: bytes | str) -> str:
+    data = line.encode("utf-8") if isinstance(line, str) else line
+    return hashlib.sha256(data).hexdigest()

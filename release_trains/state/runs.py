@@ -8,17 +8,29 @@ both move a run out of the same status, nor both start a new run of a completed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal
 
 from .. import lifecycle
 from ..errors import StateError, TransitionError
 from ..lifecycle import RunStatus
+from . import chain
+from .chain import Adoption
 from .db import StoreBase, Tx
-from .history import set_deployed
+from .history import add_event, set_deployed
 from .locks import check_holds, locks_in
-from .records import RUN_COLUMNS, STEP_COLUMNS, Lock, Run, Step, run_of, step_of
+from .records import (
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    AuditEntry,
+    AuditRecord,
+    Lock,
+    Run,
+    Step,
+    run_of,
+    step_of,
+)
 
 _RUN_SELECT = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
 
@@ -214,12 +226,32 @@ class RunsMixin(StoreBase):
         return [step_of(r, self.step_columns) for r in rows]
 
     def update_step(self, run_id: int, service: str, **changes: Any) -> None:
-        sets, values = _step_changes(changes)
         with self._write() as tx:
-            tx.execute(
-                f"UPDATE steps SET {sets} WHERE run_id = ? AND service = ?",
-                (*values, run_id, service),
-            )
+            update_step(tx, run_id, service, changes)
+
+    def record(
+        self,
+        run_id: int,
+        *,
+        ts: str,
+        kind: str,
+        service: str | None,
+        message: str,
+        step: Mapping[str, Any] | None = None,
+        audit: AuditEntry | None = None,
+        origin: str | None = None,
+        adopt: Callable[[], Adoption] | None = None,
+    ) -> AuditRecord | None:
+        """What the journal writes when something happens, in ONE (fenced) write transaction:
+        the event, the change to `service`'s step it reports (if any) and its audit record (if
+        audited; returned, for the caller to copy into its audit.log)."""
+        with self._write() as tx:
+            if step:
+                update_step(tx, run_id, service or "", step)
+            add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
+            if audit is None:
+                return None
+            return chain.append(tx, audit, origin=origin, adopt=adopt)
 
     def deploys_in_flight(self, services: Sequence[str]) -> list[Step]:
         """Steps of any run whose deployer command for one of `services` may still run."""
@@ -270,7 +302,14 @@ class RunsMixin(StoreBase):
 _CHANGEABLE = frozenset(STEP_COLUMNS) - {"run_id", "service", "position"}
 
 
-def _step_changes(changes: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+def update_step(tx: Tx, run_id: int, service: str, changes: Mapping[str, Any]) -> None:
+    sets, values = _step_changes(changes)
+    tx.execute(
+        f"UPDATE steps SET {sets} WHERE run_id = ? AND service = ?", (*values, run_id, service)
+    )
+
+
+def _step_changes(changes: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
     unknown = set(changes) - _CHANGEABLE
     if unknown:
         raise ValueError(f"unknown step fields {unknown}")

@@ -2,9 +2,10 @@
 
 Versions: 1 is every store written before versions were recorded (release 0.1.0 and the
 releases up to issue 10: no `meta` table); 2 adds `meta`, the step columns of in-flight
-deploys, the audit anchor, and leases (`leases` holds one row per lock holder, `locks` one row
-per locked resource pointing at its lease, so a heartbeat writes one row); 3 adds `tokens`
-(the API's tokens, only hashes of their secrets).
+deploys, the audit chain (`audit_records`, with the records of this machine's audit.log
+imported by the migration: see _import_audit_log), and leases (`leases` holds one row per
+lock holder, `locks` one row per locked resource pointing at its lease, so a heartbeat writes
+one row); 3 adds `tokens` (the API's tokens, only hashes of their secrets).
 
 What opening a store of another version does, chosen for a store that several machines and
 releases share, where a schema change must be a decision and never a side effect:
@@ -28,8 +29,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..errors import LockHeldError, SchemaVersionError, StateError
+from ..errors import InputError, LockHeldError, SchemaVersionError, StateError
+from . import chain
 from .db import Database, Tx, not_a_store
 from .tokens import TOKENS_TABLE
 
@@ -103,11 +106,17 @@ CREATE TABLE IF NOT EXISTS events (
     service TEXT,
     message TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_anchor (   -- the audit log's end, as release-trains wrote it
-    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row: one audit log per state store
-    last_hash TEXT NOT NULL,         -- sha256 of the last line appended
-    count INTEGER NOT NULL,          -- lines in the log after that append
-    updated_at TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS audit_records (  -- the audit chain, one for every machine (audit.py)
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    train TEXT NOT NULL,
+    service TEXT,
+    detail TEXT NOT NULL,            -- JSON text
+    prev TEXT NOT NULL,              -- hash of the record before it ("" for the first)
+    hash TEXT NOT NULL UNIQUE,       -- sha256 of this record's canonical line
+    origin TEXT                      -- "host:path" of the audit.log it was written to
 )
 """
 
@@ -116,6 +125,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id)",
     "CREATE INDEX IF NOT EXISTS leases_train ON leases (train)",
     "CREATE INDEX IF NOT EXISTS locks_lease ON locks (lock_id)",
+    "CREATE INDEX IF NOT EXISTS audit_train ON audit_records (train, id)",
 )
 
 
@@ -238,8 +248,19 @@ def _set_version(tx: Tx, version: int) -> None:
 # --- migrations: MIGRATIONS[i] takes a store from version i + 1 to version i + 2 ----------------
 
 
-def _v1_to_v2(db: Database, tx: Tx) -> None:
-    """Leases, the in-flight deploy columns, the audit anchor and meta. A version-1 store may
+@dataclass(frozen=True)
+class MigrationInput:
+    """What a migration needs besides the store: this machine's audit.log (imported into the
+    store's audit chain) and the origin its records get; `force` takes a broken log's intact
+    part instead of refusing."""
+
+    audit_log: Path | None = None
+    origin: str | None = None
+    force: bool = False
+
+
+def _v1_to_v2(db: Database, tx: Tx, given: MigrationInput) -> None:
+    """Leases, the in-flight deploy columns, the audit chain and meta. A version-1 store may
     already have some of them (the releases before issue 11 added columns on open), so each
     part is applied only where it is missing."""
     tables = db.tables(tx)
@@ -264,8 +285,33 @@ def _v1_to_v2(db: Database, tx: Tx) -> None:
         ):
             if name not in have:
                 tx.execute(f"ALTER TABLE steps ADD COLUMN {name} {kind}")
+    anchor = chain.legacy_anchor(tx, tables)
     for statement in (*TABLES[db.kind], *INDEXES):  # every table still missing, and indexes
         tx.execute(statement)
+    _import_audit_log(tx, given, anchor=anchor)
+    tx.execute("DROP TABLE IF EXISTS audit_anchor")  # the chain in the store replaces it
+
+
+def _import_audit_log(tx: Tx, given: MigrationInput, *, anchor: tuple[str, int] | None) -> None:
+    """This machine's audit.log into the (empty) chain, prev and hash as found, so the file
+    verifies against the store afterwards. A file whose chain is broken (an edited, removed or
+    reordered line, or, with an issue-10 anchor, an edited last line or a cut end) is refused
+    (InputError, exit 2, naming file and line; nothing migrated) unless `force`, which imports
+    the records before the break: `audit --verify` then names the first line not imported."""
+    path = given.audit_log
+    if path is None or not path.exists() or chain.head(tx):
+        return
+    with open(path, "rb") as f:
+        adoption = chain.intact((raw.rstrip(b"\n") for raw in f), anchor=anchor)
+    if adoption.problem is not None and not given.force:
+        raise InputError(
+            f"{path}:{adoption.problem}; the migration imports this machine's audit log into "
+            "the store's audit chain and would import a broken one as the truth. Restore the "
+            "log from a backup, or run `release-trains state migrate --force` to import the "
+            f"{len(adoption.records)} records before that line (audit --verify will then name "
+            "it)"
+        )
+    chain.insert_adopted(tx, adoption.records, origin=given.origin)
 
 
 def _table(db: Database, name: str) -> str:
@@ -289,12 +335,12 @@ def _refuse_old_locks(db: Database, tx: Tx) -> None:
         )
 
 
-def _v2_to_v3(db: Database, tx: Tx) -> None:
+def _v2_to_v3(db: Database, tx: Tx, given: MigrationInput) -> None:
     """API tokens (`release-trains token create`): one new table, nothing else changes."""
     tx.execute(_postgres_tables(TOKENS_TABLE) if db.kind == "postgresql" else TOKENS_TABLE)
 
 
-MIGRATIONS: tuple[Callable[[Database, Tx], None], ...] = (_v1_to_v2, _v2_to_v3)
+MIGRATIONS: tuple[Callable[[Database, Tx, MigrationInput], None], ...] = (_v1_to_v2, _v2_to_v3)
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 
@@ -309,7 +355,7 @@ class Migration:
         return self.from_version != self.to_version
 
 
-def migrate(db: Database, *, force: bool = False) -> Migration:
+def migrate(db: Database, *, force: bool = False, given: MigrationInput | None = None) -> Migration:
     """Bring the store to SCHEMA_VERSION in one write transaction (see the module's text)."""
     with db.tx() as tx:
         shape = inspect(db, tx)  # under the write lock: a concurrent migration has finished
@@ -320,6 +366,6 @@ def migrate(db: Database, *, force: bool = False) -> Migration:
         if shape.version < SCHEMA_VERSION and not force:
             _refuse_old_locks(db, tx)
         for step in MIGRATIONS[shape.version - 1 :]:
-            step(db, tx)
+            step(db, tx, given or MigrationInput(force=force))
         _set_version(tx, SCHEMA_VERSION)
     return Migration(db.where, shape.version, SCHEMA_VERSION)

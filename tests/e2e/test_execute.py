@@ -79,7 +79,7 @@ def test_audit_verify_detects_edited_removed_and_reordered_lines(
     lines = original.splitlines(keepends=True)
     assert len(lines) >= 6, lines
 
-    # An edited `detail` (one character) in the middle: the chain breaks at the next line.
+    # An edited `detail` (one character) in the middle: that line is no record of the store.
     edited_at = 3  # 1-based line number
     record = json.loads(lines[edited_at - 1])
     detail = record["detail"]
@@ -92,9 +92,9 @@ def test_audit_verify_detects_edited_removed_and_reordered_lines(
     )
     text = sample.run("audit", "--verify")
     assert text.code == 1, text
-    assert f"audit.log:{edited_at + 1}:" in text.err, text  # names the line after the edit
+    assert f"audit.log:{edited_at}: edited" in text.err, text  # names the edited line
     code, doc = _verify(sample)
-    assert code == 1 and doc["ok"] is False and doc["bad_line"] == edited_at + 1, doc
+    assert code == 1 and doc["ok"] is False and doc["bad_line"] == edited_at, doc
 
     # A removed middle line.
     sample.audit_log.write_text("".join(lines[:3] + lines[4:]), encoding="utf-8")

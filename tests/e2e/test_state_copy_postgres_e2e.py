@@ -49,14 +49,14 @@ def test_sqlite_store_copied_to_postgres_reports_the_same(
     copied = sample.run("state", "copy", str(sample.db), postgres_db_url, "--json")
     assert copied.code == 0, copied
     doc = copied.json()
-    assert doc["copied"]["runs"] >= 1 and doc["copied"]["audit_anchor"] == 1
+    assert doc["copied"]["runs"] >= 1 and doc["copied"]["audit_records"] >= 1
     assert doc["destination"] == postgres_db_url
 
     assert statuses(sample, "--state", postgres_db_url) == before
     for state in ((), ("--state", postgres_db_url)):
         verified = sample.run("audit", "--verify", *state)
         assert verified.code == 0, (state, verified)
-        assert "chain intact and anchored" in verified.out
+        assert "chain intact" in verified.out and "each in the store's chain" in verified.out
 
     # the copy is a working store: the train, completed there too, is refused again
     again = sample.run("execute", SAMPLE_TRAIN, "--state", postgres_db_url)

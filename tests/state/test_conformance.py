@@ -31,7 +31,15 @@ from release_trains.errors import (
     TransitionError,
 )
 from release_trains.lifecycle import RunStatus, StepStatus
-from release_trains.state import SCHEMA_VERSION, Lock, Step, Store, open_store, this_host
+from release_trains.state import (
+    SCHEMA_VERSION,
+    AuditEntry,
+    Lock,
+    Step,
+    Store,
+    open_store,
+    this_host,
+)
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 STALE_S = 10.0
@@ -605,15 +613,21 @@ def test_writes_through_a_fenced_store_fail_after_unlock_force(
     assert store.events(run_id) == []
 
 
-# --- the audit anchor ------------------------------------------------------------------------
+# --- the audit chain -------------------------------------------------------------------------
 
 
-def test_audit_anchor_set_and_read(store: Store, opener: Callable[[], Store]) -> None:
-    assert store.audit_anchor() is None
-    store.set_audit_anchor(last_hash="a" * 64, count=3, now=at(0))
-    assert opener().audit_anchor() == ("a" * 64, 3)
-    store.set_audit_anchor(last_hash="b" * 64, count=4, now=at(1))  # one anchor, replaced
-    assert opener().audit_anchor() == ("b" * 64, 4)
+def test_audit_records_chain_across_connections(store: Store, opener: Callable[[], Store]) -> None:
+    assert store.audit_chain() == [] and not store.has_audit_chain()
+    first = store.append_audit(AuditEntry(at(0), "a@h1", "status", "T", None, "x"), origin="h1:/a")
+    other = opener()  # another machine on the same store extends the same chain
+    second = other.append_audit(
+        AuditEntry(at(1), "b@h2", "deploy", "T", "s", {"n": 1}), origin="h2:/b"
+    )
+    assert first.prev == "" and second.prev == first.hash
+    chain = opener().audit_chain()
+    assert [r.hash for r in chain] == [first.hash, second.hash]
+    assert [r.hash for r in opener().audit_chain(train="T")] == [first.hash, second.hash]
+    assert opener().audit_chain(train="U") == []
 
 
 def test_store_integrity_and_where(store: Store, store_url: str) -> None:
@@ -789,7 +803,7 @@ def test_a_store_of_release_0_1_0_migrates(tmp_path: Path, run_cli) -> None:
             ("train:U", "L1", "old@far", "far", 7),
             ("service:b", "L1", "old@far", "far", 7),
         }
-        assert store.audit_anchor() is None
+        assert store.audit_chain() == []
         # and it is a working store of this release: the next run follows the old ids
         assert new_run(store) == 3
         store.update_step(2, "b", deploy_pgid=1, deploy_host="h", deploy_started_at="t4")
@@ -816,7 +830,7 @@ def _fill(store: Store) -> None:
     store.add_event(first, ts=at(1), kind="deploy", service="a", message="50% done")
     store.add_event(second, ts=at(4), kind="status", service=None, message="planning")
     store.set_deployed_version("staging", "b", None, now=at(4))
-    store.set_audit_anchor(last_hash="c" * 64, count=7, now=at(5))
+    store.append_audit(AuditEntry(at(5), "a@h", "status", "T", None, "x"), origin="h:/x")
 
 
 def _contents(store: Store) -> dict[str, object]:
@@ -826,7 +840,7 @@ def _contents(store: Store) -> dict[str, object]:
         "steps": [store.steps(r.id) for r in runs],
         "events": [store.events(r.id) for r in runs],
         "deployed": {s: store.deployed_everywhere(s) for s in ("a", "b")},
-        "anchor": store.audit_anchor(),
+        "audit": store.audit_chain(),
     }
 
 

@@ -49,7 +49,7 @@ def test_a_0_1_0_store_is_readable_refused_to_writers_and_migrates_keeping_every
         assert {lk.resource for lk in locks} == {"train:U", "service:b", "service:c"}
         assert {lk.holder for lk in locks} == {"ops@old-host"}
         assert [s.deploy_pgid for s in steps] == [None, None]  # no column yet: unknown
-        assert reader.audit_anchor() is None
+        assert reader.audit_chain() == [] and reader.legacy_audit_anchor() is None
         assert reader.deployed_versions("local") == {"a": "2.0.0"}
     finally:
         reader.close()
@@ -107,7 +107,7 @@ def test_two_migrations_at_once_migrate_once(tmp_path: Path) -> None:
     def migrate() -> None:
         start.wait()
         try:
-            results.append(migrate_store(str(db), tmp_path, force=True))
+            results.append(migrate_store(str(db), tmp_path, force=True, host="h"))
         except BaseException as e:
             results.append(e)
 

@@ -1,11 +1,12 @@
-"""The audit log: a hash chain anchored in the state store, so an edit or removal anywhere (the
-last line included) and a cut-off end are detected and named; a tampered log is bad input
-(exit 2 naming file and line) for the commands that read it, not a crash; `audit --train` of
-a train nobody knows is exit 2."""
+"""The audit trail: one hash chain in the state store, and this machine's audit.log checked
+against it, so an edit or removal anywhere (the last line included) and a cut-off end are
+detected and named; a tampered log is bad input (exit 2 naming file and line) for the commands
+that read it, not a crash; `audit --train` of a train nobody knows is exit 2."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,11 +28,17 @@ def _store(root: Path) -> Store:
     return store
 
 
-def _append(root: Path, store: Store, n: int, *, train: str = TRAIN, start: int = 0) -> None:
+HOST = "machine-a"
+
+
+def _append(
+    root: Path, store: Any, n: int, *, train: str = TRAIN, start: int = 0, host: str = HOST
+) -> None:
     for i in range(start, start + n):
         audit.append(
             audit.path_for(root),
             store=store,
+            host=host,
             ts=f"2026-12-01T09:00:{i:02d}.000+00:00",
             actor="tester@ci",
             action="deploy",
@@ -41,8 +48,13 @@ def _append(root: Path, store: Store, n: int, *, train: str = TRAIN, start: int 
         )
 
 
-def _verify(root: Path, store: Store) -> audit.Verification:
-    return audit.verify(audit.path_for(root), anchor=store.audit_anchor())
+def _verify(root: Path, store: Store, *, host: str = HOST) -> audit.Verification:
+    return audit.verify(
+        audit.path_for(root),
+        chain=store.audit_chain(),
+        origin=audit.origin_for(root, host=host),
+        where=store.where,
+    )
 
 
 def _lines(root: Path) -> list[bytes]:
@@ -59,16 +71,20 @@ def _edit(line: bytes) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
 
-# --- the anchor ----------------------------------------------------------------------------
+# --- the chain in the store ------------------------------------------------------------------
 
 
-def test_each_append_moves_the_anchor_and_an_untouched_log_verifies(tmp_path: Path) -> None:
+def test_each_append_extends_the_store_chain_and_an_untouched_log_verifies(tmp_path: Path) -> None:
     store = _store(tmp_path)
     _append(tmp_path, store, 5)
     lines = _lines(tmp_path)
-    assert store.audit_anchor() == (audit.digest(lines[-1].rstrip(b"\n")), 5)
+    chain = store.audit_chain()
+    # the file's lines are the store's records, byte for byte, chained line to line
+    assert [r.line() + b"\n" for r in chain] == lines
+    assert chain[-1].hash == audit.digest(lines[-1].rstrip(b"\n"))
+    assert [r.prev for r in chain] == ["", *(r.hash for r in chain[:-1])]
     result = _verify(tmp_path, store)
-    assert result.ok and result.anchored and result.lines == 5, result
+    assert result.ok and result.anchored and result.lines == 5 and result.records == 5, result
 
 
 def test_an_edited_last_line_is_detected_and_named(tmp_path: Path) -> None:
@@ -89,8 +105,10 @@ def test_the_next_append_does_not_bless_an_edited_last_line(tmp_path: Path) -> N
     _append(tmp_path, store, 1, start=4)  # the record is still written: audit is never lost
     assert len(_lines(tmp_path)) == 5
     result = _verify(tmp_path, store)
-    assert not result.ok and result.bad_line == 5, result
-    assert "line 4" in result.message, result.message
+    # the edited line itself is named: it is not a record of the store's chain
+    assert not result.ok and result.bad_line == 4, result
+    assert "audit.log:4: edited" in result.message, result.message
+    assert store.audit_chain()[-1].prev == store.audit_chain()[-2].hash  # not the edited line
 
 
 @pytest.mark.parametrize("cut", [1, 3])
@@ -134,16 +152,19 @@ def test_a_removed_middle_line_is_still_named_by_the_chain(tmp_path: Path) -> No
     assert not result.ok and result.bad_line == 3, result
 
 
-def test_a_log_without_anchor_is_adopted_by_the_next_append(tmp_path: Path) -> None:
+def test_a_log_without_store_records_is_adopted_by_the_next_append(tmp_path: Path) -> None:
     """A log written by an older release (or kept beside a new state store) verifies as a
-    chain, says it is not anchored, and is anchored from the next append on."""
+    chain, says it is not in the store yet, and is in the store's chain from the next append
+    on, prev and hash as found."""
     old_store = _store(tmp_path / "old")
     _append(tmp_path, old_store, 3)
+    before = _lines(tmp_path)
     store = _store(tmp_path / "new")
     result = _verify(tmp_path, store)
-    assert result.ok and not result.anchored and "not anchored" in result.message, result
+    assert result.ok and not result.anchored and "not in the state store" in result.message
     _append(tmp_path, store, 1, start=3)
-    assert store.audit_anchor() is not None and store.audit_anchor()[1] == 4  # type: ignore[index]
+    chain = store.audit_chain()
+    assert len(chain) == 4 and [r.line() + b"\n" for r in chain[:3]] == before
     assert _verify(tmp_path, store).ok
     _write(tmp_path, _lines(tmp_path)[:-1])
     assert _verify(tmp_path, store).bad_line == 4
@@ -162,26 +183,21 @@ def test_a_half_written_last_line_stays_its_own_broken_line(tmp_path: Path) -> N
 
 
 class BusyStore:
-    """The real store, except that moving the anchor fails as a locked database does."""
+    """The real store, except that appending to the chain fails as a locked database does."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def audit_anchor(self) -> tuple[str, int] | None:
-        return self.store.audit_anchor()
-
-    def set_audit_anchor(self, *, last_hash: str, count: int, now: str) -> None:
+    def append_audit(self, entry: Any, *, origin: Any, adopt: Any = None) -> Any:
         raise StateBusyError("the state store stayed locked")
 
 
-def test_an_append_whose_anchor_cannot_move_takes_its_line_back(tmp_path: Path) -> None:
+def test_an_append_the_store_refuses_writes_no_line(tmp_path: Path) -> None:
     store = _store(tmp_path)
     _append(tmp_path, store, 2)
     before = audit.path_for(tmp_path).read_bytes()
     with pytest.raises(StateBusyError):
         audit.append(
             audit.path_for(tmp_path),
-            store=BusyStore(store),
+            store=BusyStore(),
+            host=HOST,
             ts="2026-12-01T10:00:00+00:00",
             actor="a@h",
             action="deploy",
@@ -193,9 +209,9 @@ def test_an_append_whose_anchor_cannot_move_takes_its_line_back(tmp_path: Path) 
     assert _verify(tmp_path, store).ok
 
 
-def test_concurrent_appenders_keep_one_chain_and_one_anchor(tmp_path: Path) -> None:
+def test_concurrent_appenders_keep_one_chain(tmp_path: Path) -> None:
     """Four writers with their own store connections and file handles (as four processes
-    would have): every record is written once and the chain and its anchor hold."""
+    would have): every record is written once, the store's chain holds, and the file is it."""
     stores = [_store(tmp_path) for _ in range(4)]
     threads = [
         threading.Thread(target=_append, args=(tmp_path, s, 25), kwargs={"train": f"t{i}"})
@@ -207,6 +223,7 @@ def test_concurrent_appenders_keep_one_chain_and_one_anchor(tmp_path: Path) -> N
         t.join()
     result = _verify(tmp_path, stores[0])
     assert result.ok and result.anchored and result.lines == 100, result
+    assert [r.line() + b"\n" for r in stores[0].audit_chain()] == _lines(tmp_path)
 
 
 # --- through the CLI -----------------------------------------------------------------------
@@ -265,10 +282,20 @@ TAMPERED = {
 def test_a_tampered_line_is_bad_input_naming_file_and_line(
     sample_root: Path, run_cli: RunCli, what: str
 ) -> None:
+    """With the store, the records are read from its chain and the tampered line of this
+    machine's copy is named by --verify; with the file alone (no store), every command that
+    reads it is exit 2 naming file and line."""
     log = _sample_log(sample_root, run_cli)
     lines = log.read_bytes().splitlines(keepends=True)
     log.write_bytes(b"".join([*lines[:2], TAMPERED[what] + b"\n", *lines[2:]]))
 
+    listed = run_cli("--root", sample_root, "audit", "--json")
+    assert listed.code == 0 and len(json.loads(listed.out)) == len(lines), listed
+    verified = run_cli("--root", sample_root, "audit", "--verify", "--json")
+    assert verified.code == 1 and json.loads(verified.out)["bad_line"] == 3, verified
+
+    state = sample_root / "analysis" / "state"
+    state.rename(sample_root / "state-moved-away")  # the file alone, as before any store
     result = run_cli("--root", sample_root, "audit")
     assert result.code == 2, result
     assert f"{log}:3: not an audit record" in result.err, result
@@ -283,6 +310,23 @@ def test_a_tampered_line_is_bad_input_naming_file_and_line(
         assert report.code == 2 and f"{log}:3:" in report.err, report
     verified = run_cli("--root", sample_root, "audit", "--verify", "--json")
     assert verified.code == 1 and json.loads(verified.out)["bad_line"] == 3, verified
+
+
+def test_a_store_record_whose_detail_is_not_json_is_bad_input_naming_it(
+    sample_root: Path, run_cli: RunCli
+) -> None:
+    _sample_log(sample_root, run_cli)
+    db = sample_root / "analysis" / "state" / "release-trains.db"
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE audit_records SET detail = '{not json' WHERE id = 2")
+    result = run_cli("--root", sample_root, "audit")
+    assert result.code == 2 and f"{db}: audit record 2: its detail is not JSON" in result.err
+    report = run_cli("--root", sample_root, "report", "--train", TRAIN, "--output", "-")
+    assert report.code == 2 and "audit record 2" in report.err, report
+    verified = run_cli("--root", sample_root, "audit", "--verify", "--json")
+    doc = json.loads(verified.out)
+    assert verified.code == 1 and doc["bad_record"] == 2 and doc["bad_line"] is None, doc
+    assert "audit record 2: edited in the store" in doc["message"]
 
 
 def test_audit_of_an_unknown_train_is_bad_input_with_a_hint(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from release_trains.lifecycle import RunStatus
-from release_trains.state import Lock, Step, open_store
+from release_trains.state import AuditEntry, Lock, Step, open_store
 from release_trains.state.copy import DestinationNotEmpty, copy_store
 
 NOW = "2026-01-01T00:00:00.000+00:00"
@@ -24,7 +24,7 @@ def open_(url: str) -> Any:
 
 def fill(store: Any) -> None:
     """Two runs (the first with a gap after it: ids are kept, not renumbered), steps, events,
-    versions, an anchor and a live lease."""
+    versions, audit records and a live lease."""
     first = store.create_run(
         train="T", status=RunStatus.PLANNING, actor="me", plan="{}", max_parallel=1, now=NOW
     )
@@ -49,7 +49,10 @@ def fill(store: Any) -> None:
             (NOW, NOW),
         )
     store.set_deployed_version("local", "a", "2.0.0", now=NOW)
-    store.set_audit_anchor(last_hash="ab" * 32, count=3, now=NOW)
+    for i in range(3):
+        store.append_audit(
+            AuditEntry(NOW, "me@h", "note", "T", None, {"n": i, "text": "ü 100%"}), origin="h:/x"
+        )
     lock = Lock(
         resource="train:T",
         lock_id="L1",
@@ -70,7 +73,7 @@ def dump(store: Any) -> dict[str, Any]:
         "steps": {r.id: store.steps(r.id) for r in runs},
         "events": {r.id: store.events(r.id) for r in runs},
         "deployed": store.deployed_everywhere("a"),
-        "anchor": store.audit_anchor(),
+        "audit": store.audit_chain(),
     }
 
 
@@ -89,7 +92,7 @@ def test_copy_keeps_everything_but_leases(
         fill(src)
         result = copy_store(src.db, dst.db)
         assert result.copied["runs"] == 2 and result.copied["steps"] == 1
-        assert result.copied["events"] == 1 and result.copied["audit_anchor"] == 1
+        assert result.copied["events"] == 1 and result.copied["audit_records"] == 3
         assert set(result.not_copied) == {"leases", "locks"}
         assert dump(dst) == dump(src)
         assert [r.id for r in dst.runs()] == [1, 7]
@@ -99,6 +102,10 @@ def test_copy_keeps_everything_but_leases(
             train="V", status=RunStatus.PLANNING, actor="me", plan="{}", max_parallel=1, now=NOW
         )
         assert after.id == 8
+        # the next audit record extends the copied chain, with the next id
+        added = dst.append_audit(AuditEntry(NOW, "me@h", "note", "V", None, "x"), origin="h:/x")
+        chain = dst.audit_chain()
+        assert added.id == 4 and added.prev == chain[-2].hash and chain[-1] == added
         with dst.db.tx(write=False) as tx:
             assert tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     finally:

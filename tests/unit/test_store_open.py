@@ -196,7 +196,7 @@ def test_a_migration_adds_the_tables_an_older_store_lacks(tmp_path: Path) -> Non
     with pytest.raises(ReleaseTrainError) as refused:  # a writer does not change it silently
         open_store(None, tmp_path, create=True)
     assert refused.value.exit_code == EXIT_NOT_NOW and "state migrate" in str(refused.value)
-    assert migrate_store(None, tmp_path).from_version == 1
+    assert migrate_store(None, tmp_path, host="h").from_version == 1
     writer = open_store(None, tmp_path, create=True)
     assert writer is not None
     assert writer.events(1) == []

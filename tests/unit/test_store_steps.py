@@ -53,7 +53,9 @@ def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: P
     finally:
         reader.close()
 
-    assert migrate_store(str(path), tmp_path).from_version == 1  # ... the migration adds them
+    assert (
+        migrate_store(str(path), tmp_path, host="h").from_version == 1
+    )  # ... the migration adds them
     store = open_store(str(path), tmp_path, create=True)
     assert store is not None
     try:
@@ -66,7 +68,7 @@ def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: P
         assert store.deploys_in_flight([]) == []
     finally:
         store.close()
-    again = migrate_store(str(path), tmp_path)  # migrating again changes nothing
+    again = migrate_store(str(path), tmp_path, host="h")  # migrating again changes nothing
     assert (again.from_version, again.to_version, again.changed) == (
         SCHEMA_VERSION,
         SCHEMA_VERSION,
