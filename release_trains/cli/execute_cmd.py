@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
 from ..identity import actor
@@ -18,13 +17,13 @@ from .complete import complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .live import LiveProgress
 from .render import local_note, local_services, outcome_style
-from .state import read_store, write_store
+from .state import load_cli_catalog, read_store, write_store
 
 
 def run_train(
     opts: Options, train: str, *, max_parallel: int | None, as_json: bool, resume_only: bool
 ) -> int:
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     out = console(stderr=True)
     settings = Settings(
         clock=utcnow,
@@ -134,7 +133,7 @@ def command(
 
 
 def _dry_run(opts: Options, train: str, as_json: bool) -> int:
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     store = read_store(opts)
     try:
         doc = dry_run(catalog, store, train, clock=utcnow)

@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..identity import actor
 from ..rollback import RollbackPlan, document, rollback_train
@@ -14,7 +13,7 @@ from ..runtime import Settings
 from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .params import Reason
-from .state import read_store, write_store
+from .state import load_cli_catalog, read_store, write_store
 
 
 @click.command(
@@ -61,7 +60,7 @@ def command(
             "--reason is required: say why you roll back (it lands in the audit log); "
             "--dry-run shows the plan without one"
         )
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     out = console(stderr=True)
     settings = Settings(
         clock=utcnow,
