@@ -22,6 +22,7 @@ same way; an undeploy cannot be waited for (a person removes a first install).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -56,9 +57,12 @@ def _setting_s(settings: Mapping[str, Any], key: str) -> float | None:
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except (TypeError, ValueError, KeyError):
-        raise InputError(f"external deployer: {key} {value!r} is not a duration") from None
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise InputError(f"external deployer: {key} {value!r} is not a duration")
+    return seconds
 
 
 @dataclass(frozen=True)
