@@ -38,8 +38,8 @@ WORKERS = (
 )
 def list_trains(request: Request, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
-    catalog = ctx.catalog(services=False)
     with ctx.reading() as store:
+        catalog = ctx.catalog(services=False, store=store)
         rows = summaries(catalog, store, now=ctx.now())
     return JSONResponse({"trains": [r.to_json() for r in rows]})
 
@@ -162,7 +162,7 @@ def _snapshot(request: Request, train: str) -> dict[str, Any]:
         from ..monitoring import stored_plan
 
         run = store.latest_run(train) if store is not None else None
-        catalog = ctx.catalog(services=stored_plan(run) is None)
+        catalog = ctx.catalog(services=stored_plan(run) is None, store=store)
         return snapshot(catalog, store, train, now=ctx.now()).to_json()
 
 
