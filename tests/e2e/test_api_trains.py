@@ -24,8 +24,9 @@ NEW = {
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    project = make_project(tmp_path, services=chain(["a", "b"]))
+def server(tmp_path: Path, state: str | None) -> Iterator[Server]:
+    """On SQLite and on PostgreSQL (the `state` fixture): the definitions live in the store."""
+    project = make_project(tmp_path, services=chain(["a", "b"]), state=state)
     specs = {"specs": {"curves-api": {"versions": ["2.1.0"]}}}
     (project.root / "catalog" / "specs-index.yaml").write_text(yaml.safe_dump(specs))
     tokens = make_tokens(project)

@@ -22,8 +22,9 @@ def external(timeout: str = "60s") -> dict[str, object]:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    return make_project(tmp_path, services=chain(["a", "b"]), deployer=external())
+def project(tmp_path: Path, state: str | None) -> Project:
+    """On SQLite and on PostgreSQL (the `state` fixture): the reports travel through the store."""
+    return make_project(tmp_path, services=chain(["a", "b"]), deployer=external(), state=state)
 
 
 @pytest.fixture
