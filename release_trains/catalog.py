@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import versions
 from .errors import CatalogError, GateExpressionError, InputError, ResolutionError, ValidationFailed
@@ -39,7 +39,10 @@ from .release_settings import (
     signal_problems,
 )
 from .validation import problem, schema_errors
-from .yaml_io import line_of, load_file
+from .yaml_io import json_path, line_of, load_file
+
+if TYPE_CHECKING:
+    from .state import Store
 
 # name -> candidate files, first existing wins (CONTRACT: YAML over JSON)
 FILES: dict[str, tuple[str, ...]] = {
@@ -70,20 +73,23 @@ def find_file(root: Path, kind: str) -> Path | None:
     return None
 
 
-def load_catalog(root: Path, *, validate: bool = True, services: bool = True) -> Catalog:
+def load_catalog(
+    root: Path, *, validate: bool = True, services: bool = True, store: Store | None = None
+) -> Catalog:
     """The catalog under `root`; raises ValidationFailed listing every problem found.
 
     `services=False` reads only the trains and the config (no service index, snapshot or
     specs): for readers such as `status` of a train that ran, whose services are in the state
-    store, on catalogs where the service index is most of the start-up time."""
-    catalog, problems = check_catalog(root, validate=validate, services=services)
+    store, on catalogs where the service index is most of the start-up time. With a `store`,
+    the trains defined through the API are merged in and checked as YAML trains are."""
+    catalog, problems = check_catalog(root, validate=validate, services=services, store=store)
     if problems.errors or catalog is None:
         raise ValidationFailed(problems.errors)
     return catalog
 
 
 def check_catalog(
-    root: Path, *, validate: bool = True, services: bool = True
+    root: Path, *, validate: bool = True, services: bool = True, store: Store | None = None
 ) -> tuple[Catalog | None, Problems]:
     """Load everything under `root`, collecting (not raising) every problem."""
     problems = Problems()
@@ -154,13 +160,97 @@ def check_catalog(
     )
     if services_ok:  # else an unresolved name may only be a broken service
         _check_participants(catalog, docs["trains"], problems)
+    if store is not None:
+        catalog = _merge_api_trains(catalog, store, problems, check=services_ok)
     return catalog, problems
+
+
+def api_source(name: str) -> Path:
+    """What a problem of an API train names instead of a file."""
+    return Path(f"API train {name}")
+
+
+def _merge_api_trains(
+    catalog: Catalog, store: Store, problems: Problems, *, check: bool
+) -> Catalog:
+    """The catalog with the trains defined through the API (state/trains.py), built as YAML
+    trains are; one whose name a YAML train also has is an error (neither may silently win)."""
+    merged = dict(catalog.trains)
+    for record in store.api_trains():
+        source = api_source(record.name)
+        if record.name in catalog.trains:
+            problems.add(
+                source,
+                ["name"],
+                f"train {record.name!r} is defined both in {catalog.files['trains']} and "
+                "through the API: rename or delete one of them",
+            )
+            continue
+        found = _definition_problems(catalog, record.definition, check=check)
+        for path, message in found:
+            problems.add(source, path, message)
+        if not found:
+            train = _train(record.definition, source, [], catalog.config, problems)
+            if train is not None:
+                merged[train.name] = replace(train, source="api")
+    return replace(catalog, trains=merged)
+
+
+class _Collected(Problems):
+    """Problems kept as (JSON path, message), for the API's `errors: [{path, message}]`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[list[str | int], str]] = []
+
+    def add(self, source: Path, path: list[str | int], message: str) -> None:
+        self.found.append((list(path), message))
+        self.errors.append(message)
+
+
+def _definition_problems(
+    catalog: Catalog, definition: Any, *, check: bool = True
+) -> list[tuple[list[str | int], str]]:
+    """Every problem of one train definition, as a YAML train's would be found: the schema's
+    train item, then versions, dependencies, gates and durations, then (`check`) participant
+    resolution against the service index."""
+    found = [(p[2:], m) for p, m in schema_errors("trains", {"trains": [definition]})]
+    if found:
+        return found
+    collected = _Collected()
+    _train(definition, Path("-"), [], catalog.config, collected)
+    if check:
+        doc = {"trains": [definition]}
+        known = {**catalog.trains, definition["name"]: None}
+        _check_participants_of(catalog, doc, collected, known=set(known), source=Path("-"))
+    return [([*p[2:]] if p[:1] == ["trains"] else p, m) for p, m in collected.found]
+
+
+def check_train_definition(catalog: Catalog, definition: Any) -> list[dict[str, str]]:
+    """The problems of a train definition sent to the API, as `[{path, message}]` (empty: it
+    is valid). `progress` is refused on its own terms: it is computed, never set."""
+    out: list[dict[str, str]] = []
+    body = definition
+    if isinstance(definition, dict) and "progress" in definition:
+        out.append({"path": "$.progress", "message": "progress cannot be set: it is computed"})
+        body = {k: v for k, v in definition.items() if k != "progress"}
+    for path, message in _definition_problems(catalog, body):
+        out.append({"path": json_path(path), "message": message})
+    return out
 
 
 def _check_participants(catalog: Catalog, doc: Any, problems: Problems) -> None:
     """Every participant must resolve to exactly one service: an input error where it is written."""
+    _check_participants_of(
+        catalog, doc, problems, known=set(catalog.trains), source=catalog.files["trains"]
+    )
+
+
+def _check_participants_of(
+    catalog: Catalog, doc: Any, problems: Problems, *, known: set[str], source: Path
+) -> None:
     for i, t in enumerate(doc["trains"]):
-        if not isinstance(t, dict) or t.get("name") not in catalog.trains:
+        if not isinstance(t, dict) or t.get("name") not in known:
             continue
         first: dict[str, tuple[int, str]] = {}  # service -> (index, name as written)
         for j, p in enumerate(t["participants"]):
@@ -169,16 +259,16 @@ def _check_participants(catalog: Catalog, doc: Any, problems: Problems) -> None:
             try:
                 service = resolve(catalog, written)
             except ResolutionError as e:
-                problems.add(catalog.files["trains"], where, str(e))
+                problems.add(source, where, str(e))
                 continue
             if service in first:
                 # Two names for one service (`curve` and `curve-service`): it would be
                 # released twice, or planned once and lose the other entry's version.
                 k, other = first[service]
-                line = line_of(catalog.files["trains"], ["trains", i, "participants", k])
+                line = line_of(source, ["trains", i, "participants", k])
                 at = f" (line {line})" if line else ""
                 problems.add(
-                    catalog.files["trains"],
+                    source,
                     where,
                     f"participants[{k}] {other!r}{at} and participants[{j}] {written!r} both "
                     f"resolve to service {service!r}: list it once",

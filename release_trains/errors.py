@@ -37,6 +37,15 @@ class ValidationFailed(CatalogError):
         self.problems = problems
 
 
+class DefinitionInvalid(ValidationFailed):
+    """A train definition sent to the API with problems; `fields` holds each as
+    {path, message}, the JSON path inside the definition (the API's `errors`)."""
+
+    def __init__(self, fields: list[dict[str, str]]) -> None:
+        super().__init__([f"{f['path']}: {f['message']}" for f in fields])
+        self.fields = fields
+
+
 class GateExpressionError(InputError):
     """A gate expression that does not parse; `column` is 1-based."""
 

@@ -105,6 +105,7 @@ class Train:
     rollback: RollbackPolicy = RollbackPolicy()
     # the train as written in its file (the API's GET .../{train} shows it); not compared
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    source: str = "catalog"  # "api": defined through the API (state/trains.py)
 
 
 @dataclass(frozen=True)

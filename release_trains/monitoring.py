@@ -599,8 +599,10 @@ def service_status(catalog: Catalog, store: Store | None, service: str) -> dict[
 
     `version` is the deployer's answer, else the version the store recorded (None: nothing
     known to run); `status` and `health` are those of its newest step in any run ("never
-    released" / "not verified" when no run had it). Unknown service: ResolutionError (exit 2)."""
+    released" / "not verified" when no run had it); `last_report` is what an external pipeline
+    reported last (deploy_reports.py; None: nothing). Unknown service: ResolutionError (exit 2)."""
     from .catalog import resolve
+    from .deploy_reports import last_report
     from .planning import current_versions_for
 
     name = resolve(catalog, service)
@@ -626,6 +628,7 @@ def service_status(catalog: Catalog, store: Store | None, service: str) -> dict[
             "to_version": last.to_version,
             "finished_at": last.finished_at,
         },
+        "last_report": last_report(catalog, store, name),
     }
 
 

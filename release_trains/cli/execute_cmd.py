@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import click
 
-from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
 from ..identity import actor
@@ -18,7 +17,7 @@ from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .live import LiveProgress
 from .render import local_note, local_services, outcome_style
-from .state import read_store, write_store
+from .state import load_cli_catalog, read_store, write_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +56,7 @@ def run_train(
     resume_only: bool,
     deploys_ended: Sequence[str] = (),
 ) -> int:
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     out = console(stderr=True)
     settings = Settings(
         clock=utcnow,
@@ -183,7 +182,7 @@ def command(
 
 
 def _dry_run(opts: Options, train: str, as_json: bool) -> int:
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     store = read_store(opts)
     try:
         doc = dry_run(catalog, store, train, clock=utcnow)

@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "monitor": ("monitor_cmd", "Progress of TRAIN; --watch follows it to the end."),
     "report": ("report_cmd", "Write a report on a train or a service."),
+    "report-deploy": (
+        "report_deploy_cmd",
+        "Report a deploy made by an external pipeline; a run waiting for it carries on.",
+    ),
     "state": (
         "state_cmd",
         "Manage the state store: migrate it to this release's schema, or copy it to another.",

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from ..catalog import load_catalog
 from ..errors import StateBusyError, StateError
 from ..models import Catalog
 from ..monitoring import Snapshot, changes, follow, plan_now, snapshot
@@ -25,7 +24,7 @@ from .complete import complete_train
 from .context import Options, console, echo, examples, is_tty, pass_options, print_json, utcnow
 from .params import Duration
 from .render import duration
-from .state import read_store
+from .state import load_cli_catalog, read_store
 from .status_cmd import render, show
 
 
@@ -53,7 +52,7 @@ from .status_cmd import render, show
 @pass_options
 def command(opts: Options, train: str, watch: bool, interval: float, as_json: bool) -> int:
     """Progress of TRAIN; --watch follows it to the end: 0 completed, 1 failed or rolled back."""
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     find_train(catalog, train)  # an unknown train is exit 2 before any watching
     read = Reader(opts, catalog, train, warn=lambda line: echo(line, err=True))
     if not watch:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import click
 
 from .. import audit
-from ..catalog import load_catalog
 from ..identity import actor
 from ..pausing import pause_train
 from ..planning import find_train
 from .complete import complete_train
 from .context import Options, examples, pass_options, print_json, utcnow
 from .params import Reason
-from .state import write_store
+from .state import load_cli_catalog, write_store
 
 
 @click.command(
@@ -27,7 +26,7 @@ from .state import write_store
 @pass_options
 def command(opts: Options, train: str, reason: str, as_json: bool) -> int:
     """Stop TRAIN's executor before its next service; the train becomes `paused`."""
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     find_train(catalog, train)  # an unknown train creates no store
     store = write_store(opts)
     try:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..planning import Plan, plan_for, save_plan
 from ..yaml_io import dump_json, write_atomic
@@ -42,7 +41,9 @@ def command(
     opts: Options, train: str, validate: bool, dry_run: bool, as_json: bool, output: Path | None
 ) -> int:
     """Plan TRAIN: exit 0 ready, 1 not ready, 2 bad input."""
-    catalog = load_catalog(opts.root)
+    from .state import load_cli_catalog
+
+    catalog = load_cli_catalog(opts)
     from ..planning import find_train, resolve_participants
 
     store = _read_store(opts)

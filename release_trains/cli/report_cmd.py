@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from ..catalog import load_catalog
 from ..reporting import (
     FORMATS,
     ServiceReport,
@@ -26,7 +25,7 @@ from ..yaml_io import write_atomic
 from .complete import complete_service, complete_train
 from .context import Options, examples, pass_options, utcnow
 from .params import SINCE
-from .state import read_store
+from .state import load_cli_catalog, read_store
 
 
 @click.command(
@@ -78,7 +77,7 @@ def command(
     fmt = "json" if as_json else fmt
     now = utcnow()
     window = Window.of(since, now=now)  # a bad --since is exit 2 before anything is read
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     store = read_store(opts)
     try:
         report: TrainReport | ServiceReport = (

@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from ..catalog import load_catalog
 from ..errors import EXIT_NO, EXIT_OK
 from ..identity import actor
 from ..rollback import RollbackPlan, document, rollback_train
@@ -15,7 +14,7 @@ from .complete import complete_service, complete_train
 from .context import Options, console, examples, pass_options, print_json, utcnow
 from .execute_cmd import deploy_ended_option, refuse_dry_run_declaration
 from .params import Reason
-from .state import read_store, write_store
+from .state import load_cli_catalog, read_store, write_store
 
 
 @click.command(
@@ -65,7 +64,7 @@ def command(
             "--dry-run shows the plan without one"
         )
     refuse_dry_run_declaration(deploys_ended, dry_run=dry_run)
-    catalog = load_catalog(opts.root)
+    catalog = load_cli_catalog(opts)
     out = console(stderr=True)
     settings = Settings(
         clock=utcnow,

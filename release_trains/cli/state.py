@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import os
 
+from ..catalog import load_catalog
 from ..errors import InputError
+from ..models import Catalog
 from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store, parse_url
 from .context import Options
 
@@ -56,3 +58,14 @@ def write_store(opts: Options) -> Store:
     store = open_store(opts.state, opts.root, create=True, busy_timeout_s=busy_timeout_s())
     assert store is not None
     return store
+
+
+def load_cli_catalog(opts: Options, *, services: bool = True) -> Catalog:
+    """The catalog under --root with the trains defined through the API (kept in the store
+    --state names) merged in, so every command sees the same trains the server does."""
+    store = read_store(opts)
+    try:
+        return load_catalog(opts.root, services=services, store=store)
+    finally:
+        if store is not None:
+            store.close()

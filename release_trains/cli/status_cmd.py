@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from ..catalog import load_catalog
 from ..errors import EXIT_OK
 from ..monitoring import (
     Snapshot,
@@ -35,7 +34,7 @@ from .context import (
     utcnow,
 )
 from .render import duration, outcome_style
-from .state import read_store
+from .state import load_cli_catalog, read_store
 
 
 @click.command(
@@ -63,7 +62,7 @@ def command(opts: Options, train: str | None, as_json: bool, probe: bool) -> int
     try:
         run = store.latest_run(train) if store is not None and train is not None else None
         planned = stored_plan(run) is not None
-        catalog = load_catalog(opts.root, services=train is not None and (probe or not planned))
+        catalog = load_cli_catalog(opts, services=train is not None and (probe or not planned))
         if train is None:
             rows = summaries(catalog, store, now=utcnow())
         else:

@@ -1,4 +1,5 @@
-"""Deployers: local (the embedded default), command (argv templates), http (webhook).
+"""Deployers: local (the embedded default), command (argv templates), http (webhook),
+external (waits for a pipeline's report).
 
 `build_deployer` picks one from the `deployer:` settings (config, or a service's `release:`
 override). The http deployer is imported only when chosen, so httpx is loaded only then.
@@ -6,6 +7,7 @@ override). The http deployer is imported only when chosen, so httpx is loaded on
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +26,7 @@ __all__ = [
     "build_deployer",
 ]
 
-KINDS = ("local", "command", "http")
+KINDS = ("local", "command", "http", "external")
 
 
 def build_deployer(
@@ -35,9 +37,11 @@ def build_deployer(
     log: Log,
     sleep: Sleep = time.sleep,
     root: Path | None = None,
+    stop: threading.Event | None = None,
 ) -> Deployer:
     """The deployer `settings["type"]` names (default local); InputError if it is unusable.
-    `root` is what relative executables resolve against (the project root)."""
+    `root` is what relative executables resolve against (the project root); `stop` ends a
+    wait for an external pipeline (the run was told to stop)."""
     kind = settings.get("type", "local")
     if kind == "local":
         return LocalDeployer(store, environment, log)
@@ -49,4 +53,10 @@ def build_deployer(
         from .http import HttpDeployer
 
         return HttpDeployer.from_settings(settings, environment=environment, log=log, sleep=sleep)
+    if kind == "external":
+        from .external import ExternalDeployer
+
+        return ExternalDeployer.from_settings(
+            settings, store=store, environment=environment, log=log, stop=stop
+        )
     raise InputError(f"unknown deployer type {kind!r}; expected one of {', '.join(KINDS)}")

@@ -3,6 +3,7 @@ rollback, `plan` and dry runs all need, kept below each of them."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,12 @@ def deployer_settings(catalog: Catalog, service: Service) -> dict[str, Any]:
 
 
 def deployer_for(
-    catalog: Catalog, service: Service, *, store: LocalEnvironment, log: Callable[[str], None]
+    catalog: Catalog,
+    service: Service,
+    *,
+    store: LocalEnvironment,
+    log: Callable[[str], None],
+    stop: threading.Event | None = None,
 ) -> Deployer:
     return build_deployer(
         deployer_settings(catalog, service),
@@ -33,6 +39,7 @@ def deployer_for(
         environment=catalog.config.environment,
         log=log,
         root=catalog.root,
+        stop=stop,
     )
 
 

@@ -55,7 +55,13 @@ class RunContext:
         return next(s for s in self.steps() if s.service == name)
 
     def deployer(self, service: Service) -> Deployer:
-        return deployer_for(self.catalog, service, store=self.store, log=self.journal.output)
+        return deployer_for(
+            self.catalog,
+            service,
+            store=self.store,
+            log=self.journal.output,
+            stop=self.settings.stop,
+        )
 
     def request(self, service: str, version: str, previous: str | None) -> DeployRequest:
         return DeployRequest(

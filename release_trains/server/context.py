@@ -24,7 +24,7 @@ class ServerContext:
     state_url: str | None
     clock: Callable[[], datetime]
     busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
-    _cache: dict[bool, tuple[tuple[object, ...], Catalog]] = field(
+    _cache: dict[tuple[bool, bool], tuple[tuple[object, ...], Catalog]] = field(
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
@@ -32,18 +32,34 @@ class ServerContext:
     def now(self) -> datetime:
         return self.clock()
 
-    def catalog(self, *, services: bool = True) -> Catalog:
-        """The catalog as its files are now. Parsing and validating it is most of a request's
-        time, so the last one loaded is kept while none of its files changed (path, inode,
-        size and modification time of each: an edit, or an atomic replace, loads it again)."""
-        key = self._files_key()
+    def catalog(
+        self, *, services: bool = True, api: bool = True, store: Store | None = None
+    ) -> Catalog:
+        """The catalog as its files are now, with the trains defined through the API as the
+        store holds them now (`store`: one the request has open already, else one is opened
+        for this). Parsing and validating it is most of a request's time, so the last one
+        loaded is kept while none of its files changed (path, inode, size and modification
+        time of each: an edit, or an atomic replace, loads it again) and no API train was
+        created, changed or deleted (their names and update times). `api=False`: the YAML
+        catalog alone (what changing API trains checks against)."""
+        if not api:
+            return self._catalog(services, None)
+        if store is not None:
+            return self._catalog(services, store)
+        with self.reading() as opened:
+            return self._catalog(services, opened)
+
+    def _catalog(self, services: bool, store: Store | None) -> Catalog:
+        trains = tuple((t.name, t.updated_at) for t in store.api_trains()) if store else ()
+        key = (*self._files_key(), trains)
+        slot = (services, store is not None)
         with self._lock:
-            hit = self._cache.get(services)
+            hit = self._cache.get(slot)
         if hit is not None and hit[0] == key:
             return hit[1]
-        catalog = load_catalog(self.root, services=services)
+        catalog = load_catalog(self.root, services=services, store=store)
         with self._lock:
-            self._cache[services] = (key, catalog)
+            self._cache[slot] = (key, catalog)
         return catalog
 
     def _files_key(self) -> tuple[object, ...]:

@@ -29,7 +29,7 @@ def train_snapshot(request: Request, train: Name, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     with ctx.reading() as store:
         run = store.latest_run(train) if store is not None else None
-        catalog = ctx.catalog(services=stored_plan(run) is None)
+        catalog = ctx.catalog(services=stored_plan(run) is None, store=store)
         return JSONResponse(snapshot(catalog, store, train, now=ctx.now()).to_json())
 
 

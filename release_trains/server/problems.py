@@ -22,6 +22,7 @@ from ..errors import (
     EXIT_INTERNAL,
     EXIT_NOT_NOW,
     AuthenticationError,
+    DefinitionInvalid,
     InputError,
     NotAvailableError,
     NotNowError,
@@ -123,7 +124,9 @@ def from_error(e: ReleaseTrainError) -> JSONResponse:
     status = status_of(e)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     errors = None
-    if isinstance(e, ValidationFailed):
+    if isinstance(e, DefinitionInvalid):
+        errors = list(e.fields)
+    elif isinstance(e, ValidationFailed):
         errors = [{"path": "$", "message": p} for p in e.problems]
     kind = {501: "not-implemented", 409: "not-now"}.get(status)
     return problem(

@@ -176,6 +176,7 @@ class ServiceStatus(Open):
     status: str
     health: str
     last_release: LastRelease | None
+    last_report: dict[str, Any] | None = None  # an external pipeline's last deploy report
 
 
 class HealthNow(Open):
@@ -209,3 +210,18 @@ class AuditRecord(Open):
 class Queued(Open):
     train: str
     run_id: int
+
+
+class DeployReportDoc(Open):
+    """A deploy report as recorded, and the deploy it met."""
+
+    id: int
+    service: str
+    environment: str
+    status: Literal["deployed", "failed"]
+    version: str
+    health_status: str | None
+    detail: str | None
+    reported_by: str
+    reported_at: str
+    waiting: dict[str, Any] | None

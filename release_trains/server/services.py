@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from ..catalog import resolve
-from ..errors import NotAvailableError
+from ..deploy_reports import report_deploy
 from ..monitoring import service_status
 from . import schemas
 from .auth import Operator, Viewer
@@ -46,13 +46,38 @@ def get_status(request: Request, service: ServiceName, who: Viewer) -> JSONRespo
     "/{service}/status",
     summary="An external pipeline reports a deploy (the `external` deployer)",
     status_code=202,
-    responses={**errors(404, 501, body=True)},
+    responses={
+        **document(
+            "A deploy was waiting for this report: the report, and `waiting: {train, run_id, "
+            "to_version, matches}` (the run carries on, or fails the service when the report "
+            "does not match).",
+            schemas.DeployReportDoc,
+        ),
+        **document(
+            "No deploy was waiting: the report is recorded (`waiting: null`) and shows in the "
+            "service's status.",
+            schemas.DeployReportDoc,
+            status=202,
+        ),
+        **errors(404, body=True),
+    },
 )
 def put_status(
     request: Request, service: ServiceName, who: Operator, body: ServiceReport
 ) -> JSONResponse:
-    resolve(context_of(request).catalog(), service)
-    raise NotAvailableError(
-        "this server has no `external` deployer waiting for reports: services are deployed by "
-        "their configured deployer"
-    )
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    resolve(catalog, service)  # an unknown service creates no store
+    with ctx.writing() as store:
+        doc = report_deploy(
+            catalog,
+            store,
+            service,
+            status=body.status,
+            version=body.version,
+            health_status=body.health_status,
+            detail=body.detail,
+            who=who.actor,
+            now=ctx.now(),
+        )
+    return JSONResponse(doc, status_code=200 if doc["waiting"] is not None else 202)

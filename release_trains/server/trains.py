@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from .. import audit
-from ..errors import NotAvailableError, NotNowError
+from .. import api_trains, audit, tokens
+from ..errors import InputError, NotAvailableError
 from ..executor import dry_run as dry_run_steps
 from ..monitoring import snapshot, summaries
 from ..pausing import pause_train
@@ -38,8 +38,8 @@ WORKERS = (
 )
 def list_trains(request: Request, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
-    catalog = ctx.catalog(services=False)
     with ctx.reading() as store:
+        catalog = ctx.catalog(services=False, store=store)
         rows = summaries(catalog, store, now=ctx.now())
     return JSONResponse({"trains": [r.to_json() for r in rows]})
 
@@ -49,8 +49,12 @@ def list_trains(request: Request, who: Viewer) -> JSONResponse:
     summary="Create a train from a JSON definition",
     status_code=201,
     responses={
-        **document('`{train, source: "api"}`', schemas.TrainDefinition, status=201),
-        **errors(409, 501, body=True),
+        **document(
+            '`{train, source: "api", definition, created_by, created_at, updated_at}`',
+            schemas.TrainDefinition,
+            status=201,
+        ),
+        **errors(409, body=True),
     },
 )
 def create_train(
@@ -59,28 +63,30 @@ def create_train(
     definition: Annotated[dict[str, Any], Body(description="The YAML train schema, as JSON.")],
 ) -> JSONResponse:
     ctx = context_of(request)
-    name = definition.get("name")
-    if isinstance(name, str) and name in ctx.catalog(services=False).trains:
-        raise NotNowError(
-            f"a train named {name!r} exists in the catalog: edit catalog/release-trains.yaml"
-        )
-    raise NotAvailableError(
-        "trains defined through the API are not stored by this server: add the train to "
-        "catalog/release-trains.yaml"
-    )
+    catalog = ctx.catalog(api=False)
+    with ctx.writing() as store:
+        doc = api_trains.create_train(catalog, store, definition, who=who.actor, now=ctx.now())
+    return JSONResponse(doc, status_code=201)
 
 
 @router.get(
     "/{train}",
     summary="The train's definition and where it comes from",
     responses={
-        **document('`{train, source: "catalog", definition}`', schemas.TrainDefinition),
+        **document('`{train, source: "catalog" | "api", definition}`', schemas.TrainDefinition),
         **errors(404),
     },
 )
 def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
-    t = find_train(context_of(request).catalog(services=False), train)
-    return JSONResponse({"train": t.name, "source": "catalog", "definition": dict(t.definition)})
+    ctx = context_of(request)
+    catalog = ctx.catalog(services=False, api=False)
+    if train not in catalog.trains:
+        with ctx.reading() as store:
+            record = store.api_train(train) if store is not None else None
+        if record is not None:
+            return JSONResponse(api_trains.document(record))
+    t = find_train(ctx.catalog(services=False), train)
+    return JSONResponse({"train": t.name, "source": t.source, "definition": dict(t.definition)})
 
 
 @router.put(
@@ -88,37 +94,57 @@ def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     summary="Start, resume or pause a run (`{status}`), or change an API train's definition",
     status_code=202,
     responses={
+        **document(
+            "A definition change (admin): the train's new definition, as GET answers it.",
+            schemas.TrainDefinition,
+        ),
         **document("`{train, run_id, ...}`: the pause document", schemas.PauseDoc, status=202),
         **errors(404, 409, 501, body=True),
     },
 )
 def put_train(request: Request, train: TrainName, who: Operator, body: TrainUpdate) -> JSONResponse:
+    given = {**body.model_dump(exclude_unset=True), **(body.model_extra or {})}
+    if set(given) <= {"status", "reason"}:
+        return change_status(request, train, who, body)
+    # a definition change: admin only, the whole definition (as POST takes it)
+    tokens.authorize(who, "admin")
     ctx = context_of(request)
-    catalog = ctx.catalog()
-    find_train(catalog, train)
-    definition = set(body.model_fields_set | set(body.model_extra or {})) - {"status", "reason"}
-    if definition:
-        raise NotNowError(
-            f"train {train!r} is a catalog train: edit catalog/release-trains.yaml to change it"
-        )
+    catalog = ctx.catalog(api=False)
+    with ctx.writing() as store:
+        doc = api_trains.replace_train(catalog, store, train, given, now=ctx.now())
+    return JSONResponse(doc, status_code=200)
+
+
+def change_status(
+    request: Request, train: str, who: tokens.Principal, body: TrainUpdate
+) -> JSONResponse:
+    """PUT .../{train} with `{status, reason?}` only: start, resume or pause a run (the
+    workers' side of the API fills in `executing`)."""
     if body.status == "paused":
+        ctx = context_of(request)
+        find_train(ctx.catalog(), train)
         return _pause(request, train, who.actor, body.reason or "paused by an operator")
     if body.status == "executing":
+        find_train(context_of(request).catalog(services=False), train)
         raise NotAvailableError(WORKERS.format(verb="execute", train=train))
-    raise NotNowError(f"nothing to do: give `status` (executing or paused) for train {train!r}")
+    raise InputError(
+        f"nothing to do: give `status` (executing or paused) for train {train!r}, or its whole "
+        "definition (an API train)"
+    )
 
 
 @router.delete(
     "/{train}",
-    summary="Remove a train created through the API",
+    summary="Remove a train created through the API (its runs and audit records stay)",
     status_code=204,
-    responses={**errors(404, 409)},
+    responses={204: {"description": "Removed."}, **errors(404, 409)},
 )
 def delete_train(request: Request, train: TrainName, who: Admin) -> Response:
-    find_train(context_of(request).catalog(services=False), train)
-    raise NotNowError(
-        f"train {train!r} is a catalog train: remove it from catalog/release-trains.yaml"
-    )
+    ctx = context_of(request)
+    catalog = ctx.catalog(services=False, api=False)
+    with ctx.writing() as store:
+        api_trains.delete_train(catalog, store, train)
+    return Response(status_code=204)
 
 
 @router.get(
@@ -136,7 +162,7 @@ def _snapshot(request: Request, train: str) -> dict[str, Any]:
         from ..monitoring import stored_plan
 
         run = store.latest_run(train) if store is not None else None
-        catalog = ctx.catalog(services=stored_plan(run) is None)
+        catalog = ctx.catalog(services=stored_plan(run) is None, store=store)
         return snapshot(catalog, store, train, now=ctx.now()).to_json()
 
 

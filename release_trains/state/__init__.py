@@ -7,7 +7,8 @@ refused unwritten (exit 2), and a store of another schema version is handled as 
 says. Everything the executor, monitoring and rollback need goes through the methods of
 `Store`, grouped by what they hold: runs.py (runs, steps, the one status writer
 `transition`), locks.py (leases and fencing), history.py (events, versions), chain.py (the
-audit chain), tokens.py (API tokens).
+audit chain), tokens.py (API tokens), trains.py (trains defined through the API), deploys.py
+(external pipelines' deploy reports).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from . import chain, schema
 from .db import DEFAULT_BUSY_TIMEOUT_S, Database, SQLiteDatabase, create_sqlite
+from .deploys import DeployReport, DeploysMixin
 from .history import HistoryMixin
 from .locks import LocksMixin, is_stale, pid_alive, this_host
 from .records import STEP_COLUMNS, AuditEntry, AuditRecord, Event, Lock, Run, Step
 from .runs import Latest, RunsMixin
 from .schema import SCHEMA_VERSION, Migration, MigrationInput
 from .tokens import TokenRecord, TokensMixin
+from .trains import ApiTrain, TrainsMixin
 from .url import default_path, path_from_url
 from .url import parse as parse_url
 
@@ -33,8 +36,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
     "SCHEMA_VERSION",
+    "ApiTrain",
     "AuditEntry",
     "AuditRecord",
+    "DeployReport",
     "Event",
     "Latest",
     "Lock",
@@ -55,7 +60,7 @@ __all__ = [
 ]
 
 
-class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin):
+class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin, TrainsMixin, DeploysMixin):
     """One open state store (see the modules of its parts)."""
 
 

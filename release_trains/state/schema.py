@@ -5,7 +5,8 @@ releases up to issue 10: no `meta` table); 2 adds `meta`, the step columns of in
 deploys, the audit chain (`audit_records`, with the records of this machine's audit.log
 imported by the migration: see _import_audit_log), and leases (`leases` holds one row per
 lock holder, `locks` one row per locked resource pointing at its lease, so a heartbeat writes
-one row); 3 adds `tokens` (the API's tokens, only hashes of their secrets).
+one row); 3 adds `tokens` (the API's tokens, only hashes of their secrets), `api_trains`
+(trains defined through the API) and `deploy_reports` (what external pipelines reported).
 
 What opening a store of another version does, chosen for a store that several machines and
 releases share, where a schema change must be a decision and never a side effect:
@@ -34,7 +35,9 @@ from pathlib import Path
 from ..errors import InputError, LockHeldError, SchemaVersionError, StateError
 from . import chain
 from .db import Database, Tx, not_a_store
+from .deploys import DEPLOY_REPORTS_INDEX, DEPLOY_REPORTS_TABLE
 from .tokens import TOKENS_TABLE
+from .trains import API_TRAINS_TABLE
 
 SCHEMA_VERSION = 3
 
@@ -126,6 +129,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS leases_train ON leases (train)",
     "CREATE INDEX IF NOT EXISTS locks_lease ON locks (lock_id)",
     "CREATE INDEX IF NOT EXISTS audit_train ON audit_records (train, id)",
+    DEPLOY_REPORTS_INDEX,
 )
 
 
@@ -150,10 +154,15 @@ def _postgres_tables(sqlite: str) -> str:
 
 
 # backend kind -> its CREATE TABLE statements
-# `tokens` (state/tokens.py) keeps its own statement beside its methods.
+# The tables of version 3 (tokens.py, trains.py, deploys.py) keep their statements beside
+# their methods.
+V3_TABLES = (TOKENS_TABLE, API_TRAINS_TABLE, DEPLOY_REPORTS_TABLE)
 TABLES: dict[str, tuple[str, ...]] = {
-    "sqlite": (*_statements(_SQLITE_TABLES), TOKENS_TABLE),
-    "postgresql": (*_statements(_postgres_tables(_SQLITE_TABLES)), _postgres_tables(TOKENS_TABLE)),
+    "sqlite": (*_statements(_SQLITE_TABLES), *V3_TABLES),
+    "postgresql": (
+        *_statements(_postgres_tables(_SQLITE_TABLES)),
+        *(_postgres_tables(t) for t in V3_TABLES),
+    ),
 }
 
 # The tables and columns that make a store a release-trains store: those every version has
@@ -336,8 +345,11 @@ def _refuse_old_locks(db: Database, tx: Tx) -> None:
 
 
 def _v2_to_v3(db: Database, tx: Tx, given: MigrationInput) -> None:
-    """API tokens (`release-trains token create`): one new table, nothing else changes."""
-    tx.execute(_postgres_tables(TOKENS_TABLE) if db.kind == "postgresql" else TOKENS_TABLE)
+    """The server's tables: API tokens (`release-trains token create`), trains defined through
+    the API, and external pipelines' deploy reports; new tables only, nothing else changes."""
+    for table in V3_TABLES:
+        tx.execute(_postgres_tables(table) if db.kind == "postgresql" else table)
+    tx.execute(DEPLOY_REPORTS_INDEX)
 
 
 MIGRATIONS: tuple[Callable[[Database, Tx, MigrationInput], None], ...] = (_v1_to_v2, _v2_to_v3)

@@ -38,6 +38,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "status": ("status", TRAIN),
     "monitor": ("monitor", TRAIN),
     "report": ("report", "--train", TRAIN, "--output", "-"),
+    "report-deploy": ("report-deploy", "curve", "--status", "deployed", "--version", "2.0.0"),
     "token": ("token", "list"),
     # refused before binding: no token exists, so only 127.0.0.1 may be served
     "serve": ("serve", "--host", "0.0.0.0"),
