@@ -7,7 +7,7 @@ refused unwritten (exit 2), and a store of another schema version is handled as 
 says. Everything the executor, monitoring and rollback need goes through the methods of
 `Store`, grouped by what they hold: runs.py (runs, steps, the one status writer
 `transition`), locks.py (leases and fencing), history.py (events, versions, the audit anchor),
-tokens.py (API tokens).
+tokens.py (API tokens), jobs.py (the queue of work for workers).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..errors import InputError
 from . import schema
 from .db import DEFAULT_BUSY_TIMEOUT_S, Database, SQLiteDatabase, create_sqlite
 from .history import HistoryMixin
+from .jobs import Job, JobsMixin, Worker
 from .locks import LocksMixin, is_stale, pid_alive, this_host
 from .records import STEP_COLUMNS, Event, Lock, Run, Step
 from .runs import Latest, RunsMixin
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
     "SCHEMA_VERSION",
     "Event",
+    "Job",
     "Latest",
     "Lock",
     "Migration",
@@ -41,6 +43,7 @@ __all__ = [
     "Step",
     "Store",
     "TokenRecord",
+    "Worker",
     "default_path",
     "is_stale",
     "migrate_store",
@@ -53,7 +56,7 @@ __all__ = [
 ]
 
 
-class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin):
+class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin, JobsMixin):
     """One open state store (see the modules of its parts)."""
 
 

@@ -4,7 +4,7 @@ Versions: 1 is every store written before versions were recorded (release 0.1.0 
 releases up to issue 10: no `meta` table); 2 adds `meta`, the step columns of in-flight
 deploys, the audit anchor, and leases (`leases` holds one row per lock holder, `locks` one row
 per locked resource pointing at its lease, so a heartbeat writes one row); 3 adds `tokens`
-(the API's tokens, only hashes of their secrets).
+(the API's tokens, only hashes of their secrets) and `jobs` (the work queued for workers).
 
 What opening a store of another version does, chosen for a store that several machines and
 releases share, where a schema change must be a decision and never a side effect:
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from ..errors import LockHeldError, SchemaVersionError, StateError
 from .db import Database, Tx, not_a_store
+from .jobs import JOBS_INDEX, JOBS_TABLE
 from .tokens import TOKENS_TABLE
 
 SCHEMA_VERSION = 3
@@ -116,6 +117,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id)",
     "CREATE INDEX IF NOT EXISTS leases_train ON leases (train)",
     "CREATE INDEX IF NOT EXISTS locks_lease ON locks (lock_id)",
+    JOBS_INDEX,
 )
 
 
@@ -140,10 +142,15 @@ def _postgres_tables(sqlite: str) -> str:
 
 
 # backend kind -> its CREATE TABLE statements
-# `tokens` (state/tokens.py) keeps its own statement beside its methods.
+# `tokens` (state/tokens.py) and `jobs` (state/jobs.py) keep their statements beside their
+# methods.
+_LATER = (TOKENS_TABLE, JOBS_TABLE)
 TABLES: dict[str, tuple[str, ...]] = {
-    "sqlite": (*_statements(_SQLITE_TABLES), TOKENS_TABLE),
-    "postgresql": (*_statements(_postgres_tables(_SQLITE_TABLES)), _postgres_tables(TOKENS_TABLE)),
+    "sqlite": (*_statements(_SQLITE_TABLES), *_LATER),
+    "postgresql": (
+        *_statements(_postgres_tables(_SQLITE_TABLES)),
+        *(_postgres_tables(t) for t in _LATER),
+    ),
 }
 
 # The tables and columns that make a store a release-trains store: those every version has
@@ -290,8 +297,11 @@ def _refuse_old_locks(db: Database, tx: Tx) -> None:
 
 
 def _v2_to_v3(db: Database, tx: Tx) -> None:
-    """API tokens (`release-trains token create`): one new table, nothing else changes."""
-    tx.execute(_postgres_tables(TOKENS_TABLE) if db.kind == "postgresql" else TOKENS_TABLE)
+    """API tokens (`release-trains token create`) and the queue of jobs for workers: new
+    tables, nothing else changes."""
+    for table in _LATER:
+        tx.execute(_postgres_tables(table) if db.kind == "postgresql" else table)
+    tx.execute(JOBS_INDEX)
 
 
 MIGRATIONS: tuple[Callable[[Database, Tx], None], ...] = (_v1_to_v2, _v2_to_v3)
