@@ -9,8 +9,8 @@ whole life; a `running` job whose worker is gone (its process on this host, or a
 older than `lock_stale_after` elsewhere: the rule of locks.is_stale) is claimable again, and
 the next worker carries the run on (the executor's own resume logic: every service released
 once). `finish` and `heartbeat` carry the lease id, so a worker whose job was taken over
-changes nothing. At most one job per train is queued or running at a time (checked when it is
-queued, in the same transaction).
+changes nothing. A train has at most one run (execute or resume) and one rollback queued or
+running at a time (checked when a job is queued, in the same transaction).
 """
 
 from __future__ import annotations
@@ -168,16 +168,19 @@ class JobsMixin(StoreBase):
         base_run_id: int | None,
         run_id: int | None = None,
     ) -> Job:
-        """Queue a job; a train with a job queued or running already refuses (exit 3)."""
+        """Queue a job; a train with a job of the same sort (a run, a rollback) queued or
+        running already refuses (exit 3)."""
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
         with self._write(fenced=False) as tx:
-            active = tx.execute(
-                f"{_SELECT} WHERE train = ? AND {_ACTIVE} ORDER BY id",
-                (train,),
-            ).fetchone()
-            if active is not None:
-                other = _job(active)
+            rows = tx.execute(
+                f"{_SELECT} WHERE train = ? AND {_ACTIVE} ORDER BY id", (train,)
+            ).fetchall()
+            # a rollback may be queued beside a run (it asks the run to pause first), never
+            # beside another rollback; a run never beside another run or resume
+            clash = [j for j in map(_job, rows) if (j.kind == "rollback") == (kind == "rollback")]
+            if clash:
+                other = clash[0]
                 raise LockHeldError(
                     f"train {train!r} already has job {other.id} ({other.kind}, {other.status}, "
                     f"asked by {other.requested_by}): wait for it (GET /api/v1/jobs/{other.id})"
@@ -185,8 +188,15 @@ class JobsMixin(StoreBase):
             row = tx.execute(
                 "INSERT INTO jobs (kind, train, params, requested_by, requested_at, status,"
                 " base_run_id, run_id) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING id",
-                (kind, train, json.dumps(params, sort_keys=True), requested_by, now)
-                + (base_run_id, run_id),
+                (
+                    kind,
+                    train,
+                    json.dumps(params, sort_keys=True),
+                    requested_by,
+                    now,
+                    base_run_id,
+                    run_id,
+                ),
             ).fetchone()
             return _job(_select_one(tx, int(row[0])))
 
@@ -216,8 +226,17 @@ class JobsMixin(StoreBase):
                 " worker_pid = ?, heartbeat_at = ?, started_at = COALESCE(started_at, ?),"
                 " attempts = attempts + 1 WHERE id = ? AND status = ?"
                 " AND COALESCE(lease_id, '') = ?",
-                (worker.lease_id, worker.name, worker.host, worker.pid, now, now, pick.id)
-                + (pick.status, pick.lease_id or ""),
+                (
+                    worker.lease_id,
+                    worker.name,
+                    worker.host,
+                    worker.pid,
+                    now,
+                    now,
+                    pick.id,
+                    pick.status,
+                    pick.lease_id or "",
+                ),
             ).rowcount
             if changed != 1:  # cannot happen under the write lock; never claim twice
                 return None
@@ -261,8 +280,15 @@ class JobsMixin(StoreBase):
                 tx.execute(
                     "UPDATE jobs SET status = ?, finished_at = ?, run_id = COALESCE(?, run_id),"
                     " outcome = ?, error = ? WHERE id = ? AND lease_id = ? AND status = 'running'",
-                    (status, now, run_id, json.dumps(outcome) if outcome is not None else None)
-                    + (error, job_id, lease_id),
+                    (
+                        status,
+                        now,
+                        run_id,
+                        json.dumps(outcome) if outcome is not None else None,
+                        error,
+                        job_id,
+                        lease_id,
+                    ),
                 ).rowcount
                 == 1
             )
