@@ -116,15 +116,18 @@ class JobWorker:
     def run(self, *, once: bool = False) -> list[Job]:
         """Take and run jobs until stopped; with `once`, at most one (none queued: return)."""
         stale_after_s = load_catalog(self.root, services=False).config.lock_stale_after_s
-        store = self._open()
+        store = self._existing()
         try:
             while not self.stopping.is_set():
-                job = self._take(store, stale_after_s)
+                if store is None:  # no store yet: nothing was ever queued (none is made here)
+                    store = self._existing()
+                job = self._take(store, stale_after_s) if store is not None else None
                 if job is None:
                     if once:
                         break
                     self.stopping.wait(self.poll_s)
                     continue
+                assert store is not None  # a job came from it
                 self._say(f"job {job.id}: {job.kind} {job.train} for {job.requested_by}")
                 with JobClaim(store=store, job=job, stale_after_s=stale_after_s) as claim:
                     status, run_id, outcome, error = self._carry_out(job)
@@ -144,10 +147,22 @@ class JobWorker:
                 if once:
                     break
         finally:
-            store.close()
+            if store is not None:
+                store.close()
         return self.finished
 
     # --- inside ----------------------------------------------------------------------------
+
+    def _existing(self) -> Store | None:
+        """The store for claiming jobs, None while there is none; an older schema, or a file
+        that is not a store, is refused as every writer refuses it."""
+        probe = open_store(
+            self.state_url, self.root, create=False, busy_timeout_s=self.busy_timeout_s
+        )
+        if probe is None:
+            return None
+        probe.close()
+        return self._open()
 
     def _open(self) -> Store:
         store = open_store(

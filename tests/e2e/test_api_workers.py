@@ -176,9 +176,7 @@ def test_two_workers_share_a_postgres_store_and_survive_a_sigkill(
             t1 = c.get(f"{API}/jobs/{jobs['T1']}").json()
             assert t1["status"] == "running"
             pids = {standalone.pid: "standalone", server.proc.pid: "serve"}
-            assert {pids.get(pid) for pid in _job_pids(project, jobs["T1"])} <= set(
-                pids.values()
-            )
+            assert {pids.get(pid) for pid in _job_pids(project, jobs["T1"])} <= set(pids.values())
         killed = pids[_job_pids(project, jobs["T1"])[0]]
         if killed == "standalone":
             standalone.kill()

@@ -118,3 +118,24 @@ def test_a_train_has_one_active_job(opener: Callable[[], Store]) -> None:
         job.id, "lease-1", status="failed", now=at(1), run_id=None, outcome=None, error="boom"
     )
     assert enqueue(store, "T") != job.id  # once it ended, the train can be queued again
+
+
+def test_a_rollback_may_be_queued_beside_a_run_but_not_beside_a_rollback(
+    opener: Callable[[], Store],
+) -> None:
+    store = opener()
+    enqueue(store, "T")
+
+    def rollback() -> int:
+        return store.enqueue(
+            kind="rollback",
+            train="T",
+            params={"reason": "bad"},
+            requested_by="token:ci",
+            now=at(0),
+            base_run_id=None,
+        ).id
+
+    rollback()
+    with pytest.raises(LockHeldError):
+        rollback()
