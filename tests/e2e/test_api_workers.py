@@ -201,6 +201,8 @@ def test_two_workers_share_a_postgres_store_and_survive_a_sigkill(
         rows = project.query("SELECT train, status, attempts FROM jobs ORDER BY id")
         assert [(r[0], r[1]) for r in rows] == [("T1", "done"), ("T2", "done"), ("T3", "done")]
         assert rows[0][2] == 2  # T1's job was taken again after its worker died
+        survivor = next(pid for pid, who in pids.items() if who != killed)
+        assert _job_pids(project, jobs["T1"]) == [survivor]
     finally:
         standalone.kill()
         if server.proc.poll() is None:
