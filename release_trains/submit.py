@@ -8,7 +8,8 @@ action (completed: execute; not paused: resume; exit 3, 409), a train run by a l
 execute or resume from the CLI or another worker; exit 3, 409), a train with a run (or a
 rollback) already queued or running (exit 3, 409), and for a rollback everything its dry run
 refuses (never ran, a partial rollback without force). What can only be known while working
-(a gate, a deploy) ends up in the job's outcome and in the run, as with the CLI.
+(a gate, a deploy) ends up in the job's outcome and in the run, as with the CLI. A rollback
+queued while the train runs asks that run to pause at once, as `rollback` does.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def submit(
         run_id = plan.run.id
     else:
         raise ValueError(f"unknown job kind {kind!r}")
-    return store.enqueue(
+    job = store.enqueue(
         kind=kind,
         train=t.name,
         params=params,
@@ -83,6 +84,13 @@ def submit(
         base_run_id=run.id if run else None,
         run_id=run_id,
     )
+    if kind == "rollback" and run is not None and run.status in lifecycle.ACTIVE:
+        # as `rollback` does before it waits for the lock: the run in progress stops before
+        # its next service now, instead of releasing more while the rollback waits its turn
+        # (with one worker, behind that very run)
+        if store.locks(t.name):
+            store.request_pause(run.id, f"{who}: stopping for a rollback")
+    return job
 
 
 def _refuse_live_lease(catalog: Catalog, store: Store, train: str, *, now: datetime) -> None:

@@ -150,6 +150,33 @@ def test_sigterm_pauses_the_run_of_an_in_process_worker(tmp_path: Path) -> None:
     assert project.called() == [("a", TARGET), ("b", TARGET)]
 
 
+def test_a_rollback_queued_while_the_train_runs_stops_it_first(tmp_path: Path) -> None:
+    """With one worker, busy with the run itself: the run pauses before its next service
+    (b is never released), then the same worker rolls a back."""
+    project = make_project(tmp_path, services=chain(["a", "b"]))
+    ops = token(project, "ops-bot", "operator")
+    server = serve(project)
+    held = project.hold("a")
+    try:
+        with client(server, ops) as c:
+            r = c.post(f"{API}/release-trains/{TRAIN}/execute", json={})
+            assert r.status_code == 202, r.text
+            wait_until(lambda: ("a", TARGET) in project.called(), timeout_s=DEADLINE_S, what="a")
+            r = c.post(f"{API}/release-trains/{TRAIN}/rollback", json={"reason": "abort"})
+            assert r.status_code == 202, r.text
+            held.unlink()
+            poll(
+                c,
+                f"{API}/release-trains/{TRAIN}/rollback/status",
+                lambda d: d.get("status") == "rolled_back",
+                what="the rollback finished",
+            )
+    finally:
+        assert server.stop() == 0
+    assert ("b", TARGET) not in project.called()
+    assert project.deployed("a") == "1.0.0"
+
+
 def test_two_workers_share_a_postgres_store_and_survive_a_sigkill(
     tmp_path: Path, postgres_db_url: str
 ) -> None:
