@@ -84,12 +84,12 @@ def submit(
         base_run_id=run.id if run else None,
         run_id=run_id,
     )
-    if kind == "rollback" and run is not None and run.status in lifecycle.ACTIVE:
-        # as `rollback` does before it waits for the lock: the run in progress stops before
-        # its next service now, instead of releasing more while the rollback waits its turn
-        # (with one worker, behind that very run)
-        if store.locks(t.name):
-            store.request_pause(run.id, f"{who}: stopping for a rollback")
+    # as `rollback` does before it waits for the lock: the run in progress stops before its
+    # next service now, instead of releasing more while the rollback waits its turn (with one
+    # worker, behind that very run)
+    active = run is not None and run.status in lifecycle.ACTIVE
+    if kind == "rollback" and run is not None and active and store.locks(t.name):
+        store.request_pause(run.id, f"{who}: stopping for a rollback")
     return job
 
 
