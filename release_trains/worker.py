@@ -21,13 +21,14 @@ executor's `Settings.stop`, so the run in hand stops before its next service and
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .catalog import load_catalog
-from .errors import ReleaseTrainError
+from .errors import ReleaseTrainError, StateBusyError
 from .executor import Executor
 from .leases import new_lock_id, renewal_interval
 from .rollback import document as rollback_document
@@ -111,7 +112,8 @@ class JobWorker:
         self.busy_timeout_s = busy_timeout_s
         self.poll_s = poll_s
         self.echo = echo
-        self.finished: list[Job] = []  # the jobs this worker ended, in order
+        # the jobs this worker ended, in order (the newest 1000: a server's worker runs long)
+        self.finished: deque[Job] = deque(maxlen=1000)
 
     def run(self, *, once: bool = False) -> list[Job]:
         """Take and run jobs until stopped; with `once`, at most one (none queued: return)."""
@@ -120,7 +122,10 @@ class JobWorker:
         try:
             while not self.stopping.is_set():
                 if store is None:  # no store yet: nothing was ever queued (none is made here)
-                    store = self._existing()
+                    try:
+                        store = self._existing()
+                    except StateBusyError as e:  # busy right now: look again later
+                        self._say(f"cannot open the store: {e}")
                 job = self._take(store, stale_after_s) if store is not None else None
                 if job is None:
                     if once:
@@ -149,7 +154,7 @@ class JobWorker:
         finally:
             if store is not None:
                 store.close()
-        return self.finished
+        return list(self.finished)
 
     # --- inside ----------------------------------------------------------------------------
 
