@@ -65,6 +65,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create, list and revoke the API's tokens (roles viewer < operator < admin).",
     ),
     "serve": ("serve_cmd", "Serve the REST API on 127.0.0.1 (any other address needs a token)."),
+    "worker": (
+        "worker_cmd",
+        "Carry out the runs, resumes and rollbacks queued through the API, until stopped.",
+    ),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+from collections.abc import Callable
 from types import FrameType
 
 import click
@@ -29,6 +30,7 @@ def is_loopback(host: str) -> bool:
     epilog=examples(
         "release-trains serve",
         "release-trains serve --host 0.0.0.0 --port 9000   # once a token exists",
+        "release-trains --state postgresql://rt@db/rt serve --workers 4",
         'curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v1/release-trains',
     ),
 )
@@ -42,11 +44,11 @@ def is_loopback(host: str) -> bool:
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
-    default=0,
+    default=1,
     show_default=True,
-    help="In-process workers that carry out runs started through the API. This release has "
-    "none: only 0 is accepted, and such runs answer 501 (start them with `release-trains "
-    "execute`).",
+    help="In-process workers that carry out the runs, resumes and rollbacks queued through the "
+    "API (0: none here; standalone `release-trains worker` processes on a shared PostgreSQL "
+    "store take them). On SIGTERM their runs stop before the next service, left paused.",
 )
 @pass_options
 def command(opts: Options, host: str, port: int, workers: int) -> int:
@@ -54,11 +56,6 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
     from .. import tokens
 
     busy = busy_timeout_s()
-    if workers:
-        raise InputError(
-            f"--workers {workers}: this release-trains has no workers (runs started through "
-            "the API answer 501); serve with --workers 0"
-        )
     store = read_store(opts)  # a state file that is not a store: exit 2 before serving
     try:
         have_token = tokens.any_active(store)
@@ -74,15 +71,24 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
     sock = listen(host, port)  # before anything is loaded: a busy port is exit 3 at once
     import uvicorn  # here: no other command loads the server stack
 
-    _Server = _server_class()
-
     from ..server.app import create_app
     from ..server.workers import start
 
     app = create_app(root=opts.root, state_url=opts.state, clock=utcnow, busy_timeout_s=busy)
-    stop = start(app.state.context, workers)
+    from ..identity import actor
+    from ..identity import host as this_host
+
+    pool = start(
+        app.state.context,
+        workers,
+        name=actor(),
+        host=this_host(),
+        echo=lambda line: click.echo(line, err=True),
+    )
+    _Server = _server_class(on_exit=pool.pause)
     # uvicorn handles SIGTERM and SIGINT: it stops accepting, lets in-flight requests finish
-    # (up to the grace below), then returns.
+    # (up to the grace below), then returns; the workers' runs stop before their next service
+    # at once (pool.pause), and serve exits once the workers have stopped (pool.stop).
     config = uvicorn.Config(
         app,
         host=host,
@@ -95,7 +101,7 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
     try:
         _Server(config).run(sockets=[sock])
     finally:
-        stop()
+        pool.stop()
         sock.close()
     return 0
 
@@ -129,7 +135,7 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _server_class() -> type:
+def _server_class(*, on_exit: Callable[[], None]) -> type:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -138,6 +144,7 @@ def _server_class() -> type:
         normal end of `serve`, exit 0."""
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            on_exit()  # the workers pause their runs while uvicorn finishes the requests
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
 

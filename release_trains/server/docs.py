@@ -19,7 +19,7 @@ _WHY = {
     415: "The request body is not sent as `Content-Type: application/json`.",
     422: "The request (body, path or query) has the wrong shape: every problem in `errors`.",
     500: "Internal error (exit 4): the state store cannot be read or written, or a bug.",
-    501: "Not done by this server: runs started through the API need workers (exit 3).",
+    501: "Not done by this server (exit 3).",
 }
 
 

@@ -209,7 +209,32 @@ class AuditRecord(Open):
 
 class Queued(Open):
     train: str
-    run_id: int
+    job_id: int
+    kind: Literal["execute", "resume", "rollback"]
+    status: Literal["queued", "running", "done", "failed"]
+    run_id: int | None
+
+
+class Job(Open):
+    job_id: int
+    kind: Literal["execute", "resume", "rollback"]
+    train: str
+    params: dict[str, Any]
+    requested_by: str
+    requested_at: str
+    status: Literal["queued", "running", "done", "failed"]
+    run_id: int | None
+    attempts: int
+    worker: str | None
+    worker_host: str | None
+    started_at: str | None
+    finished_at: str | None
+    outcome: dict[str, Any] | None
+    error: str | None
+
+
+class JobList(Open):
+    jobs: list[Job]
 
 
 class DeployReportDoc(Open):

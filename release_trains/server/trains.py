@@ -8,13 +8,14 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import api_trains, audit, tokens
-from ..errors import InputError, NotAvailableError
+from ..errors import InputError
 from ..executor import dry_run as dry_run_steps
 from ..monitoring import snapshot, summaries
 from ..pausing import pause_train
 from ..planning import find_train, plan_for
 from ..rollback import document as rollback_document
 from ..rollback import rollback_status, rollback_train
+from ..submit import submit
 from . import schemas
 from .auth import Admin, Operator, Viewer
 from .bodies import ExecuteBody, PauseBody, ResumeBody, RollbackBody, TrainUpdate
@@ -25,10 +26,33 @@ router = APIRouter(prefix="/api/v1/release-trains", tags=["release trains"])
 
 TrainName = Annotated[str, Path(min_length=1, max_length=200, description="The train's name.")]
 
-WORKERS = (
-    "runs started through the API are carried out by workers, and this server runs none: "
-    "start it on the command line with `release-trains {verb} {train}`"
+QUEUED = (
+    "`{train, job_id, kind, status, run_id}`: the work is queued for a worker (`serve "
+    "--workers`, or `release-trains worker` on a shared store), never done inside the request. "
+    "`run_id` is the run the worker carries on when it is known now (a resume, a rollback, an "
+    "execute of a paused or failed run), and null when the worker will create a new run: "
+    "`GET /api/v1/jobs/{job_id}` gives it (and the outcome) once the worker has started. "
+    "Refusals that can be known now (unknown train 404; completed, not paused, already run "
+    "by someone or already queued 409) are answered now, with the CLI's message."
 )
+
+
+def _queue(
+    request: Request, train: str, *, kind: str, params: dict[str, Any], who: str
+) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    find_train(catalog, train)  # an unknown train creates no store
+    with ctx.writing() as store:
+        job = submit(catalog, store, train, kind=kind, params=params, who=who, clock=ctx.clock)
+    doc = {
+        "train": job.train,
+        "job_id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "run_id": job.run_id,
+    }
+    return JSONResponse(doc, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
 
 
 @router.get(
@@ -98,7 +122,13 @@ def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
             "A definition change (admin): the train's new definition, as GET answers it.",
             schemas.TrainDefinition,
         ),
-        **document("`{train, run_id, ...}`: the pause document", schemas.PauseDoc, status=202),
+        **document(
+            '`{"status": "paused"}`: the pause document. `{"status": "executing"}`: '
+            + QUEUED
+            + " A paused train is resumed, any other is executed.",
+            schemas.PauseDoc | schemas.Queued,
+            status=202,
+        ),
         **errors(404, 409, 501, body=True),
     },
 )
@@ -125,8 +155,12 @@ def change_status(
         find_train(ctx.catalog(), train)
         return _pause(request, train, who.actor, body.reason or "paused by an operator")
     if body.status == "executing":
-        find_train(context_of(request).catalog(services=False), train)
-        raise NotAvailableError(WORKERS.format(verb="execute", train=train))
+        ctx = context_of(request)
+        find_train(ctx.catalog(services=False), train)
+        with ctx.reading() as store:
+            run = store.latest_run(train) if store is not None else None
+        kind = "resume" if run is not None and run.status == "paused" else "execute"
+        return _queue(request, train, kind=kind, params={}, who=who.actor)
     raise InputError(
         f"nothing to do: give `status` (executing or paused) for train {train!r}, or its whole "
         "definition (an API train)"
@@ -184,10 +218,8 @@ def train_plan(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     summary="Release the train; with dry_run, the exact steps (`execute --dry-run --json`)",
     responses={
         **document("With `dry_run`: the `execute --dry-run --json` document.", schemas.DryRun),
-        **document(
-            "`{train, run_id}`: the run is queued for a worker.", schemas.Queued, status=202
-        ),
-        **errors(404, 409, 501, body=True),
+        **document(QUEUED, schemas.Queued, status=202),
+        **errors(404, 409, body=True),
     },
 )
 def execute(request: Request, train: TrainName, who: Operator, body: ExecuteBody) -> JSONResponse:
@@ -195,7 +227,8 @@ def execute(request: Request, train: TrainName, who: Operator, body: ExecuteBody
     catalog = ctx.catalog()
     find_train(catalog, train)
     if not body.dry_run:
-        raise NotAvailableError(WORKERS.format(verb="execute", train=train))
+        params = {"max_parallel": body.max_parallel, "now": body.now}
+        return _queue(request, train, kind="execute", params=params, who=who.actor)
     with ctx.reading() as store:
         return JSONResponse(dry_run_steps(catalog, store, train, clock=ctx.clock))
 
@@ -235,13 +268,12 @@ def _pause(request: Request, train: str, actor: str, reason: str) -> JSONRespons
     summary="Resume a paused train from its persisted steps",
     status_code=202,
     responses={
-        **document("`{train, run_id}`", schemas.Queued, status=202),
-        **errors(404, 409, 501, body=True),
+        **document(QUEUED, schemas.Queued, status=202),
+        **errors(404, 409, body=True),
     },
 )
 def resume(request: Request, train: TrainName, who: Operator, body: ResumeBody) -> JSONResponse:
-    find_train(context_of(request).catalog(services=False), train)
-    raise NotAvailableError(WORKERS.format(verb="resume", train=train))
+    return _queue(request, train, kind="resume", params={}, who=who.actor)
 
 
 @router.post(
@@ -251,10 +283,8 @@ def resume(request: Request, train: TrainName, who: Operator, body: ResumeBody) 
         **document(
             "With `dry_run`: the `rollback --dry-run --json` document.", schemas.RollbackDoc
         ),
-        **document(
-            "`{train, run_id}`: the rollback is queued for a worker.", schemas.Queued, status=202
-        ),
-        **errors(404, 409, 501, body=True),
+        **document(QUEUED, schemas.Queued, status=202),
+        **errors(404, 409, body=True),
     },
 )
 def rollback(request: Request, train: TrainName, who: Operator, body: RollbackBody) -> JSONResponse:
@@ -263,12 +293,11 @@ def rollback(request: Request, train: TrainName, who: Operator, body: RollbackBo
     find_train(catalog, train)
     if not body.dry_run:
         if body.reason is None:
-            from ..errors import InputError
-
             raise InputError(
                 "reason is required: say why you roll back (it lands in the audit log)"
             )
-        raise NotAvailableError(WORKERS.format(verb="rollback", train=train) + " --reason ...")
+        params = {"reason": body.reason, "force": body.force, "services": body.services}
+        return _queue(request, train, kind="rollback", params=params, who=who.actor)
     from ..executor import Settings
 
     settings = Settings(clock=ctx.clock, who=who.actor, echo=None)

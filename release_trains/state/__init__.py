@@ -8,7 +8,7 @@ says. Everything the executor, monitoring and rollback need goes through the met
 `Store`, grouped by what they hold: runs.py (runs, steps, the one status writer
 `transition`), locks.py (leases and fencing), history.py (events, versions), chain.py (the
 audit chain), tokens.py (API tokens), trains.py (trains defined through the API), deploys.py
-(external pipelines' deploy reports).
+(external pipelines' deploy reports), jobs.py (the queue of work for workers).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from . import chain, schema
 from .db import DEFAULT_BUSY_TIMEOUT_S, Database, SQLiteDatabase, create_sqlite
 from .deploys import DeployReport, DeploysMixin
 from .history import HistoryMixin
+from .jobs import Job, JobsMixin, Worker
 from .locks import LocksMixin, is_stale, pid_alive, this_host
 from .records import STEP_COLUMNS, AuditEntry, AuditRecord, Event, Lock, Run, Step
 from .runs import Latest, RunsMixin
@@ -41,6 +42,7 @@ __all__ = [
     "AuditRecord",
     "DeployReport",
     "Event",
+    "Job",
     "Latest",
     "Lock",
     "Migration",
@@ -48,6 +50,7 @@ __all__ = [
     "Step",
     "Store",
     "TokenRecord",
+    "Worker",
     "default_path",
     "is_stale",
     "migrate_store",
@@ -60,7 +63,7 @@ __all__ = [
 ]
 
 
-class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin, TrainsMixin, DeploysMixin):
+class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin, TrainsMixin, DeploysMixin, JobsMixin):
     """One open state store (see the modules of its parts)."""
 
 

@@ -6,7 +6,8 @@ deploys, the audit chain (`audit_records`, with the records of this machine's au
 imported by the migration: see _import_audit_log), and leases (`leases` holds one row per
 lock holder, `locks` one row per locked resource pointing at its lease, so a heartbeat writes
 one row); 3 adds `tokens` (the API's tokens, only hashes of their secrets), `api_trains`
-(trains defined through the API) and `deploy_reports` (what external pipelines reported).
+(trains defined through the API), `deploy_reports` (what external pipelines reported) and
+`jobs` (the work queued for workers).
 
 What opening a store of another version does, chosen for a store that several machines and
 releases share, where a schema change must be a decision and never a side effect:
@@ -36,6 +37,7 @@ from ..errors import InputError, LockHeldError, SchemaVersionError, StateError
 from . import chain
 from .db import Database, Tx, not_a_store
 from .deploys import DEPLOY_REPORTS_INDEX, DEPLOY_REPORTS_TABLE
+from .jobs import JOBS_INDEX, JOBS_TABLE
 from .tokens import TOKENS_TABLE
 from .trains import API_TRAINS_TABLE
 
@@ -130,6 +132,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS locks_lease ON locks (lock_id)",
     "CREATE INDEX IF NOT EXISTS audit_train ON audit_records (train, id)",
     DEPLOY_REPORTS_INDEX,
+    JOBS_INDEX,
 )
 
 
@@ -154,9 +157,10 @@ def _postgres_tables(sqlite: str) -> str:
 
 
 # backend kind -> its CREATE TABLE statements
-# The tables of version 3 (tokens.py, trains.py, deploys.py) keep their statements beside
-# their methods.
-V3_TABLES = (TOKENS_TABLE, API_TRAINS_TABLE, DEPLOY_REPORTS_TABLE)
+# The tables of version 3 (tokens.py, trains.py, deploys.py, jobs.py) keep their statements
+# beside their methods.
+V3_TABLES = (TOKENS_TABLE, API_TRAINS_TABLE, DEPLOY_REPORTS_TABLE, JOBS_TABLE)
+V3_INDEXES = (DEPLOY_REPORTS_INDEX, JOBS_INDEX)
 TABLES: dict[str, tuple[str, ...]] = {
     "sqlite": (*_statements(_SQLITE_TABLES), *V3_TABLES),
     "postgresql": (
@@ -346,10 +350,12 @@ def _refuse_old_locks(db: Database, tx: Tx) -> None:
 
 def _v2_to_v3(db: Database, tx: Tx, given: MigrationInput) -> None:
     """The server's tables: API tokens (`release-trains token create`), trains defined through
-    the API, and external pipelines' deploy reports; new tables only, nothing else changes."""
+    the API, external pipelines' deploy reports and the queue of jobs for workers; new tables
+    only, nothing else changes."""
     for table in V3_TABLES:
         tx.execute(_postgres_tables(table) if db.kind == "postgresql" else table)
-    tx.execute(DEPLOY_REPORTS_INDEX)
+    for index in V3_INDEXES:
+        tx.execute(index)
 
 
 MIGRATIONS: tuple[Callable[[Database, Tx, MigrationInput], None], ...] = (_v1_to_v2, _v2_to_v3)

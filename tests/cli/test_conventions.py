@@ -43,6 +43,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     # refused before binding: no token exists, so only 127.0.0.1 may be served
     "serve": ("serve", "--host", "0.0.0.0"),
     "state": ("state", "migrate"),
+    "worker": ("worker", "--once"),  # nothing queued: it exits at once, writing nothing
 }
 
 

@@ -91,7 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tokens = make_tokens(project)
     assert project.run("execute", TRAIN).code == 0
     assert project.run("rollback", TRAIN, "--reason", "error rate up").code == 0
-    s = serve(project)
+    s = serve(project, "--workers", "0")  # work queued here stays queued: U never runs
     s.tokens = tokens
     yield s
     assert s.stop() == 0
@@ -125,6 +125,8 @@ def test_healthz_and_openapi_need_no_token(server: Server) -> None:
         ("get", f"{API}/monitoring/performance/{{service}}"),
         ("get", f"{API}/audit"),
         ("get", f"{API}/reports/trains/{{train}}"),
+        ("get", f"{API}/jobs"),
+        ("get", f"{API}/jobs/{{job_id}}"),
     }
     have = {(m, p) for p, ops in doc["paths"].items() for m in ops}
     assert wanted <= have
@@ -196,9 +198,15 @@ def test_dry_runs_and_what_needs_workers(server: Server) -> None:
         assert steps.status_code == 200
         assert [s["service"] for s in steps.json()["steps"]] == ["a"]
         queued = c.post(f"{API}/release-trains/U/execute", json={})
-        assert queued.status_code == 501 and queued.json()["exit_code"] == 3
-        assert "release-trains execute U" in queued.json()["detail"]
-        assert c.post(f"{API}/release-trains/U/resume", json={}).status_code == 501
+        assert queued.status_code == 202, queued.text
+        assert queued.json()["train"] == "U" and queued.json()["run_id"] is None
+        job = c.get(f"{API}/jobs/{queued.json()['job_id']}").json()
+        assert job["status"] == "queued" and job["requested_by"] == "token:operator-bot"
+        twice = c.post(f"{API}/release-trains/U/execute", json={})
+        assert twice.status_code == 409 and "already has job" in twice.json()["detail"]
+        resume = c.post(f"{API}/release-trains/U/resume", json={})
+        assert resume.status_code == 409 and resume.json()["exit_code"] == 3  # not paused
+        assert c.get(f"{API}/jobs/999999").status_code == 404
         back = c.post(f"{API}/release-trains/{TRAIN}/rollback", json={"dry_run": True})
         assert back.status_code == 200 and back.json()["services"] == []  # nothing left
         assert c.post(f"{API}/release-trains/{TRAIN}/rollback", json={}).status_code == 400
@@ -254,6 +262,8 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", f"{API}/monitoring/performance/a", None, "viewer"),
     ("GET", f"{API}/audit?train={TRAIN}", None, "viewer"),
     ("GET", f"{API}/reports/trains/U?format=json", None, "viewer"),
+    ("GET", f"{API}/jobs", None, "viewer"),
+    ("GET", f"{API}/jobs/1", None, "viewer"),
 ]
 
 
@@ -406,8 +416,6 @@ def test_serve_refuses_other_addresses_without_a_token(tmp_path: Path) -> None:
     assert r.code == 2, r
     assert "release-trains token create NAME --role admin" in r.err
     assert not (project.root / "analysis" / "state").exists()  # nothing written either
-    workers = project.run("serve", "--workers", "2")
-    assert workers.code == 2 and "no workers" in workers.err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
@@ -456,7 +464,7 @@ def test_schemathesis_finds_no_server_error_and_every_answer_conforms(tmp_path: 
     project = make_project(tmp_path, services=chain(["a", "b"]))
     tokens = make_tokens(project)
     assert project.run("execute", TRAIN).code == 0
-    s = serve(project)
+    s = serve(project, "--workers", "0")  # jobs stay queued: the document is what is tested
     try:
         run = subprocess.run(
             [
