@@ -28,6 +28,9 @@ class ServerContext:
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # set when a route has queued a job: this process's workers (serve --workers) take it at
+    # once rather than at their next poll of the queue
+    queued: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()

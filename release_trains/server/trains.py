@@ -45,6 +45,7 @@ def _queue(
     find_train(catalog, train)  # an unknown train creates no store
     with ctx.writing() as store:
         job = submit(catalog, store, train, kind=kind, params=params, who=who, clock=ctx.clock)
+    ctx.queued.set()  # committed: an idle in-process worker takes it now
     doc = {
         "train": job.train,
         "job_id": job.id,
