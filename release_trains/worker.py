@@ -100,6 +100,7 @@ class JobWorker:
         stopping: threading.Event | None = None,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         poll_s: float = POLL_S,
+        wake: threading.Event | None = None,
         echo: Callable[[str], None] | None = None,
     ) -> None:
         self.root = root
@@ -111,6 +112,9 @@ class JobWorker:
         self.stopping = stopping or threading.Event()
         self.busy_timeout_s = busy_timeout_s
         self.poll_s = poll_s
+        # set by whoever queues a job in this process (serve's routes): an idle worker looks at
+        # the queue at once instead of at its next poll; the poll stays, for other processes
+        self.wake = wake
         self.echo = echo
         # the jobs this worker ended, in order (the newest 1000: a server's worker runs long)
         self.finished: deque[Job] = deque(maxlen=1000)
@@ -126,11 +130,13 @@ class JobWorker:
                         store = self._existing()
                     except StateBusyError as e:  # busy right now: look again later
                         self._say(f"cannot open the store: {e}")
+                if self.wake is not None:
+                    self.wake.clear()  # before the look: a job queued after it sets it again
                 job = self._take(store, stale_after_s) if store is not None else None
                 if job is None:
                     if once:
                         break
-                    self.stopping.wait(self.poll_s)
+                    self._idle()
                     continue
                 assert store is not None  # a job came from it
                 self._say(f"job {job.id}: {job.kind} {job.train} for {job.requested_by}")
@@ -232,6 +238,11 @@ class JobWorker:
             return "failed", None, {"detail": detail, "exit_code": 4}, detail
         finally:
             store.close()
+
+    def _idle(self) -> None:
+        """Wait for the next look at the queue: the poll interval, or less when woken (or
+        stopped: whoever stops workers that have a wake event sets it too)."""
+        (self.wake or self.stopping).wait(self.poll_s)
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")

@@ -3,7 +3,7 @@ a role below the route's -> 403 (release_trains/tokens.py decides both)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,18 +19,23 @@ bearer = HTTPBearer(
 )
 
 
-def needs(role: str) -> Callable[..., tokens.Principal]:
+def needs(role: str) -> Callable[..., Iterator[tokens.Principal]]:
     """A dependency giving the request's principal, when its role is at least `role`."""
 
     def principal(
         request: Request,
         _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> tokens.Principal:
+    ) -> Iterator[tokens.Principal]:
         ctx = context_of(request)
         with ctx.reading() as store:
             who = tokens.authenticate(store, request.headers.get("authorization"), now=ctx.now())
-        tokens.authorize(who, role)
-        return who
+            tokens.authorize(who, role)
+            # the route reads through it (ctx.reading(request)); closed when the request ends
+            request.state.store = store
+            try:
+                yield who
+            finally:
+                request.state.store = None
 
     principal.__name__ = f"needs_{role}"
     return principal

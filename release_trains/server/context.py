@@ -28,6 +28,9 @@ class ServerContext:
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # set when a route has queued a job: this process's workers (serve --workers) take it at
+    # once rather than at their next poll of the queue
+    queued: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
@@ -75,8 +78,15 @@ class ServerContext:
         return tuple(out)
 
     @contextmanager
-    def reading(self) -> Iterator[Store | None]:
-        """The store for reading; None when nothing was ever written (nothing is created)."""
+    def reading(self, request: Request | None = None) -> Iterator[Store | None]:
+        """The store for reading; None when nothing was ever written (nothing is created).
+        With `request`: the store its token was checked against (auth.needs keeps it open
+        until the request ends), so a request opens the store once, not twice: each open is
+        a new connection and a check of the store's tables, a fifth of a status request."""
+        held = getattr(request.state, "store", None) if request is not None else None
+        if held is not None:
+            yield held
+            return
         store = open_store(
             self.state_url, self.root, create=False, busy_timeout_s=self.busy_timeout_s
         )

@@ -48,6 +48,6 @@ def train(
     now = ctx.now()
     window = Window.of(since, now=now)
     catalog = ctx.catalog()
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         report = train_report(catalog, store, train, now=now, window=window)
     return Response(render(report, format), media_type=MEDIA[format])

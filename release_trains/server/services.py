@@ -38,7 +38,7 @@ ServiceName = Annotated[
 def get_status(request: Request, service: ServiceName, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     catalog = ctx.catalog()
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         return JSONResponse(service_status(catalog, store, service))
 
 

@@ -45,6 +45,7 @@ def _queue(
     find_train(catalog, train)  # an unknown train creates no store
     with ctx.writing() as store:
         job = submit(catalog, store, train, kind=kind, params=params, who=who, clock=ctx.clock)
+    ctx.queued.set()  # committed: an idle in-process worker takes it now
     doc = {
         "train": job.train,
         "job_id": job.id,
@@ -62,7 +63,7 @@ def _queue(
 )
 def list_trains(request: Request, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         catalog = ctx.catalog(services=False, store=store)
         rows = summaries(catalog, store, now=ctx.now())
     return JSONResponse({"trains": [r.to_json() for r in rows]})
@@ -105,7 +106,7 @@ def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     catalog = ctx.catalog(services=False, api=False)
     if train not in catalog.trains:
-        with ctx.reading() as store:
+        with ctx.reading(request) as store:
             record = store.api_train(train) if store is not None else None
         if record is not None:
             return JSONResponse(api_trains.document(record))
@@ -157,7 +158,7 @@ def change_status(
     if body.status == "executing":
         ctx = context_of(request)
         find_train(ctx.catalog(services=False), train)
-        with ctx.reading() as store:
+        with ctx.reading(request) as store:
             run = store.latest_run(train) if store is not None else None
         kind = "resume" if run is not None and run.status == "paused" else "execute"
         return _queue(request, train, kind=kind, params={}, who=who.actor)
@@ -192,7 +193,7 @@ def train_status(request: Request, train: TrainName, who: Viewer) -> JSONRespons
 
 def _snapshot(request: Request, train: str) -> dict[str, Any]:
     ctx = context_of(request)
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         from ..monitoring import stored_plan
 
         run = store.latest_run(train) if store is not None else None
@@ -208,7 +209,7 @@ def _snapshot(request: Request, train: str) -> dict[str, Any]:
 def train_plan(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     catalog = ctx.catalog()
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         plan = plan_for(catalog, store, train, now=ctx.now())
     return JSONResponse(plan.to_json())
 
@@ -229,7 +230,7 @@ def execute(request: Request, train: TrainName, who: Operator, body: ExecuteBody
     if not body.dry_run:
         params = {"max_parallel": body.max_parallel, "now": body.now}
         return _queue(request, train, kind="execute", params=params, who=who.actor)
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         return JSONResponse(dry_run_steps(catalog, store, train, clock=ctx.clock))
 
 
@@ -301,7 +302,7 @@ def rollback(request: Request, train: TrainName, who: Operator, body: RollbackBo
     from ..executor import Settings
 
     settings = Settings(clock=ctx.clock, who=who.actor, echo=None)
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         plan, result = rollback_train(
             catalog,
             store,
@@ -330,7 +331,7 @@ def rollback(request: Request, train: TrainName, who: Operator, body: RollbackBo
 def get_rollback_status(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     find_train(ctx.catalog(services=False), train)
-    with ctx.reading() as store:
+    with ctx.reading(request) as store:
         doc = rollback_status(store, train)
     if doc is None:
         from ..errors import UnknownTrainError

@@ -36,6 +36,7 @@ class Pool:
                 pid=os.getpid(),
                 stopping=self.stopping,
                 busy_timeout_s=ctx.busy_timeout_s,
+                wake=ctx.queued,
                 echo=_prefixed(echo, f"worker {n}: "),
             )
             for n in range(1, count + 1)
@@ -45,6 +46,7 @@ class Pool:
             for n, w in enumerate(self.workers, start=1)
         ]
         self._echo = echo
+        self._wake = ctx.queued
 
     def start(self) -> Pool:
         for t in self.threads:
@@ -60,8 +62,9 @@ class Pool:
 
     def pause(self) -> None:
         """Runs in hand stop before their next service (left paused); no new job is taken.
-        Only sets an Event: safe inside a signal handler."""
+        Only sets Events: safe inside a signal handler."""
         self.stopping.set()
+        self._wake.set()  # idle workers wait on it: they see `stopping` at once
 
     def stop(self) -> None:
         self.pause()

@@ -5,6 +5,8 @@ queued writes nothing."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,32 @@ def test_worker_once_with_nothing_queued_writes_nothing(tmp_path: Path, run_cli:
     assert r.code == 0, r
     assert '"jobs": []' in r.out
     assert not (root / "analysis").exists()
+
+
+def test_a_woken_worker_takes_a_job_queued_in_its_process_before_its_next_poll(
+    tmp_path: Path,
+) -> None:
+    # serve's routes set the wake event after queueing: the worker must not sit out its poll
+    # (here an hour, so only the wake-up can get the job done before the deadline)
+    root = _root(tmp_path)
+    store = _store(root)
+    wake, stopping = threading.Event(), threading.Event()
+    worker = JobWorker(
+        root=root, state_url=None, clock=now, name="w@host", host="host", pid=12345,
+        poll_s=3600, wake=wake, stopping=stopping,
+    )  # fmt: skip
+    thread = threading.Thread(target=worker.run, daemon=True)
+    try:
+        thread.start()
+        job = submit(load_catalog(root), store, "T", kind="execute", params={}, who="t", clock=now)
+        wake.set()
+        deadline = time.monotonic() + 60
+        while (seen := store.job(job.id)) is not None and seen.status != "done":
+            assert time.monotonic() < deadline, f"job still {seen.status}: the wake-up was missed"
+            time.sleep(0.01)
+    finally:
+        stopping.set()
+        wake.set()  # as Pool.pause does: the idle worker sees `stopping` at once
+        thread.join(timeout=60)
+        store.close()
+    assert not thread.is_alive()
