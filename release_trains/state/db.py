@@ -274,4 +274,5 @@ class StoreBase:
         return self.db.tx(write=False)
 
     def _check_fence(self, tx: Tx, lock_id: str, *, train: str) -> None:
-        raise NotImplementedError  # locks.LocksMixin
+        """Overridden by locks.LocksMixin, which every Store has (it lives there, beside the
+        leases it reads; this base cannot import it without a cycle)."""
