@@ -250,3 +250,11 @@ def process_gone(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state == "Z"
+
+
+OLD_STORE_SQL = Path(__file__).parent / "data" / "state" / "store-0.1.0.sql"
+
+
+def schema_0_1_0() -> str:
+    """Release 0.1.0's CREATE statements (tests/data/state/store-0.1.0.sql without its rows)."""
+    return OLD_STORE_SQL.read_text().split("\nINSERT", 1)[0] + "\n"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import OLD_STORE_SQL
 
 from release_trains import audit
 from release_trains.state import AuditRecord, open_store
@@ -24,7 +25,6 @@ from release_trains.state import AuditRecord, open_store
 pytestmark = pytest.mark.slow  # real processes: two appenders, an execute, a verify per machine
 
 REPO = Path(__file__).resolve().parents[2]
-OLD_STORE_SQL = REPO / "tests" / "data" / "state" / "store-0.1.0.sql"
 TRAIN = "Q4-curve-upgrade"
 PER_MACHINE = 25
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from helpers import schema_0_1_0
 
 from release_trains.errors import (
     InputError,
@@ -674,68 +675,9 @@ def test_state_migrate_on_a_current_store_changes_nothing(
         again.close()
 
 
-# release 0.1.0's schema, as `git show d64d309:release_trains/store.py` has it (_SCHEMA): no
-# recorded version, locks with their holder in every row, no in-flight columns, no anchor
-SCHEMA_0_1_0 = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    train TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    finished_at TEXT,
-    reason TEXT,
-    actor TEXT NOT NULL,
-    plan TEXT NOT NULL,
-    max_parallel INTEGER NOT NULL DEFAULT 1,
-    pause_requested TEXT,
-    phase_started_at TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_train ON runs (train, id);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id INTEGER NOT NULL REFERENCES runs (id),
-    service TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    from_version TEXT,
-    to_version TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    started_at TEXT,
-    finished_at TEXT,
-    error TEXT,
-    health TEXT NOT NULL DEFAULT 'not verified',
-    health_detail TEXT,
-    rollback_started_at TEXT,
-    rollback_finished_at TEXT,
-    PRIMARY KEY (run_id, service)
-);
-CREATE TABLE IF NOT EXISTS deployed (
-    environment TEXT NOT NULL,
-    service TEXT NOT NULL,
-    version TEXT,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (environment, service)
-);
-CREATE TABLE IF NOT EXISTS locks (
-    resource TEXT PRIMARY KEY,
-    lock_id TEXT NOT NULL,
-    train TEXT NOT NULL,
-    holder TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    heartbeat_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id INTEGER NOT NULL,
-    ts TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    service TEXT,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
-"""
+# release 0.1.0's schema: no recorded version, locks with their holder in every row, no
+# in-flight columns, no anchor
+SCHEMA_0_1_0 = schema_0_1_0()
 
 ROWS_0_1_0 = """
 INSERT INTO runs (train, status, started_at, updated_at, finished_at, reason, actor, plan,

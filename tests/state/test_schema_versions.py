@@ -12,11 +12,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import OLD_STORE_SQL
 
 from release_trains.errors import EXIT_NOT_NOW, ReleaseTrainError
 from release_trains.state import SCHEMA_VERSION, Migration, migrate_store, open_store
 
-OLD_STORE_SQL = Path(__file__).parent.parent / "data" / "state" / "store-0.1.0.sql"
 NOW = "2026-01-07T09:00:00.000+00:00"
 
 

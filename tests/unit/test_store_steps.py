@@ -6,36 +6,18 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from helpers import schema_0_1_0
+
 from release_trains.state import SCHEMA_VERSION, Step, migrate_store, open_store
 
-# The runs and steps tables as release 0.1.0 created them (no deploy_* columns).
-OLD_STEPS = """
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, train TEXT NOT NULL, status TEXT NOT NULL,
-    started_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT, reason TEXT,
-    actor TEXT NOT NULL, plan TEXT NOT NULL, max_parallel INTEGER NOT NULL DEFAULT 1,
-    pause_requested TEXT, phase_started_at TEXT
-);
-CREATE TABLE steps (
-    run_id INTEGER NOT NULL,
-    service TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    from_version TEXT,
-    to_version TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    started_at TEXT,
-    finished_at TEXT,
-    error TEXT,
-    health TEXT NOT NULL DEFAULT 'not verified',
-    health_detail TEXT,
-    rollback_started_at TEXT,
-    rollback_finished_at TEXT,
-    PRIMARY KEY (run_id, service)
-);
+# A store as release 0.1.0 created it (no deploy_* columns), with one step left deploying.
+OLD_STEPS = (
+    schema_0_1_0()
+    + """
 INSERT INTO steps (run_id, service, position, status, from_version, to_version)
 VALUES (1, 'a', 0, 'deploying', '1.0.0', '2.0.0');
 """
+)
 
 
 def test_an_old_store_gets_the_in_flight_columns_and_keeps_its_steps(tmp_path: Path) -> None:
