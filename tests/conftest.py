@@ -9,6 +9,7 @@
 - `tree_digest`, `project_root`: helpers as fixtures (test modules do not import conftest).
 - `run_cli`: calls `release_trains.cli.main.main(argv)` and returns (exit code, stdout, stderr).
 - `postgres_server`, `postgres_url`, `postgres_db_url`: a real PostgreSQL server (pg_fixtures.py).
+- `browser`, `page`: a real headless Chromium driven by Playwright (browser_fixtures.py).
 - An autouse guard fails any test that writes into the repository's own analysis/ folder
   (the pre-commit habit: tests must never touch real state).
 - Every test under tests/e2e/ is marked `e2e` and `slow`, so `pytest -m "not slow"` is the
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-pytest_plugins = ["pg_fixtures"]
+pytest_plugins = ["pg_fixtures", "browser_fixtures"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_ROOT = PROJECT_ROOT / ".." / "shared" / "real-world" / "254carbon-meta"

@@ -8,7 +8,9 @@ says. Everything the executor, monitoring and rollback need goes through the met
 `Store`, grouped by what they hold: runs.py (runs, steps, the one status writer
 `transition`), locks.py (leases and fencing), history.py (events, versions), chain.py (the
 audit chain), tokens.py (API tokens), trains.py (trains defined through the API), deploys.py
-(external pipelines' deploy reports), jobs.py (the queue of work for workers).
+(external pipelines' deploy reports), jobs.py (the queue of work for workers), freezes.py
+(platform-wide freezes), approvals.py (votes on approval gates), outbox.py (notifications to
+deliver).
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from . import chain, schema
+from .approvals import ApprovalsMixin
 from .db import DEFAULT_BUSY_TIMEOUT_S, Database, SQLiteDatabase, create_sqlite
 from .deploys import DeployReport, DeploysMixin
+from .freezes import FreezesMixin
 from .history import HistoryMixin
 from .jobs import Job, JobsMixin, Worker
 from .locks import LocksMixin, is_stale, pid_alive, this_host
+from .outbox import OutboxMixin
 from .records import STEP_COLUMNS, AuditEntry, AuditRecord, Event, Lock, Run, Step
 from .runs import Latest, RunsMixin
 from .schema import SCHEMA_VERSION, Migration, MigrationInput
@@ -63,7 +68,18 @@ __all__ = [
 ]
 
 
-class Store(RunsMixin, LocksMixin, HistoryMixin, TokensMixin, TrainsMixin, DeploysMixin, JobsMixin):
+class Store(
+    RunsMixin,
+    LocksMixin,
+    HistoryMixin,
+    TokensMixin,
+    TrainsMixin,
+    DeploysMixin,
+    JobsMixin,
+    FreezesMixin,
+    ApprovalsMixin,
+    OutboxMixin,
+):
     """One open state store (see the modules of its parts)."""
 
 

@@ -7,7 +7,8 @@ imported by the migration: see _import_audit_log), and leases (`leases` holds on
 lock holder, `locks` one row per locked resource pointing at its lease, so a heartbeat writes
 one row); 3 adds `tokens` (the API's tokens, only hashes of their secrets), `api_trains`
 (trains defined through the API), `deploy_reports` (what external pipelines reported) and
-`jobs` (the work queued for workers).
+`jobs` (the work queued for workers); 4 adds `freezes` (platform-wide stop-the-line
+freezes), `approvals` (votes on approval gates) and `outbox` (notifications to deliver).
 
 What opening a store of another version does, chosen for a store that several machines and
 releases share, where a schema change must be a decision and never a side effect:
@@ -35,13 +36,16 @@ from pathlib import Path
 
 from ..errors import InputError, LockHeldError, SchemaVersionError, StateError
 from . import chain
+from .approvals import APPROVALS_TABLE
 from .db import Database, Tx, not_a_store
 from .deploys import DEPLOY_REPORTS_INDEX, DEPLOY_REPORTS_TABLE
+from .freezes import FREEZES_TABLE
 from .jobs import JOBS_INDEX, JOBS_TABLE
+from .outbox import OUTBOX_INDEX, OUTBOX_TABLE
 from .tokens import TOKENS_TABLE
 from .trains import API_TRAINS_TABLE
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Only the CREATE TABLE statements differ per backend (the id columns); indexes are shared.
 _SQLITE_TABLES = """
@@ -133,6 +137,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS audit_train ON audit_records (train, id)",
     DEPLOY_REPORTS_INDEX,
     JOBS_INDEX,
+    OUTBOX_INDEX,
 )
 
 
@@ -157,15 +162,17 @@ def _postgres_tables(sqlite: str) -> str:
 
 
 # backend kind -> its CREATE TABLE statements
-# The tables of version 3 (tokens.py, trains.py, deploys.py, jobs.py) keep their statements
-# beside their methods.
+# The tables of versions 3 and 4 (tokens.py, trains.py, deploys.py, jobs.py; freezes.py,
+# approvals.py, outbox.py) keep their statements beside their methods.
 V3_TABLES = (TOKENS_TABLE, API_TRAINS_TABLE, DEPLOY_REPORTS_TABLE, JOBS_TABLE)
 V3_INDEXES = (DEPLOY_REPORTS_INDEX, JOBS_INDEX)
+V4_TABLES = (FREEZES_TABLE, APPROVALS_TABLE, OUTBOX_TABLE)
+V4_INDEXES = (OUTBOX_INDEX,)
 TABLES: dict[str, tuple[str, ...]] = {
-    "sqlite": (*_statements(_SQLITE_TABLES), *V3_TABLES),
+    "sqlite": (*_statements(_SQLITE_TABLES), *V3_TABLES, *V4_TABLES),
     "postgresql": (
         *_statements(_postgres_tables(_SQLITE_TABLES)),
-        *(_postgres_tables(t) for t in V3_TABLES),
+        *(_postgres_tables(t) for t in (*V3_TABLES, *V4_TABLES)),
     ),
 }
 
@@ -358,7 +365,19 @@ def _v2_to_v3(db: Database, tx: Tx, given: MigrationInput) -> None:
         tx.execute(index)
 
 
-MIGRATIONS: tuple[Callable[[Database, Tx, MigrationInput], None], ...] = (_v1_to_v2, _v2_to_v3)
+def _v3_to_v4(db: Database, tx: Tx, given: MigrationInput) -> None:
+    """Freezes, approval votes and the notification outbox: new tables only."""
+    for table in V4_TABLES:
+        tx.execute(_postgres_tables(table) if db.kind == "postgresql" else table)
+    for index in V4_INDEXES:
+        tx.execute(index)
+
+
+MIGRATIONS: tuple[Callable[[Database, Tx, MigrationInput], None], ...] = (
+    _v1_to_v2,
+    _v2_to_v3,
+    _v3_to_v4,
+)
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 
