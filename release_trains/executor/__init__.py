@@ -18,6 +18,7 @@ import os
 
 from .. import lifecycle
 from ..errors import NotNowError
+from ..freezes import refuse_if_frozen
 from ..inflight import await_deploys_in_flight, check_declarations
 from ..journal import Journal
 from ..leases import Lease
@@ -25,6 +26,7 @@ from ..lifecycle import RunStatus
 from ..models import Catalog, Train
 from ..planning import find_train, resolve_participants
 from ..runtime import Settings
+from ..schedule import AlreadyStartedError, check_start
 from ..state import Run, Store
 from .context import RunContext, RunOutcome
 from .phases import end_after_error, run_phases
@@ -42,18 +44,43 @@ class Executor:
         self.train = train
         self.settings = settings
 
-    def execute(self, *, resume_only: bool = False) -> RunOutcome:
+    def execute(
+        self, *, resume_only: bool = False, early: bool = False, new_only: bool = False
+    ) -> RunOutcome:
         return execute(
-            self.catalog, self.store, self.train, settings=self.settings, resume_only=resume_only
+            self.catalog,
+            self.store,
+            self.train,
+            settings=self.settings,
+            resume_only=resume_only,
+            early=early,
+            new_only=new_only,
         )
 
 
 def execute(
-    catalog: Catalog, store: Store, train_name: str, *, settings: Settings, resume_only: bool
+    catalog: Catalog,
+    store: Store,
+    train_name: str,
+    *,
+    settings: Settings,
+    resume_only: bool,
+    early: bool = False,
+    new_only: bool = False,
 ) -> RunOutcome:
+    """Run (or resume) TRAIN. Refused (exit 3) while a freeze is in force, and for a train
+    that never ran, before its start time unless `early` (`--now`). `new_only` (`execute
+    --due`): only a train that never ran is started, checked again under its lease."""
     train = find_train(catalog, train_name)
     services = resolve_participants(catalog, train)
-    _refuse(train, store.latest_run(train.name), resume_only=resume_only)
+    action = f"{'resume' if resume_only else 'execute'} train {train.name!r}"
+    refuse_if_frozen(catalog.config, store, now=settings.clock(), action=action)
+    latest = store.latest_run(train.name)
+    if new_only and latest is not None:
+        raise AlreadyStartedError(f"train {train.name!r} has run already (run {latest.id})")
+    _refuse(train, latest, resume_only=resume_only)
+    if latest is None and not resume_only:
+        check_start(train, now=settings.clock(), early=early)
     check_declarations(store, services, settings=settings)
     lease = Lease(
         store=store,
@@ -77,7 +104,10 @@ def execute(
         )
         # Read again under the lease: another process may have finished the train meanwhile.
         run = lease.store.latest_run(train.name)
+        if new_only and run is not None:  # another `--due` started it while this one waited
+            raise AlreadyStartedError(f"train {train.name!r} was started by another process")
         _refuse(train, run, resume_only=resume_only)
+        refuse_if_frozen(catalog.config, lease.store, now=settings.clock(), action=action)
         if run is None or run.status in ("completed", "rolled_back"):
             run = lease.store.create_run(
                 train=train.name,
