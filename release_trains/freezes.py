@@ -108,16 +108,7 @@ def freeze_platform(
     """Stop the line (`freeze --reason R [--until T]`): every start and resume is refused and
     running executors pause before their next service until it ends or `unfreeze`. Returns
     the `freeze --json` document."""
-    if not reason or not reason.strip():
-        raise InputError("a freeze needs a reason: say why the line stops (--reason)")
-    end: datetime | None = None
-    if until is not None:
-        try:
-            end = parse_instant(until)
-        except ValueError as e:
-            raise InputError(f"--until: {e}") from None
-        if end <= now:
-            raise InputError(f"--until {until} has already passed (now is {iso(now)})")
+    end = check_freeze_request(reason=reason, until=until, now=now)
     record = store.add_freeze(
         reason=reason, actor=who, now=iso(now), until=iso(end) if end else None
     )
@@ -141,6 +132,33 @@ def freeze_platform(
     }
 
 
+def check_freeze_request(*, reason: str, until: str | None, now: datetime) -> datetime | None:
+    """The end of a freeze asked for (None: until unfrozen); bad input (exit 2, 400) before
+    anything is written."""
+    if not reason or not reason.strip():
+        raise InputError("a freeze needs a reason: say why the line stops (--reason)")
+    if until is None:
+        return None
+    try:
+        end = parse_instant(until)
+    except ValueError as e:
+        raise InputError(f"until: {e}") from None
+    if end <= now:
+        raise InputError(f"until {until} has already passed (now is {iso(now)})")
+    return end
+
+
+def nothing_to_unfreeze(config: Config, store: Store | None, now: datetime) -> NotNowError:
+    still = freeze_in_force(config, store, now)
+    tail = (
+        f"; {still.describe(now)} is a config freeze window (release_trains.freeze_windows): "
+        "edit the config to end it early"
+        if still
+        else ""
+    )
+    return NotNowError(f"nothing to unfreeze: no platform freeze is in force{tail}")
+
+
 def unfreeze_platform(
     config: Config, store: Store, *, who: str, now: datetime, audit_path: Path
 ) -> dict[str, Any]:
@@ -148,14 +166,7 @@ def unfreeze_platform(
     config window (if any) still freezes the platform, since only the config can end it."""
     lifted = store.lift_freezes(who=who, now=iso(now))
     if not lifted:
-        still = freeze_in_force(config, store, now)
-        tail = (
-            f"; {still.describe(now)} is a config freeze window (release_trains.freeze_windows): "
-            "edit the config to end it early"
-            if still
-            else ""
-        )
-        raise NotNowError(f"nothing to unfreeze: no platform freeze is in force{tail}")
+        raise nothing_to_unfreeze(config, store, now)
     detail = "; ".join(
         f"lifted the freeze by {f.actor} since {f.started_at}: {f.reason}" for f in lifted
     )

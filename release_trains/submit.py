@@ -4,7 +4,8 @@ given now, with the CLI's messages, and the job is queued (state/jobs.py) for a 
 (worker.py) to carry out with the requester as its actor.
 
 Checked at once: an unknown train (exit 2, 404), a train whose status does not allow the
-action (completed: execute; not paused: resume; exit 3, 409), a train run by a live lease (an
+action (completed: execute; not paused: resume; exit 3, 409), a freeze in force and, for a
+train that never ran, a start time still ahead unless `now` (exit 3, 409), a train run by a live lease (an
 execute or resume from the CLI or another worker; exit 3, 409), a train with a run (or a
 rollback) already queued or running (exit 3, 409), and for a rollback everything its dry run
 refuses (never ran, a partial rollback without force). What can only be known while working
@@ -19,10 +20,12 @@ from typing import Any
 
 from . import lifecycle
 from .errors import InputError, LockHeldError, RefusedError
+from .freezes import refuse_if_frozen
 from .models import Catalog
 from .planning import find_train
 from .rollback import rollback_train
 from .runtime import Settings
+from .schedule import check_start
 from .state import Job, Store, is_stale
 
 
@@ -46,6 +49,9 @@ def submit(
             raise lifecycle.refuse(t.name, status, "resume")
         if status == "completed":
             raise lifecycle.refuse(t.name, status, "execute")
+        refuse_if_frozen(catalog.config, store, now=now, action=f"{kind} train {t.name!r}")
+        if run is None and kind == "execute":  # a train that never ran waits for its start
+            check_start(t, now=now, early=bool(params.get("now")))
         _refuse_live_lease(catalog, store, t.name, now=now)
         # the run a worker carries on is known now unless it will make a new one
         run_id = run.id if run and run.status not in ("completed", "rolled_back") else None

@@ -229,7 +229,7 @@ class JobWorker:
                 return "done", doc.get("run_id"), doc, None
             outcome = Executor(
                 catalog=catalog, store=store, train=job.train, settings=settings
-            ).execute(resume_only=job.kind == "resume")
+            ).execute(resume_only=job.kind == "resume", early=bool(job.param("now", False)))
             return "done", outcome.run_id, outcome.to_json(), None
         except ReleaseTrainError as e:
             return "failed", None, {"detail": str(e), "exit_code": e.exit_code}, str(e)

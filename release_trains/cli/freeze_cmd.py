@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import audit
-from ..freezes import freeze_platform
+from ..freezes import check_freeze_request, freeze_platform
 from ..identity import actor
 from .context import Options, examples, pass_options, print_json, utcnow
 from .params import Reason
@@ -29,9 +29,11 @@ from .state import load_cli_catalog, write_store
 )
 @pass_options
 def command(opts: Options, reason: str, until: str | None, as_json: bool) -> int:
-    """Freeze every train: starts and resumes are refused, runs pause before their next
-    service; rollbacks still run."""
+    """Freeze every train: starts and resumes are refused; running executors pause before
+    their next service, and rollbacks still run."""
     catalog = load_cli_catalog(opts, services=False)  # only the config is needed
+    now = utcnow()
+    check_freeze_request(reason=reason, until=until, now=now)  # bad input writes nothing
     store = write_store(opts)
     try:
         doc = freeze_platform(
@@ -40,7 +42,7 @@ def command(opts: Options, reason: str, until: str | None, as_json: bool) -> int
             reason=reason,
             until=until,
             who=actor(),
-            now=utcnow(),
+            now=now,
             audit_path=audit.path_for(opts.root),
         )
     finally:

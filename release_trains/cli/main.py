@@ -40,8 +40,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Stop TRAIN's executor before its next service; the train becomes `paused`.",
     ),
     "resume": ("resume_cmd", "Resume a paused TRAIN from its persisted steps."),
-    "freeze": ("freeze_cmd", "Stop the line: no train starts or goes on until `unfreeze`."),
-    "unfreeze": ("unfreeze_cmd", "Lift the platform freeze; config freeze windows stay."),
+    "freeze": ("freeze_cmd", "Freeze every train: starts and resumes are refused."),
+    "unfreeze": (
+        "unfreeze_cmd",
+        "Lift the platform freeze (`freeze`); config freeze windows stay.",
+    ),
     "unlock": ("unlock_cmd", "Remove the lock LOCK_ID held on TRAIN."),
     "audit": ("audit_cmd", "List the audit records (a table on a terminal), or verify the chain."),
     "rollback": (

@@ -5,27 +5,32 @@ from __future__ import annotations
 import click
 
 from .. import audit
-from ..freezes import unfreeze_platform
+from ..freezes import nothing_to_unfreeze, unfreeze_platform
 from ..identity import actor
 from .context import Options, examples, pass_options, print_json, utcnow
-from .state import load_cli_catalog, write_store
+from .state import load_cli_catalog, read_store, write_store
 
 
 @click.command(
     "unfreeze",
     epilog=examples(
         "release-trains unfreeze",
-        "release-trains unfreeze && release-trains resume Q4-curve-upgrade",
+        "release-trains unfreeze --json",
     ),
 )
 @pass_options
 def command(opts: Options, as_json: bool) -> int:
     """Lift the platform freeze (`freeze`); config freeze windows stay: 3 when none to lift."""
     catalog = load_cli_catalog(opts, services=False)  # only the config is needed
+    now = utcnow()
+    existing = read_store(opts)
+    if existing is None:  # no store: nothing was ever frozen (and none is made to say so)
+        raise nothing_to_unfreeze(catalog.config, None, now)
+    existing.close()
     store = write_store(opts)
     try:
         doc = unfreeze_platform(
-            catalog.config, store, who=actor(), now=utcnow(), audit_path=audit.path_for(opts.root)
+            catalog.config, store, who=actor(), now=now, audit_path=audit.path_for(opts.root)
         )
     finally:
         store.close()

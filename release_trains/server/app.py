@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..state import DEFAULT_BUSY_TIMEOUT_S
-from . import audit, jobs, monitoring, problems, reports, services, trains
+from . import audit, freeze, jobs, monitoring, problems, reports, services, trains
 from .context import ServerContext
 from .schemas import Healthz
 
@@ -51,7 +51,7 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    for module in (trains, jobs, services, monitoring, audit, reports):
+    for module in (trains, jobs, services, monitoring, audit, reports, freeze):
         app.include_router(module.router)
     app.add_middleware(problems.BodyLimit)
     return app

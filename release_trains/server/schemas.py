@@ -250,3 +250,22 @@ class DeployReportDoc(Open):
     reported_by: str
     reported_at: str
     waiting: dict[str, Any] | None
+
+
+class FreezeDoc(Open):
+    """The freeze in force (`plan --json`'s `freeze`)."""
+
+    name: str
+    reason: str
+    until: str | None
+    since: str
+    source: Literal["window", "platform"]
+    actor: str | None
+
+
+class FreezeChange(Open):
+    """`freeze --json` / `unfreeze --json`."""
+
+    frozen: bool
+    freeze: FreezeDoc | None
+    message: str
