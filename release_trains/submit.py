@@ -3,14 +3,14 @@
 given now, with the CLI's messages, and the job is queued (state/jobs.py) for a worker
 (worker.py) to carry out with the requester as its actor.
 
-Checked at once: an unknown train (exit 2, 404), a train whose status does not allow the
-action (completed: execute; not paused: resume; exit 3, 409), a freeze in force and, for a
-train that never ran, a start time still ahead unless `now` (exit 3, 409), a train run by a
-live lease (an execute or resume from the CLI or another worker; exit 3, 409), a train with
-a run (or a rollback) already queued or running (exit 3, 409), and for a rollback everything its dry run
-refuses (never ran, a partial rollback without force). What can only be known while working
-(a gate, a deploy) ends up in the job's outcome and in the run, as with the CLI. A rollback
-queued while the train runs asks that run to pause at once, as `rollback` does.
+Checked at once: an unknown train (exit 2, 404), a train whose status does not allow the action
+(completed: execute; not paused: resume; exit 3, 409), a freeze in force and, for a train that
+never ran, a start time still ahead unless `now` (exit 3, 409), a train run by a live lease (an
+execute or resume from the CLI or another worker; exit 3, 409), a train with a run (or a
+rollback) already queued or running (exit 3, 409), and for a rollback everything its dry run
+refuses (never ran, a partial rollback without force). What can only be known while working (a
+gate, a deploy) ends up in the job's outcome and in the run, as with the CLI. A rollback queued
+while the train runs asks that run to pause at once, as `rollback` does.
 """
 
 from __future__ import annotations
