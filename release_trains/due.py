@@ -34,8 +34,9 @@ def due_trains(catalog: Catalog, store: Store | None, now: datetime) -> list[Tra
         for t in catalog.trains.values()
         if t.starts_at is not None and t.starts_at <= now and t.status != "completed"
     ]
-    if store is not None:
-        due = [t for t in due if store.latest_run(t.name) is None]
+    if store is not None and due:
+        ran = store.trains_that_ran([t.name for t in due])
+        due = [t for t in due if t.name not in ran]
     return sorted(due, key=lambda t: (t.starts_at or now, t.name))
 
 
@@ -84,14 +85,21 @@ class DueReport:
         }
 
 
-def start_due(catalog: Catalog, store: Store, *, settings: Settings) -> DueReport:
+def start_due(
+    catalog: Catalog, store: Store, *, settings: Settings, quiet_freeze: bool = False
+) -> DueReport:
     """Start every due train, one after another, each run to its end (or pause) before the
-    next; what became of each. A freeze in force starts nothing (`frozen` says which)."""
+    next; what became of each. A freeze in force starts nothing (`frozen` says which).
+    `quiet_freeze` (the workers, which look every few seconds): the freezes are only looked
+    at when some train is due, so `frozen` is None when nothing was due anyway."""
     now = settings.clock()
-    report = DueReport(now=now, frozen=freeze_in_force(catalog.config, store, now))
+    due = due_trains(catalog, store, now)
+    report = DueReport(now=now)
+    if due or not quiet_freeze:
+        report.frozen = freeze_in_force(catalog.config, store, now)
     if report.frozen is not None:
         return report
-    for train in due_trains(catalog, store, now):
+    for train in due:
         if settings.stop.is_set():
             break  # SIGTERM / a stopping worker: the rest wait for the next look
         try:

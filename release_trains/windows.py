@@ -18,8 +18,9 @@ from .models import FreezeWindow, parse_duration
 from .schedule import parse_instant
 
 # A window repeating more often than it lasts (a cron firing hourly with a 2h duration) is one
-# long freeze; following it further than this many firings is not worth the time it takes.
-_MAX_CHAINED = 10_000
+# long freeze; it is followed this many firings, or this far, and then has "no end in sight".
+_MAX_CHAINED = 2_000
+_HORIZON = timedelta(days=366)
 
 Report = Callable[[list[str | int], str], None]
 
@@ -125,12 +126,34 @@ def covering(window: FreezeWindow, now: datetime) -> Covering | None:
         if window.start <= now < window.end:
             return Covering(window, window.start, window.end)
         return None
+    # Every executor asks before each service and every worker every few seconds; walking
+    # the cron each time is the cost, and the answer holds until the next change (the end of
+    # the stretch in force, or the next firing), so it is kept until then.
+    hit = _answers.get(window)
+    if hit is not None and hit[0] <= now < hit[1]:
+        return hit[2]
+    answer, valid_to = _answer(window, now)
+    if len(_answers) >= _MAX_ANSWERS:
+        _answers.clear()
+    _answers[window] = (now, valid_to, answer)
+    return answer
+
+
+# window -> (valid from, valid until, the answer): see covering()
+_answers: dict[FreezeWindow, tuple[datetime, datetime, Covering | None]] = {}
+_MAX_ANSWERS = 256
+
+
+def _answer(window: FreezeWindow, now: datetime) -> tuple[Covering | None, datetime]:
+    """The answer at `now` and until when it holds."""
     last = _last_firing(window, now)
     length = timedelta(seconds=window.duration_s)
     # every firing lasts as long, so the latest one at or before now ends last
     if last is None or now >= last + length:
-        return None
-    return Covering(window, last, _chained_end(window, last + length))
+        upcoming = next(_firings(window, now, reverse=False), None)
+        return None, upcoming if upcoming is not None else now + _HORIZON
+    end, reached = _chained_end(window, last + length)
+    return Covering(window, last, end), reached
 
 
 def _firings(window: FreezeWindow, after: datetime, *, reverse: bool) -> Iterator[datetime]:
@@ -150,16 +173,21 @@ def _last_firing(window: FreezeWindow, now: datetime) -> datetime | None:
     return None
 
 
-def _chained_end(window: FreezeWindow, end: datetime) -> datetime | None:
-    """When a stretch ending at `end` really ends: a firing before it extends it."""
+def _chained_end(window: FreezeWindow, end: datetime) -> tuple[datetime | None, datetime]:
+    """When a stretch ending at `end` really ends (a firing before it extends it), and how
+    far that is known: a window firing again before each stretch ends (hourly for 2h) has
+    no end in sight (None) as far as it was followed."""
     length = timedelta(seconds=window.duration_s)
+    horizon = end + _HORIZON
     firings = _firings(window, end - length, reverse=False)
     for _ in range(_MAX_CHAINED):
         fired = next(firings, None)
         if fired is None or fired >= end:
-            return end
+            return end, end
         end = max(end, fired + length)
-    return None  # it never seems to end: say so rather than guess a time
+        if end > horizon:
+            break
+    return None, end
 
 
 def in_force(windows: tuple[FreezeWindow, ...], now: datetime) -> list[Covering]:

@@ -276,7 +276,7 @@ class JobWorker:
                 stop=self.stopping,
                 host=self.host,
             )
-            report = start_due(catalog, store, settings=settings)
+            report = start_due(catalog, store, settings=settings, quiet_freeze=True)
         except ReleaseTrainError as e:  # a broken catalog or a busy store: the next look
             self._say(f"cannot start due trains: {e}")
             return store
