@@ -74,13 +74,14 @@ def execute(
     train = find_train(catalog, train_name)
     services = resolve_participants(catalog, train)
     action = f"{'resume' if resume_only else 'execute'} train {train.name!r}"
-    refuse_if_frozen(catalog.config, store, now=settings.clock(), action=action)
+    asked_at = settings.clock()
+    refuse_if_frozen(catalog.config, store, now=asked_at, action=action)
     latest = store.latest_run(train.name)
     if new_only and latest is not None:
         raise AlreadyStartedError(f"train {train.name!r} has run already (run {latest.id})")
     _refuse(train, latest, resume_only=resume_only)
     if latest is None and not resume_only:
-        check_start(train, now=settings.clock(), early=early)
+        check_start(train, now=asked_at, early=early)
     check_declarations(store, services, settings=settings)
     lease = Lease(
         store=store,
