@@ -64,6 +64,9 @@ def test_a_train_scheduled_a_minute_ahead_waits_and_now_starts_it(tmp_path: Path
 
 def test_two_due_runs_at_once_start_the_train_once(tmp_path: Path) -> None:
     project = _scheduled(tmp_path, datetime.now(timezone.utc) - timedelta(seconds=5))
+    preview = project.run("execute", "--due", "--dry-run", "--json")
+    assert preview.code == 0 and preview.json()["trains"] == [{"train": TRAIN, "outcome": "due"}]
+    assert not (project.root / "analysis" / "state").exists()  # a dry run writes nothing
     hold = project.hold("a")  # the first start is held mid-deploy: the two overlap for sure
     first = Background(project, "execute", "--due", "--json", name="due1")
     second = Background(project, "execute", "--due", "--json", name="due2")

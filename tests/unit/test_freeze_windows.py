@@ -156,3 +156,30 @@ def test_start_times_need_a_zone_and_an_early_execute_says_how_long() -> None:
     check_start(train, now=now, early=True)
     check_start(train, now=now + timedelta(hours=3), early=False)
     assert [wait_text(s) for s in (59.2, 60, 61, 3600, 90000)] == ["1m", "1m", "1m1s", "1h", "1d1h"]
+
+
+def test_an_api_train_without_a_zone_in_its_start_time_is_a_422_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    from release_trains.catalog import check_train_definition, load_catalog
+
+    root = tmp_path / "root"
+    (root / "catalog").mkdir(parents=True)
+    (root / "catalog" / "service-index.yaml").write_text(
+        "services:\n  - {name: a, version: 1.0.0}\n", encoding="utf-8"
+    )
+    (root / "catalog" / "release-trains.yaml").write_text("trains: []\n", encoding="utf-8")
+    definition = {
+        "name": "api-train",
+        "target_version": "2.0.0",
+        "participants": ["a"],
+        "schedule": {"start_time": "2026-12-01 09:00"},
+    }
+    found = check_train_definition(load_catalog(root), definition)
+    assert found == [
+        {
+            "path": "$.schedule.start_time",
+            "message": "train 'api-train': '2026-12-01 09:00' has no time zone: add one (Z for "
+            "UTC, or an offset like +01:00), or it would mean a different moment on each machine",
+        }
+    ], found
