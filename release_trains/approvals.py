@@ -387,3 +387,21 @@ def document(train: Train, run: Run | None, votes: list[Vote]) -> list[dict[str,
             }
         )
     return out
+
+
+def gate_verdicts(train: Train, run: Run | None, votes: list[Vote]) -> dict[str, tuple[str, str]]:
+    """gate -> (outcome, detail) as the gates list shows an approval gate now: pass once
+    approved, fail once rejected, unknown while awaited or not asked yet (status, reports)."""
+    waiting = awaited_gate(train, run)
+    out = {}
+    for gate in approval_gates(train):
+        counted = tally(gate, votes)
+        if counted.outcome == "approved":
+            out[gate.label] = ("pass", counted.describe())
+        elif counted.outcome == "rejected":
+            out[gate.label] = ("fail", counted.describe())
+        elif waiting is not None and waiting.label == gate.label:
+            out[gate.label] = ("unknown", f"awaiting approval ({counted.count()})")
+        elif run is None:
+            out[gate.label] = ("unknown", "asked for during the run")
+    return out
