@@ -11,7 +11,8 @@ latest run waits for that very gate, and while the gate is still open (neither a
   train (on the API, the operator role; on the command line, whoever can write the store).
 - The actor who started the run cannot approve it (they may reject it). The comparison is by
   person: `alice@laptop` started it, so `alice@build-host` cannot approve it either.
-- One actor counts once (the store's primary key): deciding again changes nothing.
+- One person counts once, from whichever machine (`bob@a` and `bob@b` are one approver):
+  deciding again changes nothing.
 
 A rejection fails the run at once (paused -> failed, through the one status writer); where
 automatic rollback is on, the caller then rolls it back (the CLI in the foreground, the API
@@ -67,7 +68,14 @@ class Tally:
 
     @property
     def approvals(self) -> list[Vote]:
-        return [v for v in self.votes if v.decision == "approve"]
+        """One per person: the first vote counts (the store records no second one)."""
+        seen: set[str] = set()
+        out = []
+        for v in self.votes:
+            if v.decision == "approve" and person(v.actor) not in seen:
+                seen.add(person(v.actor))
+                out.append(v)
+        return out
 
     @property
     def rejections(self) -> list[Vote]:
@@ -252,6 +260,7 @@ def decide(
             comment=text,
             ts=ts,
             check=check,
+            person=person,
             message=message,
             audit=entry,
             origin=origin,

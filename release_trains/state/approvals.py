@@ -87,6 +87,7 @@ class ApprovalsMixin(StoreBase):
         comment: str | None,
         ts: str,
         check: Callable[[Run, Sequence[Vote]], None],
+        person: Callable[[str], str] = lambda actor: actor,
         message: str,
         audit: AuditEntry,
         origin: str | None,
@@ -95,8 +96,8 @@ class ApprovalsMixin(StoreBase):
         """Record `actor`'s decision on `gate` of run `run_id`, in one write transaction:
         `check(run, votes_of_the_gate)` first (it raises to refuse: the run moved on, the
         gate is already decided), then the vote, the run's `approval` event (`message`) and
-        the audit record. An actor who already voted on the gate keeps that vote: nothing is
-        written and `new` is False."""
+        the audit record. An actor who already voted on the gate (the same `person`, from
+        whichever machine) keeps that vote: nothing is written and `new` is False."""
         with self._write(fenced=False) as tx:  # a vote is no executor's write: no lease
             row = tx.execute(
                 f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)
@@ -104,7 +105,7 @@ class ApprovalsMixin(StoreBase):
             if row is None:
                 raise LookupError(f"run {run_id} is not in the state store")
             votes = _votes_in(tx, run_id, gate)
-            mine = next((v for v in votes if v.actor == actor), None)
+            mine = next((v for v in votes if person(v.actor) == person(actor)), None)
             if mine is not None:
                 return VoteWrite(mine, False, tuple(votes), None)
             check(run_of(row), votes)
