@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import audit
-from ..approvals import Decision, decide
+from ..approvals import Decision, decide, find_gate
 from ..errors import EXIT_OK
 from ..identity import actor
 from ..planning import find_train
@@ -47,7 +47,7 @@ def command(
 
 def record(opts: Options, train: str, *, gate: str, decision: str, comment: str | None) -> Decision:
     catalog = load_cli_catalog(opts)
-    find_train(catalog, train)  # an unknown train creates no store
+    find_gate(find_train(catalog, train), gate)  # an unknown train or gate creates no store
     store = write_store(opts)
     try:
         return decide(
