@@ -126,6 +126,10 @@ def test_an_after_gate_with_two_approvals_on_the_command_line(tmp_path: Path) ->
     assert timeline["paused_s"] == timeline["paused_totals_s"]["approval"]
     assert timeline["estimated_duration_s"] == 1800
     assert timeline["elapsed_s"] >= timeline["active_s"] + timeline["paused_s"] - 0.01
+    human = project.run("status", TRAIN).out
+    assert f"approved: {GATE} (after, 2/2 approvals" in human
+    assert "bob@host-1 approve: UAT green" in human
+    assert "paused (approval " in human and "Time:" in human
 
 
 def test_a_rejection_fails_the_run_and_rolls_it_back(tmp_path: Path) -> None:
