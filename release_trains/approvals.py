@@ -272,32 +272,14 @@ def decide(
     audit.write(audit_path, commit)
     result = written[0]
     counted = tally(gate, result.votes)
-    status = str(run.status)
-    rollback = False
-    if not result.new:
-        text_ = (
-            f"{who} already {'approved' if result.vote.decision == 'approve' else 'rejected'} "
-            f"gate {gate.label!r} at {result.vote.ts}: one actor counts once "
-            f"({counted.count()})"
-        )
-    elif counted.outcome == "rejected":
+    status, rollback = str(run.status), False
+    if result.new and counted.outcome == "rejected":
         status, rollback = _fail(
             catalog, store, train, run, who=who, reason=text or "", gate=gate, now=now, host=host
         )
-        text_ = f"gate {gate.label!r} rejected by {who}: train {train.name!r} is now {status}"
-        if rollback:
-            text_ += "; automatic rollback is on, so it is rolled back"
-    elif counted.outcome == "approved":
-        text_ = (
-            f"gate {gate.label!r} approved ({counted.count()}): run `release-trains resume "
-            f"{train.name}` to carry the train on"
-        )
-    else:
-        left = gate.min_approvals - len(counted.approvals)
-        text_ = (
-            f"approval recorded ({counted.count()}): gate {gate.label!r} needs {left} more "
-            f"approval{'s' if left > 1 else ''}"
-        )
+    text_ = _say(train, gate, counted, result.vote, new=result.new, status=status)
+    if rollback:
+        text_ += "; automatic rollback is on: it is rolled back now"
     return Decision(
         train=train.name,
         run_id=run.id,
@@ -312,6 +294,28 @@ def decide(
         message=text_,
         resume=result.new and counted.outcome == "approved",
         rollback=rollback,
+    )
+
+
+def _say(train: Train, gate: Gate, counted: Tally, vote: Vote, *, new: bool, status: str) -> str:
+    """What a decision did, in a sentence that says what happens next."""
+    if not new:
+        verb = "approved" if vote.decision == "approve" else "rejected"
+        return (
+            f"{vote.actor} already {verb} gate {gate.label!r} at {vote.ts}: one person counts "
+            f"once ({counted.count()})"
+        )
+    if counted.outcome == "rejected":
+        return f"gate {gate.label!r} rejected by {vote.actor}: train {train.name!r} is {status}"
+    if counted.outcome == "approved":
+        return (
+            f"gate {gate.label!r} approved ({counted.count()}): run `release-trains resume "
+            f"{train.name}` to carry the train on"
+        )
+    left = gate.min_approvals - len(counted.approvals)
+    return (
+        f"approval recorded ({counted.count()}): gate {gate.label!r} needs {left} more "
+        f"approval{'s' if left > 1 else ''}"
     )
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from .. import api_trains, audit, tokens
 from ..approvals import decide
-from ..errors import InputError
+from ..errors import InputError, ReleaseTrainError
 from ..executor import dry_run as dry_run_steps
 from ..monitoring import snapshot, summaries
 from ..pausing import pause_train
@@ -354,6 +354,11 @@ def get_rollback_status(request: Request, train: TrainName, who: Viewer) -> JSON
             "already decided: 409. No such approval gate: 404.",
             schemas.ApprovalDecision,
         ),
+        **document(
+            "The decision, and `job`: the resume or rollback queued for a worker.",
+            schemas.ApprovalDecision,
+            status=202,
+        ),
         **errors(403, 404, 409, body=True),
     },
 )
@@ -375,19 +380,26 @@ def approvals(
             now=ctx.now(),
             audit_path=audit.path_for(ctx.root),
         )
-        job = None
-        if decision.resume:
-            job = submit(catalog, store, train, kind="resume", params={}, who=who.actor,
-                         clock=ctx.clock)  # fmt: skip
-        elif decision.rollback:
-            reason = f"automatic rollback after: rejected at approval gate {body.gate}: "
-            reason += (body.comment or "").strip()
-            job = submit(catalog, store, train, kind="rollback", params={"reason": reason},
-                         who=who.actor, clock=ctx.clock)  # fmt: skip
+        job, refused = None, None
+        try:
+            if decision.resume:
+                job = submit(catalog, store, train, kind="resume", params={}, who=who.actor,
+                             clock=ctx.clock)  # fmt: skip
+            elif decision.rollback:
+                reason = f"automatic rollback after: rejected at approval gate {body.gate}: "
+                reason += (body.comment or "").strip()
+                job = submit(catalog, store, train, kind="rollback", params={"reason": reason},
+                             who=who.actor, clock=ctx.clock)  # fmt: skip
+        except ReleaseTrainError as e:
+            # the decision is committed whatever happens now: say why no worker was asked
+            # (a resume already queued, a live lease) instead of answering as if it had failed
+            refused = str(e)
     doc = decision.to_json()
     doc.pop("resume")
     doc.pop("rollback")
     doc["job"] = None
+    if refused is not None:
+        doc["message"] += f"; no worker was asked to carry it on: {refused}"
     if job is None:
         return JSONResponse(doc)
     ctx.queued.set()  # committed: an idle in-process worker takes it now
