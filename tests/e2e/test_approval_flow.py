@@ -232,3 +232,25 @@ def test_a_rejection_through_the_api_rolls_the_train_back_by_a_worker(tmp_path: 
         assert rejected["actor"] == "token:qa-1" and rejected["detail"]["comment"] == "no"
     finally:
         assert server.stop() == 0
+
+
+def test_without_automatic_rollback_a_rejection_fails_and_a_retry_asks_again(
+    tmp_path: Path,
+) -> None:
+    project = approval_project(tmp_path, approvers=["bob", "carol"], rollback=False)
+    assert as_actor(project, "alice@h", "execute", TRAIN).code == 1
+    assert as_actor(project, "carol@h", "approve", TRAIN, "--gate", GATE).code == 0
+    no = as_actor(project, "bob@h", "reject", TRAIN, "--gate", GATE, "--reason", "not yet")
+    assert no.code == 0, no
+    status, reason = project.run_status()  # type: ignore[misc]
+    assert status == "failed"
+    assert reason.startswith(f"rejected at approval gate {GATE} by bob@h: not yet")
+    assert "automatic rollback is disabled" in reason
+    assert project.deployed("a") == TARGET  # nothing rolled back
+
+    again = as_actor(project, "alice@h", "execute", TRAIN)  # a new attempt of the same run
+    assert again.code == 1, again
+    assert project.run_status() == ("paused", f"awaiting approval: {GATE} (0/2)")
+    assert project.called() == [("a", TARGET), ("b", TARGET)]  # nothing deployed twice
+    shown = project.run("status", TRAIN, "--json").json()["approvals"][0]
+    assert (shown["outcome"], shown["votes"]) == ("awaiting", [])  # asked afresh
