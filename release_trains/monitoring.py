@@ -28,6 +28,7 @@ from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
 from .gates import Health
 from .models import Catalog, Service, Train
+from .notify.outcomes import outcomes
 from .state import Event, Lock, Run, Step, Store, is_stale
 
 EVENTS_SHOWN = 10
@@ -201,6 +202,8 @@ class Snapshot:
     finished_at: str | None
     taken_at: str
     executor: ExecutorState | None = None  # None: the run is not active, or never ran
+    # the run's notifications: {event, channel, outcome, detail, ts} (notify/outcomes.py)
+    notifications: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def released(self) -> int:
@@ -273,6 +276,7 @@ class Snapshot:
             ],
             "reason": self.reason,
             "executor": self.executor.to_json() if self.executor else None,
+            "notifications": [dict(n) for n in self.notifications],
             "generated_at": self.taken_at,
         }
 
@@ -373,6 +377,7 @@ def snapshot(
         finished_at=run.finished_at if run else None,
         taken_at=taken,
         executor=driver,
+        notifications=outcomes(store.notifications(run.id)) if store and run else (),
     )
 
 

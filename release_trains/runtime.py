@@ -24,6 +24,9 @@ class Settings:
     # Services whose deploy recorded on another host the operator declares ended
     # (`--deploy-ended S`): it cannot be checked from here, so only they may say so.
     deploys_ended: frozenset[str] = frozenset()
+    # Start a notification sender for the run and wait (bounded) on the way out for what it
+    # queued; a worker, which runs a sender of its own for its whole life, passes False.
+    own_sender: bool = True
 
     def now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")

@@ -120,6 +120,12 @@ def plain(snap: Snapshot) -> list[str]:
     lines.append(f"Dependencies: {snap.dependencies_satisfied}/{len(snap.dependencies)} satisfied")
     for d in snap.dependencies:
         lines.append(f"  {d.outcome}: {d.kind} {d.name} {d.constraint or 'any'}: {d.detail}")
+    if snap.notifications:
+        lines.append("Notifications:")
+        for n in snap.notifications[-10:]:  # the newest: the JSON document has them all
+            lines.append(
+                f"  {n['ts']} {n['event']} -> {n['channel']}: {n['outcome']}: {n['detail']}"
+            )
     if snap.events:
         lines.append("Last events:")
         for e in snap.events:
