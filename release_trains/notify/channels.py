@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
 from ..deployers import http_transport
@@ -137,34 +138,14 @@ def _mail(
     message = email_message(notice, sender=sender, to=list(to), key=key)
     context = ssl.create_default_context()
     try:
-        smtp: smtplib.SMTP = (
-            smtplib.SMTP_SSL(host, port, timeout=timeout_s, context=context)
-            if use_tls
-            else smtplib.SMTP(host, port, timeout=timeout_s)
-        )
+        refused = _exchange(
+            settings, message, secrets, host=host, port=port, tls=use_tls, context=context,
+            deadline=deadline, timeout_s=timeout_s,
+        )  # fmt: skip
     except TimeoutError:
         raise DeliveryError(f"timed out after {timeout_s:g} s") from None
     except ConnectionRefusedError:
         raise DeliveryError("connection refused") from None
-    try:
-        with smtp:
-            _left(smtp, deadline, timeout_s)
-            smtp.ehlo()
-            if settings.get("starttls") is True:
-                _left(smtp, deadline, timeout_s)
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if "username" in settings:
-                user = secrets.expand(str(settings["username"]), where="email.username")
-                password = secrets.expand(
-                    str(settings["password"]), where="email.password", secret=True
-                )
-                _left(smtp, deadline, timeout_s)
-                smtp.login(user, password)
-            _left(smtp, deadline, timeout_s)
-            refused = smtp.send_message(message)
-    except TimeoutError:
-        raise DeliveryError(f"timed out after {timeout_s:g} s") from None
     except smtplib.SMTPServerDisconnected as e:
         # smtplib reports a read that timed out as a disconnection
         if "timed out" in str(e) or time.monotonic() >= deadline:
@@ -175,6 +156,41 @@ def _mail(
     if refused:
         raise DeliveryError(f"SMTP refused {', '.join(sorted(refused))}")
     return f"SMTP accepted for {len(to)} recipient(s)"
+
+
+def _exchange(
+    settings: Mapping[str, Any],
+    message: EmailMessage,
+    secrets: Secrets,
+    *,
+    host: str,
+    port: int,
+    tls: bool,
+    context: ssl.SSLContext,
+    deadline: float,
+    timeout_s: float,
+) -> dict[str, Any]:
+    smtp: smtplib.SMTP = (
+        smtplib.SMTP_SSL(host, port, timeout=timeout_s, context=context)
+        if tls
+        else smtplib.SMTP(host, port, timeout=timeout_s)
+    )
+    with smtp:
+        _left(smtp, deadline, timeout_s)
+        smtp.ehlo()
+        if settings.get("starttls") is True:
+            _left(smtp, deadline, timeout_s)
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if "username" in settings:
+            user = secrets.expand(str(settings["username"]), where="email.username")
+            password = secrets.expand(
+                str(settings["password"]), where="email.password", secret=True
+            )
+            _left(smtp, deadline, timeout_s)
+            smtp.login(user, password)
+        _left(smtp, deadline, timeout_s)
+        return dict(smtp.send_message(message))
 
 
 def _left(smtp: smtplib.SMTP, deadline: float, timeout_s: float) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import TARGET, TRAIN, Project, chain, child_env, make_project
-from helpers import closed_port
+from e2e_support import TARGET, TRAIN, Background, Project, chain, child_env, make_project
+from helpers import closed_port, wait_until
 from notify_receivers import HttpReceiver, SmtpReceiver, http_receiver, smtp_receiver
 
 SLACK_TOKEN = "T000-slack-secret-B0C0FFEE"
@@ -223,3 +223,107 @@ def test_dead_channels_never_hold_the_train_back_and_their_failures_are_recorded
     assert shown["completed", "webhook"]["outcome"] == "failed"
     assert "HTTP 500" in shown["completed", "webhook"]["detail"]
     assert_no_secret(project, result.stdout, result.stderr, status.stdout)
+
+
+def webhook_only(url: str, *, timeout: float, events: list[str]) -> dict[str, Any]:
+    return {
+        "channels": ["webhook"],
+        "webhook": {"url": f"{url}/hook", "headers": {"Authorization": "Bearer ${HOOK_TOKEN}"}},
+        "events": events,
+        "timeout": timeout,
+        "retries": 3,
+    }
+
+
+def test_the_release_goes_on_while_a_delivery_is_held(
+    tmp_path: Path, start: Callable[..., Background]
+) -> None:
+    """The receiver holds every request until the test lets go; the train reaches completed
+    meanwhile, so no notification is on the release path."""
+    with http_receiver() as hook:
+        hook.hold()
+        project = make_project(
+            tmp_path,
+            services=chain(["a", "b"]),
+            release_trains={
+                "notifications": webhook_only(hook.url, timeout=30, events=["started", "completed"])
+            },
+        )
+        bg = start(project, "execute", TRAIN, env=ENV)
+        hook.wait_for(1)  # `started` is in flight and held
+        wait_until(lambda: project.run_status() == ("completed", None), timeout_s=30, what="done")
+        assert len(hook.requests) == 1  # still the one held request: nothing waited for it
+        hook.let_go()
+        result = bg.wait()
+    assert result.code == 0, result
+    assert hook.events() == ["started", "completed"]  # delivered before `execute` exited
+    assert {r["status"] for r in outbox(project)} == {"sent"}
+
+
+def test_a_notification_written_before_a_sigkill_is_delivered_once_after_resuming(
+    tmp_path: Path, start: Callable[..., Background]
+) -> None:
+    """Deterministic: the receiver holds the `started` request (it has arrived: the row is
+    claimed, the attempt in flight) and service a's deploy is held; the test SIGKILLs the
+    executor there. `execute` resumes the run; its sender takes over the dead process's claim
+    and sends the row again with the same idempotency key; the receiver, which honours the
+    key, processes it once."""
+    with http_receiver() as hook:
+        hook.hold()
+        project = make_project(
+            tmp_path,
+            services=chain(["a", "b"]),
+            release_trains={
+                "notifications": webhook_only(
+                    hook.url, timeout=30, events=["started", "resumed", "completed"]
+                )
+            },
+        )
+        flag = project.hold("a")
+        first = start(project, "execute", TRAIN, env=ENV, name="first")
+        hook.wait_for(1)
+        wait_until(lambda: len(project.calls()) >= 1, timeout_s=30, what="deploy of a started")
+        first.kill()
+        (row,) = outbox(project)
+        assert (row["event"], row["status"], row["attempts"]) == ("started", "pending", 0)
+        flag.unlink()
+        hook.let_go()
+        again = project.run("execute", TRAIN, env=ENV)
+        assert again.code == 0, again
+    started = [r for r in hook.requests if r.json()["event"] == "started"]
+    assert len(started) == 2  # the attempt the kill cut off, and the one after resuming
+    assert len({r.headers["idempotency-key"] for r in started}) == 1
+    assert hook.events() == ["started", "resumed", "completed"]  # each processed once
+    rows = outbox(project)
+    assert [(r["event"], r["status"]) for r in rows] == [
+        ("started", "sent"),
+        ("resumed", "sent"),
+        ("completed", "sent"),
+    ]
+    assert_no_secret(project, again.out, again.err, first.err())
+
+
+def test_notify_test_reports_each_channel_and_fails_when_one_does(
+    tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver, SmtpReceiver]
+) -> None:
+    slack, hook, smtp = receivers
+    settings = notifications(slack.url, hook.url, smtp.port, timeout=2, retries=0)
+    project = make_project(
+        tmp_path, services=chain(["a"]), release_trains={"notifications": settings}
+    )
+    ok = run(project, "notify", "test", "--json", env=env_for(slack))
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    assert [(c["channel"], c["outcome"]) for c in doc["channels"]] == [
+        ("slack", "sent"),
+        ("email", "sent"),
+        ("webhook", "sent"),
+    ]
+    assert hook.events() == ["test"] and smtp.wait_for(1)[0]["Subject"].endswith(": test")
+    dead = f"http://127.0.0.1:{closed_port()}"
+    one = run(project, "notify", "test", "--channel", "slack", env=env_for(dead))
+    assert one.returncode == 1
+    assert "slack: failed: connection refused" in one.stdout
+    assert SLACK_TOKEN not in one.stdout + one.stderr
+    unknown = run(project, "notify", "test", "--channel", "pager", env=env_for(slack))
+    assert unknown.returncode == 2 and "pager" in unknown.stderr
