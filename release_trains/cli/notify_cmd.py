@@ -16,7 +16,10 @@ from .state import load_cli_catalog
     epilog=examples("release-trains notify test", "release-trains notify test --channel slack"),
 )
 def command() -> None:
-    """Notifications to Slack, e-mail and webhooks (config release_trains.notifications)."""
+    """Send a test message through each notification channel (`notify test`).
+
+    Channels (Slack, e-mail, webhooks) are set up under release_trains.notifications in
+    config/upgrade-policies.yaml; see the README's Notifications section."""
 
 
 @command.command(

@@ -303,3 +303,15 @@ def test_a_sender_retries_with_backoff_then_gives_up_with_the_reason(tmp_path: P
             store.close()
     assert len(hook.requests) == 2
     assert len({r.headers["idempotency-key"] for r in hook.requests}) == 1
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_validate_and_plan_exit_2_naming_the_key(tmp_path: Path, command: str) -> None:
+    from helpers import run_main
+
+    bad = {**GOOD, "recipients": {}, "stakeholders": []}
+    root = _root(tmp_path, bad)
+    args = ["--root", str(root), command] + (["T"] if command == "plan" else [])
+    code, out, err = run_main(*args)
+    assert code == 2, (out, err)
+    assert "release_trains.notifications.channels: the email channel has no recipients" in out + err
