@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from ..models import Catalog
 from ..state import Store, pid_alive, this_host
 from ..state.outbox import OutboxItem
-from .announce import Announcer
+from .announce import Announcer, queue_platform_event
 from .channels import DeliveryError, send
 from .messages import Notice
 from .settings import NONE, Notifications, for_train
@@ -235,10 +235,11 @@ class Delivery:
         more = max(per_channel.values(), default=1) - 1
         return (retries + 1) * timeout + waits + more * timeout + 1.0
 
-    def flush(self) -> None:
-        """Wait until what this command queued is settled, within the bound (then the next
-        sender that opens the store carries on)."""
-        keys = [k for a in self.announcers for k in a.queued]
+    def flush(self, keys: list[str] | None = None) -> None:
+        """Wait until what this command queued (or `keys`) is settled, within the bound (then
+        the next sender that opens the store carries on)."""
+        if keys is None:
+            keys = [k for a in self.announcers for k in a.queued]
         if not keys or self.sender is None:
             return
         deadline = time.monotonic() + self.bound_s(keys)
@@ -271,3 +272,26 @@ def delivering(
                 delivery.flush()
             finally:
                 sender.stop(timeout_s=settings_for(catalog, None).timeout_s + 1.0)
+
+
+def announce_platform_event(
+    catalog: Catalog,
+    store: Store,
+    *,
+    event: str,
+    reason: str | None,
+    ts: str,
+    wait: bool = True,
+) -> list[str]:
+    """Queue an event of no run (`frozen`, `unfrozen`) for the config's channels and, with
+    `wait` (a command), deliver it before returning, bounded like a run's; the server passes
+    False (its workers' senders deliver it). The keys queued."""
+    keys = queue_platform_event(store, catalog.config, event=event, reason=reason, ts=ts)
+    if keys and wait:
+        sender = Sender(store=store, catalog=catalog).start()
+        delivery = Delivery(catalog=catalog, store=store, sender=sender)
+        try:
+            delivery.flush(keys)
+        finally:
+            sender.stop(timeout_s=settings_for(catalog, None).timeout_s + 1.0)
+    return keys

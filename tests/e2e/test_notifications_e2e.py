@@ -327,3 +327,19 @@ def test_notify_test_reports_each_channel_and_fails_when_one_does(
     assert SLACK_TOKEN not in one.stdout + one.stderr
     unknown = run(project, "notify", "test", "--channel", "pager", env=env_for(slack))
     assert unknown.returncode == 2 and "pager" in unknown.stderr
+
+
+def test_a_manual_rollback_is_announced_too(tmp_path: Path) -> None:
+    with http_receiver() as hook:
+        events = ["completed", "rollback_started", "rolled_back"]
+        project = make_project(
+            tmp_path,
+            services=chain(["a", "b"]),
+            release_trains={"notifications": webhook_only(hook.url, timeout=5, events=events)},
+        )
+        assert project.run("execute", TRAIN, env=ENV).code == 0
+        back = project.run("rollback", TRAIN, "--reason", "INC-7 error rate", env=ENV)
+        assert back.code == 0, back
+    assert hook.events() == events
+    assert hook.processed[1].json()["reason"] == "INC-7 error rate"
+    assert hook.processed[2].json()["status"] == "rolled_back"

@@ -315,3 +315,21 @@ def test_validate_and_plan_exit_2_naming_the_key(tmp_path: Path, command: str) -
     code, out, err = run_main(*args)
     assert code == 2, (out, err)
     assert "release_trains.notifications.channels: the email channel has no recipients" in out + err
+
+
+def test_a_platform_event_is_delivered_before_the_command_returns(tmp_path: Path) -> None:
+    from release_trains.notify.sender import announce_platform_event
+
+    with http_receiver() as hook:
+        settings = {"channels": ["webhook"], "webhook": {"url": f"{hook.url}/h"}}
+        root = _root(tmp_path, settings)
+        catalog = load_catalog(root)
+        store = _store(root)
+        try:
+            keys = announce_platform_event(
+                catalog, store, event="unfrozen", reason="lifted by alice", ts=_ts()
+            )
+            assert store.pending_notifications(keys=keys) == 0
+        finally:
+            store.close()
+    assert hook.events() == ["unfrozen"]
