@@ -31,7 +31,7 @@ from .catalog import load_catalog
 from .errors import ReleaseTrainError, StateBusyError
 from .executor import Executor
 from .leases import new_lock_id, renewal_interval
-from .notify.sender import Sender, settings_for
+from .notify.sender import STOP_WAIT_S, Sender
 from .rollback import document as rollback_document
 from .rollback import rollback_train
 from .runtime import Settings
@@ -165,7 +165,7 @@ class JobWorker:
                     break
         finally:
             if sender is not None:
-                sender.stop(timeout_s=settings_for(config_catalog, None).timeout_s + 1.0)
+                sender.stop(timeout_s=STOP_WAIT_S)
             if store is not None:
                 store.close()
         return list(self.finished)

@@ -34,6 +34,10 @@ POLL_S = 1.0  # how often an idle sender looks for rows other processes queued
 BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
 CLAIM_MARGIN_S = 10.0  # a claim outlives its attempt's timeout by this much
+# How long a stopping sender waits for an attempt in flight: a command that queued nothing
+# must not wait for another run's dead channel. An attempt cut off stays claimed by this
+# process, whose claim is void once it has exited, and is sent again with the same key.
+STOP_WAIT_S = 1.0
 _SEQ = itertools.count(1)
 
 
@@ -271,7 +275,7 @@ def delivering(
             try:
                 delivery.flush()
             finally:
-                sender.stop(timeout_s=settings_for(catalog, None).timeout_s + 1.0)
+                sender.stop(timeout_s=STOP_WAIT_S)
 
 
 def announce_platform_event(
@@ -293,5 +297,5 @@ def announce_platform_event(
         try:
             delivery.flush(keys)
         finally:
-            sender.stop(timeout_s=settings_for(catalog, None).timeout_s + 1.0)
+            sender.stop(timeout_s=STOP_WAIT_S)
     return keys
