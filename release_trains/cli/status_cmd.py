@@ -242,6 +242,16 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
             )
         parts.append(deps)
 
+    if snap.notifications:
+        sent = Table(title="Notifications (newest 10)", title_justify="left")
+        for col in ("time", "event", "channel", "outcome", "detail"):
+            sent.add_column(col)
+        for n in snap.notifications[-10:]:
+            outcome = Text(n["outcome"], outcome_style(n["outcome"]))
+            sent.add_row(
+                *_plain(n["ts"] or "", n["event"], n["channel"]), outcome, *_plain(n["detail"])
+            )
+        parts.append(sent)
     if snap.events:
         events = Table(title="Last events", title_justify="left")
         for col in ("time", "event", "service", "message"):

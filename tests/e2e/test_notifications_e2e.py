@@ -340,6 +340,9 @@ def test_a_manual_rollback_is_announced_too(tmp_path: Path) -> None:
         assert project.run("execute", TRAIN, env=ENV).code == 0
         back = project.run("rollback", TRAIN, "--reason", "INC-7 error rate", env=ENV)
         assert back.code == 0, back
+        shown = project.run("status", TRAIN, env=ENV)
+    assert "Notifications:" in shown.out
+    assert "rolled_back -> webhook: sent: HTTP 200 (attempt 1)" in shown.out
     assert hook.events() == events
     assert hook.processed[1].json()["reason"] == "INC-7 error rate"
     assert hook.processed[2].json()["status"] == "rolled_back"
