@@ -365,7 +365,7 @@ def rollback_train(
     in_catalog = [catalog.services[n] for n in names if n in catalog.services]
     check_declarations(store, in_catalog, settings=settings)
     _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
-    with delivering(catalog, store, own_sender=settings.own_sender) as delivery:
+    with delivering(catalog, store, given=settings.delivery) as delivery:
         return _own_lease(
             catalog, store, t, names, in_catalog, settings=settings, reason=reason, only=only,
             force=force, timeout_s=timeout_s, announcer=delivery.announcer(train),

@@ -31,7 +31,7 @@ from .catalog import load_catalog
 from .errors import ReleaseTrainError, StateBusyError
 from .executor import Executor
 from .leases import new_lock_id, renewal_interval
-from .notify.sender import STOP_WAIT_S, Sender
+from .notify.sender import STOP_WAIT_S, Delivery, Sender
 from .rollback import document as rollback_document
 from .rollback import rollback_train
 from .runtime import Settings
@@ -119,6 +119,7 @@ class JobWorker:
         self.echo = echo
         # the jobs this worker ended, in order (the newest 1000: a server's worker runs long)
         self.finished: deque[Job] = deque(maxlen=1000)
+        self._sender: Sender | None = None  # its notification sender, while run() runs
 
     def run(self, *, once: bool = False) -> list[Job]:
         """Take and run jobs until stopped; with `once`, at most one (none queued: return)."""
@@ -136,6 +137,7 @@ class JobWorker:
                 if sender is None and store is not None and config_catalog.config.notifications:
                     # delivers for every run (its jobs' and what others left), for its life
                     sender = Sender(store=store, catalog=config_catalog, echo=self.echo).start()
+                    self._sender = sender
                 if self.wake is not None:
                     self.wake.clear()  # before the look: a job queued after it sets it again
                 job = self._take(store, stale_after_s) if store is not None else None
@@ -166,6 +168,7 @@ class JobWorker:
         finally:
             if sender is not None:
                 sender.stop(timeout_s=STOP_WAIT_S)
+                self._sender = None
             if store is not None:
                 store.close()
         return list(self.finished)
@@ -219,7 +222,8 @@ class JobWorker:
                 echo=self.echo,
                 stop=self.stopping,
                 host=self.host,
-                own_sender=False,  # this worker's sender delivers what the job queues
+                # this worker's sender delivers what the job queues (none: not set up)
+                delivery=Delivery(catalog=catalog, store=store, sender=self._sender),
             )
             earlier = _ended_by_earlier_worker(store, job)
             if earlier is not None:

@@ -59,7 +59,7 @@ def execute(
     check_declarations(store, services, settings=settings)
     # Notifications go out from their own thread (on the unfenced store: delivery outcomes
     # are no write of this run's lease), and the way out waits, bounded, for what was queued.
-    with delivering(catalog, store, own_sender=settings.own_sender) as delivery:
+    with delivering(catalog, store, given=settings.delivery) as delivery:
         return _execute(
             catalog, store, train, services, settings=settings, resume_only=resume_only,
             announcer=delivery.announcer(train.name),

@@ -17,10 +17,12 @@ from ..lifecycle import StepStatus
 from ..state import Store
 from ..state.outbox import OutboxRow
 from .messages import Notice, cut, link_for
-from .settings import EVENTS, Notifications
+from .settings import Notifications
 
 _STATUS = re.compile(r"^(\w+) -> (\w+)(?:: (.*))?$", re.DOTALL)
 _SERVICE_FAILURES = frozenset({"deploy-failed", "health-failed", "unconfirmed"})
+# Journal kinds that are their notification event (the hyphenated spelling too).
+_NAMED = {"approval_requested": "approval_requested", "approval-requested": "approval_requested"}
 # The status a run moves to -> the notification it is.
 _FINAL = {"completed": "completed", "failed": "failed", "rolled_back": "rolled_back"}
 
@@ -46,8 +48,8 @@ def notice_event(kind: str, message: str) -> tuple[str, str | None, str | None] 
         return "service_failed", message, None
     if kind == "gate" and re.match(r"^[^:]*\(\w+\): (fail|error): ", message):
         return "gate_failed", message, None
-    if kind in EVENTS:  # approval_requested, and any later kind named as its event
-        return kind, message, None
+    if kind in _NAMED:  # kinds recorded under their event's name (approvals.py)
+        return _NAMED[kind], message, None
     return None
 
 

@@ -259,13 +259,17 @@ def delivering(
     catalog: Catalog,
     store: Store,
     *,
-    own_sender: bool = True,
+    given: Delivery | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> Iterator[Delivery]:
-    """A command's notifications: with `own_sender`, a sender thread runs meanwhile and the
-    command waits for what it queued on the way out (a worker has its own long-lived sender,
-    so its jobs pass False)."""
-    configured = bool(catalog.config.notifications) and own_sender
+    """A command's notifications: a sender thread runs meanwhile and the command waits for
+    what it queued on the way out. With `given` (Settings.delivery: a worker's, whose own
+    sender runs for its whole life, or one around several runs such as `execute --due`) that
+    one is used as it is: nothing is started, and whoever made it flushes it."""
+    if given is not None:
+        yield given
+        return
+    configured = bool(catalog.config.notifications)
     sender = Sender(store=store, catalog=catalog, echo=echo).start() if configured else None
     delivery = Delivery(catalog=catalog, store=store, sender=sender)
     try:

@@ -187,6 +187,7 @@ def test_journal_events_that_are_news() -> None:
     assert notice_event("gate", "g (before): fail: x")[0] == "gate_failed"  # type: ignore[index]
     assert notice_event("gate", "g (before): pass: x") is None
     assert notice_event("approval_requested", "uat-signoff")[0] == "approval_requested"  # type: ignore[index]
+    assert notice_event("approval-requested", "uat")[0] == "approval_requested"  # type: ignore[index]
     assert notice_event("deploy", "1 -> 2") is None
 
 
@@ -333,3 +334,36 @@ def test_a_platform_event_is_delivered_before_the_command_returns(tmp_path: Path
         finally:
             store.close()
     assert hook.events() == ["unfrozen"]
+
+
+def test_a_run_carried_out_by_a_worker_is_announced_by_the_workers_sender(tmp_path: Path) -> None:
+    from release_trains.submit import submit
+
+    with http_receiver() as hook:
+        settings = {
+            "channels": ["webhook"],
+            "webhook": {"url": f"{hook.url}/h"},
+            "events": ["started", "completed"],
+        }
+        root = _root(tmp_path, settings)
+        catalog = load_catalog(root)
+        store = _store(root)
+        clock = lambda: datetime.now(timezone.utc)  # noqa: E731
+        try:
+            submit(catalog, store, "T", kind="execute", params={}, who="token:ci", clock=clock)
+            stopping = threading.Event()
+            worker = JobWorker(
+                root=root, state_url=None, clock=clock, name="w@h", host="h", pid=1,
+                poll_s=0.05, stopping=stopping,
+            )  # fmt: skip
+            thread = threading.Thread(target=worker.run, daemon=True)
+            thread.start()
+            try:
+                hook.wait_for(2, timeout_s=20)
+                wait_until(lambda: store.pending_notifications() == 0, timeout_s=10, what="sent")
+            finally:
+                stopping.set()
+                thread.join(10)
+        finally:
+            store.close()
+    assert hook.events() == ["started", "completed"]
