@@ -303,3 +303,27 @@ def announce_platform_event(
         finally:
             sender.stop(timeout_s=STOP_WAIT_S)
     return keys
+
+
+def announce_run_event(
+    catalog: Catalog,
+    store: Store,
+    *,
+    run_id: int,
+    train: str,
+    message: str,
+    ts: str,
+    delivery: Delivery | None = None,
+) -> None:
+    """Record a run's status event written outside any executor (a `pause` of a run nobody
+    drives) with the notifications it announces, in one transaction; with `delivery`, its
+    sender is woken and its flush waits for them."""
+    announcer = (delivery or Delivery(catalog=catalog, store=store, sender=None)).announcer(train)
+    rows = (
+        announcer.rows_for(run_id=run_id, kind="status", message=message, service=None, ts=ts)
+        if announcer is not None
+        else None
+    )
+    store.record(run_id, ts=ts, kind="status", service=None, message=message, outbox=rows)
+    if announcer is not None and rows is not None:
+        announcer.written()

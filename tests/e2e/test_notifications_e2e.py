@@ -346,3 +346,26 @@ def test_a_manual_rollback_is_announced_too(tmp_path: Path) -> None:
     assert hook.events() == events
     assert hook.processed[1].json()["reason"] == "INC-7 error rate"
     assert hook.processed[2].json()["status"] == "rolled_back"
+
+
+def test_pausing_a_run_nobody_drives_is_announced(
+    tmp_path: Path, start: Callable[..., Background]
+) -> None:
+    with http_receiver() as hook:
+        project = make_project(
+            tmp_path,
+            services=chain(["a", "b"]),
+            release_trains={
+                "notifications": webhook_only(hook.url, timeout=5, events=["paused"]),
+            },
+        )
+        flag = project.hold("a")
+        first = start(project, "execute", TRAIN, env=ENV, name="first")
+        wait_until(lambda: len(project.calls()) >= 1, timeout_s=30, what="deploy of a started")
+        first.kill()  # the run is left executing, with nobody driving it
+        flag.unlink()
+        paused = project.run("pause", TRAIN, "--reason", "INC-9 investigating", env=ENV)
+        assert paused.code == 0, paused
+    assert hook.events() == ["paused"]  # delivered before `pause` exited
+    body = hook.processed[0].json()
+    assert body["status"] == "paused" and "INC-9 investigating" in body["reason"]
