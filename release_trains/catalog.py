@@ -30,6 +30,8 @@ from .models import (
     Trigger,
     parse_duration,
 )
+from .notify.settings import config_problems as notification_problems
+from .notify.settings import train_problems as train_notification_problems
 from .release_settings import (
     deployer_problems,
     deployer_settings,
@@ -432,6 +434,8 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
                     "call, so there is nothing to time out; remove it",
                 )
             )
+        for sub, message in notification_problems(rt.get("notifications")):
+            problems.add(source, ["release_trains", "notifications", *sub], message)
         for section, keys in _CONFIG_DURATIONS.items():
             for key in keys:
                 value = (rt.get(section) or {}).get(key)
@@ -658,6 +662,8 @@ def _train(
     triggers = _triggers(
         rb.get("triggers") or [], source, [*path, "rollback", "triggers"], problems
     )
+    for sub, message in train_notification_problems(t.get("notifications"), config.notifications):
+        problems.add(source, [*path, "notifications", *sub], message)
     schedule = t.get("schedule") or {}
     duration = t.get("estimated_duration", schedule.get("estimated_duration"))
     for where, value in (

@@ -28,6 +28,7 @@ from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
 from .gates import Health
 from .models import Catalog, Service, Train
+from .notify.outcomes import outcomes
 from .state import Event, Lock, Run, Step, Store, is_stale
 
 EVENTS_SHOWN = 10
@@ -205,6 +206,8 @@ class Snapshot:
     # and the run's time per phase and in pauses
     approvals: tuple[Mapping[str, Any], ...] = ()
     timeline: Mapping[str, Any] | None = None
+    # the run's notifications: {event, channel, outcome, detail, ts} (notify/outcomes.py)
+    notifications: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def released(self) -> int:
@@ -279,6 +282,7 @@ class Snapshot:
             "executor": self.executor.to_json() if self.executor else None,
             "approvals": [dict(a) for a in self.approvals],
             "timeline": dict(self.timeline) if self.timeline is not None else None,
+            "notifications": [dict(n) for n in self.notifications],
             "generated_at": self.taken_at,
         }
 
@@ -389,6 +393,7 @@ def snapshot(
         executor=driver,
         approvals=tuple(approvals_document(definition, run, votes)),
         timeline=timeline(run, changes, estimated_s=phase.estimated_s, now=now),
+        notifications=outcomes(store.notifications(run.id)) if store and run else (),
     )
 
 

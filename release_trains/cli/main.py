@@ -73,6 +73,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create, list and revoke the API's tokens (roles viewer < operator < admin).",
     ),
     "serve": ("serve_cmd", "Serve the REST API on 127.0.0.1 (any other address needs a token)."),
+    "notify": ("notify_cmd", "Send a test message through each notification channel."),
     "worker": (
         "worker_cmd",
         "Carry out the runs, resumes and rollbacks queued through the API, until stopped.",

@@ -121,6 +121,12 @@ def plain(snap: Snapshot) -> list[str]:
     lines.append(f"Dependencies: {snap.dependencies_satisfied}/{len(snap.dependencies)} satisfied")
     for d in snap.dependencies:
         lines.append(f"  {d.outcome}: {d.kind} {d.name} {d.constraint or 'any'}: {d.detail}")
+    if snap.notifications:
+        lines.append("Notifications:")
+        for n in snap.notifications[-10:]:  # the newest: the JSON document has them all
+            lines.append(
+                f"  {n['ts']} {n['event']} -> {n['channel']}: {n['outcome']}: {n['detail']}"
+            )
     if snap.events:
         lines.append("Last events:")
         for e in snap.events:
@@ -264,6 +270,16 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
             )
         parts.append(deps)
 
+    if snap.notifications:
+        sent = Table(title="Notifications (newest 10)", title_justify="left")
+        for col in ("time", "event", "channel", "outcome", "detail"):
+            sent.add_column(col)
+        for n in snap.notifications[-10:]:
+            outcome = Text(n["outcome"], outcome_style(n["outcome"]))
+            sent.add_row(
+                *_plain(n["ts"] or "", n["event"], n["channel"]), outcome, *_plain(n["detail"])
+            )
+        parts.append(sent)
     if snap.events:
         events = Table(title="Last events", title_justify="left")
         for col in ("time", "event", "service", "message"):

@@ -23,7 +23,9 @@ from ..inflight import await_deploys_in_flight, check_declarations
 from ..journal import Journal
 from ..leases import Lease
 from ..lifecycle import RunStatus
-from ..models import Catalog, Train
+from ..models import Catalog, Service, Train
+from ..notify.announce import Announcer
+from ..notify.sender import delivering
 from ..planning import find_train, resolve_participants
 from ..runtime import Settings
 from ..state import Run, Store
@@ -57,6 +59,25 @@ def execute(
     _refuse(train, store.latest_run(train.name), resume_only=resume_only)
     refuse_unapproved(train, store.latest_run(train.name), store)
     check_declarations(store, services, settings=settings)
+    # Notifications go out from their own thread (on the unfenced store: delivery outcomes
+    # are no write of this run's lease), and the way out waits, bounded, for what was queued.
+    with delivering(catalog, store, given=settings.delivery) as delivery:
+        return _execute(
+            catalog, store, train, services, settings=settings, resume_only=resume_only,
+            announcer=delivery.announcer(train.name),
+        )  # fmt: skip
+
+
+def _execute(
+    catalog: Catalog,
+    store: Store,
+    train: Train,
+    services: list[Service],
+    *,
+    settings: Settings,
+    resume_only: bool,
+    announcer: Announcer | None,
+) -> RunOutcome:
     lease = Lease(
         store=store,
         train=train.name,
@@ -100,6 +121,7 @@ def execute(
             who=settings.who,
             host=settings.host,
             echo=settings.echo,
+            notify=announcer,
         )
         try:
             ctx = RunContext(

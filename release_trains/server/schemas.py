@@ -78,6 +78,8 @@ class Status(Open):
     events: list[Event]
     reason: str | None
     executor: dict[str, Any] | None
+    # {event, channel, outcome, detail, attempts, ts} per notification of the run
+    notifications: list[dict[str, Any]] = []
     generated_at: str
 
 

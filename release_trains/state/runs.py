@@ -20,6 +20,7 @@ from .chain import Adoption
 from .db import StoreBase, Tx
 from .history import add_event, set_deployed
 from .locks import check_holds, locks_in
+from .outbox import OutboxRow, insert_outbox
 from .records import (
     RUN_COLUMNS,
     STEP_COLUMNS,
@@ -241,14 +242,19 @@ class RunsMixin(StoreBase):
         audit: AuditEntry | None = None,
         origin: str | None = None,
         adopt: Callable[[], Adoption] | None = None,
+        outbox: Callable[[int], Sequence[OutboxRow]] | None = None,
     ) -> AuditRecord | None:
         """What the journal writes when something happens, in ONE (fenced) write transaction:
-        the event, the change to `service`'s step it reports (if any) and its audit record (if
-        audited; returned, for the caller to copy into its audit.log)."""
+        the event, the change to `service`'s step it reports (if any), the notifications that
+        announce it (`outbox`: made from the new event's id, their idempotency key) and its
+        audit record (if audited; returned, for the caller to copy into its audit.log)."""
         with self._write() as tx:
             if step:
                 update_step(tx, run_id, service or "", step)
             add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
+            if outbox is not None:
+                row = tx.execute("SELECT MAX(id) FROM events WHERE run_id = ?", (run_id,))
+                insert_outbox(tx, outbox(int(row.fetchone()[0])))
             if audit is None:
                 return None
             return chain.append(tx, audit, origin=origin, adopt=adopt)

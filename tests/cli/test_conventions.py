@@ -46,6 +46,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "serve": ("serve", "--host", "0.0.0.0"),
     "state": ("state", "migrate"),
     "worker": ("worker", "--once"),  # nothing queued: it exits at once, writing nothing
+    "notify": ("notify", "test"),  # the sample sets up no channel: exit 2, saying so
 }
 
 
@@ -70,7 +71,7 @@ def test_root_and_json_work_after_the_subcommand(
     monkeypatch.chdir(tmp_path)  # no catalog here: only --root can find the sample
     result = run_cli(*CALLS[name], "--root", sample_root, "--json")
     doc = one_document(result.out)  # one document on stdout, whatever the answer
-    if name in ("pause", "resume", "unlock", "rollback", "serve", "approve", "reject"):  # no
+    if name in ("pause", "resume", "unlock", "rollback", "serve", "approve", "reject", "notify"):
         assert result.code in (2, 3) and doc["exit_code"] == result.code, result
         assert "No such option" not in doc["error"] and "file not found" not in doc["error"]
     else:
