@@ -201,6 +201,7 @@ class Snapshot:
     finished_at: str | None
     taken_at: str
     executor: ExecutorState | None = None  # None: the run is not active, or never ran
+    waves: tuple[tuple[str, ...], ...] = ()  # the plan's waves: services that may run together
 
     @property
     def released(self) -> int:
@@ -256,6 +257,7 @@ class Snapshot:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "services": [s.to_json() for s in self.services],
+            "waves": [list(w) for w in self.waves],
             "gates": {
                 "passed": self.gates_passed,
                 "total": len(self.gates),
@@ -289,6 +291,7 @@ class TrainSummary:
     updated_at: str | None
     unhealthy: tuple[str, ...] = ()
     executor: ExecutorState | None = None
+    phase_started_at: str | None = None  # when the run entered its current status
 
     @property
     def progress(self) -> float:
@@ -311,6 +314,7 @@ class TrainSummary:
             "updated_at": self.updated_at,
             "unhealthy": list(self.unhealthy),
             "executor": self.executor.to_json() if self.executor else None,
+            "phase_started_at": self.phase_started_at,
         }
 
 
@@ -373,6 +377,7 @@ def snapshot(
         finished_at=run.finished_at if run else None,
         taken_at=taken,
         executor=driver,
+        waves=tuple(tuple(str(n) for n in w) for w in doc.get("waves", ()) if isinstance(w, list)),
     )
 
 
@@ -507,6 +512,7 @@ def summaries(catalog: Catalog, store: Store | None, *, now: datetime) -> list[T
                 updated_at=run.updated_at if run else None,
                 unhealthy=tuple(s.service for s in steps if s.health == "unhealthy"),
                 executor=driver,
+                phase_started_at=run.phase_started_at if run else None,
             )
         )
     return out

@@ -250,3 +250,21 @@ class DeployReportDoc(Open):
     reported_by: str
     reported_at: str
     waiting: dict[str, Any] | None
+
+
+class WhoAmI(Open):
+    name: str
+    role: Literal["viewer", "operator", "admin"]
+    actor: str
+
+
+class ServiceHistory(Open):
+    """`report --service S --format json`."""
+
+    service: str
+    environment: str
+    deployed: dict[str, str | None]
+    health: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    releases: list[dict[str, Any]]
+    generated_at: str
