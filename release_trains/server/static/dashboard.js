@@ -611,11 +611,17 @@ function trainPage(name) {
       if (buttons.pause.disabled) pauseForm.hidden = true;
     }
     svc.update(doc);
-    if (!shown) { // B9 (benchmarks/dashboard_bench.py) reads this mark: the first paint of the rows
+    if (!shown) {
+      // the rows go on screen first; the timeline (which measures the layout) right after the
+      // paint. B9 (benchmarks/dashboard_bench.py) reads the mark: the frame the rows are in.
       shown = true;
-      requestAnimationFrame(() => performance.mark("services-shown"));
+      requestAnimationFrame(() => {
+        performance.mark("services-shown");
+        setTimeout(() => timeline.update(doc), 0);
+      });
+    } else {
+      timeline.update(doc);
     }
-    timeline.update(doc);
     emptyNote(gatesNone, doc.gates.items || [], "none");
     emptyNote(depsNone, doc.dependencies.items || [], "none");
     syncRows(gates.tbody, doc.gates.items || [], (g) => g.gate, () => el("tr", null,
@@ -1114,8 +1120,7 @@ async function start() {
   let delay = POLL_MS;
   for (;;) {
     try {
-      await loadRoutes();
-      session.who = await api("/whoami");
+      [, session.who] = await Promise.all([loadRoutes(), api("/whoami")]);
       break;
     } catch (e) {
       if (e instanceof AuthError) { signOut("That token was refused: " + e.message); return; }
