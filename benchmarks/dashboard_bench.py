@@ -145,9 +145,7 @@ def b9(work: Path, *, services: int, repeats: int, warmup: int = 1) -> dict[str,
         "loads": loads,
         "shown_median_s": shown,
         "all_rows_checked_median_s": statistics.median(x["all_rows_checked_s"] for x in loads),
-        "status_received_median_s": statistics.median(
-            x["status_received_s"] or 0.0 for x in loads
-        ),
+        "status_received_median_s": statistics.median(x["status_received_s"] or 0.0 for x in loads),
         "page_bytes": weight,
         "status_document_bytes": loads[-1]["status_document_bytes"],
         "targets": {"shown_s": TARGET_S, "page_bytes": TARGET_BYTES},

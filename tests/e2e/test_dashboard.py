@@ -275,6 +275,44 @@ def test_the_page_reconnects_after_a_server_restart(dashboard: Dashboard, page: 
     only_the_server(page, d)
 
 
+def test_at_phone_width_by_keyboard_alone_without_layout_jumps(
+    dashboard: Dashboard, page: Any
+) -> None:
+    d = dashboard
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{d.base}/trains/{TRAIN}")
+    token = page.locator("#token")
+    expect(token).to_be_focused(timeout=UI_TIMEOUT_MS)  # the form takes the focus itself
+    page.keyboard.type(d.tokens["operator"])
+    page.keyboard.press("Enter")
+    execute = page.locator("#btn-execute")
+    expect(execute).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    last = page.locator('tr[data-service="c"]')
+    before = last.bounding_box()
+    tops = (
+        "() => [...document.querySelectorAll('main > *')]"
+        ".map(e => [e.id || e.className, e.offsetTop])"
+    )
+    tops_before = page.evaluate(tops)
+    # Tab from the top of the page to the Execute button: a real, focusable button
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == "btn-execute":
+            break
+    else:
+        raise AssertionError("Tab never reached the Execute button")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    wait_until(lambda: d.status() == "completed", timeout_s=60, what="the store: completed")
+    expect(last.locator("td.c-status")).to_have_text("✓ released", timeout=UI_TIMEOUT_MS)
+    # the rows did not move while everything above them changed
+    assert last.bounding_box() == before, (tops_before, page.evaluate(tops))
+    # readable at phone width: nothing wider than the screen but the tables' own scrollers
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.console_errors == []
+    only_the_server(page, d)
+
+
 def test_pages_and_assets_need_no_token_and_allow_only_this_server(dashboard: Dashboard) -> None:
     with httpx.Client(base_url=dashboard.base, timeout=30) as c:
         for path in ("/", f"/trains/{TRAIN}", "/services/a"):

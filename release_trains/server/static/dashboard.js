@@ -488,7 +488,7 @@ function trainPage(name) {
   const bar = progressBar();
   bar.node.id = "train-progress";
   const phase = el("span", { id: "phase" });
-  const meta = el("p", { class: "meta", id: "train-meta" });
+  const meta = el("p", { class: "meta one-line", id: "train-meta" });
   const driver = el("p", { class: "meta one-line", id: "train-executor" });
   const reason = el("p", { class: "reason", id: "train-reason" });
   const desc = el("p", { class: "desc" });
@@ -601,6 +601,8 @@ function trainPage(name) {
         + (doc.finished_at ? " · finished " + fmtTs(doc.finished_at) : "")
         + (ph.estimated_s ? " · estimate " + fmtDuration(ph.estimated_s) : ""));
     setText(reason, doc.reason ? "Reason: " + doc.reason : "");
+    setTitle(reason, doc.reason);
+    setTitle(meta, meta.textContent); // the line is cut at phone width: all of it on hover
     if (session.canAct()) {
       const s = doc.status;
       const ran = doc.run_id !== null;
