@@ -28,6 +28,8 @@ from test_api_server import make_tokens
 
 UI_TIMEOUT_MS = 30_000  # a deadline for each thing the page must show, not a wait for luck
 FAILING = "F"  # a train whose only deploy fails
+# markup and quotes through every kind of text the page shows: must stay text
+MARKUP = "\"'><img src=x onerror=alert(1)><script>alert(2)</script>"
 
 
 class Dashboard:
@@ -82,10 +84,22 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
     """Train T releases a <- b <- c (c depends on b, b on a) to 2.0.0; train F releases a to
     3.0.0, which the deploy script refuses."""
     trains = [
-        {"name": TRAIN, "target_version": "2.0.0", "participants": ["a", "b", "c"]},
+        {
+            "name": TRAIN,
+            "description": MARKUP,
+            "target_version": "2.0.0",
+            "participants": ["a", "b", "c"],
+        },
         {"name": FAILING, "target_version": "3.0.0", "participants": ["a"]},
     ]
-    project = make_project(tmp_path, services=chain(["a", "b", "c"]), trains=trains, sleep_s=1.0)
+    signals = {"signals": {"error_rate": {"value": 0.5}}}  # read once per released service
+    project = make_project(
+        tmp_path,
+        services=chain(["a", "b", "c"]),
+        trains=trains,
+        sleep_s=1.0,
+        release_trains=signals,
+    )
     project.fail("a", "3.0.0")
     d = Dashboard(project, make_tokens(project))
     d.start()
@@ -239,12 +253,25 @@ def test_a_viewer_sees_no_actions_and_the_api_refuses_them(dashboard: Dashboard,
         }
     assert d.status() == "completed"
 
-    # the service page: versions per environment, release history
+    # markup in the description and in a reason is shown as text, never run or parsed
+    expect(page.locator("main .desc")).to_have_text(MARKUP)
+
+    # the service page: versions per environment, release history, signal readings
     page.locator('tr[data-service="a"] td.c-name a').click()
     page.wait_for_url(f"{d.base}/services/a", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#versions")).to_contain_text("2.0.0", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#history tbody tr")).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(page.locator("#history")).to_contain_text("1.0.0 → 2.0.0")
+    chart = page.locator("#charts figure")
+    expect(chart).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(chart.locator("figcaption")).to_contain_text("error_rate · last 0.5")
+    expect(chart.locator("svg circle")).to_have_count(1)
+
+    assert d.project.run("rollback", TRAIN, "--reason", MARKUP).code == 0
+    page.goto(f"{d.base}/trains/{TRAIN}")
+    expect(page.locator("#train-reason")).to_contain_text(MARKUP, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#events")).to_contain_text("onerror=alert(1)")
+    assert page.locator("main img, main script").count() == 0
 
     assert page.console_errors == []
     assert page.dialogs == []

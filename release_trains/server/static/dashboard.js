@@ -90,8 +90,8 @@ function setBadge(node, value) {
 }
 
 function fmtDuration(s) {
-  if (s === null || s === undefined || Number.isNaN(s)) return "–";
-  if (s < 0) s = 0;
+  // negative: a finish left over from an earlier attempt, so the real duration is unknown
+  if (s === null || s === undefined || Number.isNaN(s) || s < 0) return "–";
   if (s < 1) return Math.round(s * 1000) + " ms";
   if (s < 60) return s.toFixed(s < 10 ? 1 : 0) + " s";
   const m = Math.floor(s / 60);
@@ -606,7 +606,8 @@ function trainPage(name) {
     if (session.canAct()) {
       const s = doc.status;
       const ran = doc.run_id !== null;
-      buttons.execute.disabled = ACTIVE.has(s) || s === "paused" || s === "completed" || s === "rolled_back";
+      // lifecycle.py: a rolled-back or failed train may run again; a paused one resumes
+      buttons.execute.disabled = ACTIVE.has(s) || s === "paused" || s === "completed";
       buttons.pause.disabled = !ACTIVE.has(s);
       buttons.resume.disabled = s !== "paused";
       buttons.rollback.disabled = !ran || s === "rolled_back";
@@ -643,7 +644,8 @@ function trainPage(name) {
       setText(c[4], d.detail || (d.found && d.found.length ? "found " + d.found.join(", ") : "nothing found"));
     });
     approvals.update(doc);
-    const sent = Array.isArray(doc.notifications) ? doc.notifications.slice().reverse() : [];
+    const sent = Array.isArray(doc.notifications) // newest first, whatever order they come in
+      ? doc.notifications.slice().sort((x, y) => (parseTs(y.ts) ?? 0) - (parseTs(x.ts) ?? 0)) : [];
     emptyNote(notesNone, sent, "none");
     syncRows(notes.tbody, sent, (n) => [n.ts, n.event, n.channel].join("|"), () => el("tr", null,
       el("td", { class: "c-name" }), el("td", { class: "c-when" }), el("td", { class: "c-status" }, badge("unknown")),
@@ -772,7 +774,9 @@ function timelinePane() {
         const a = parseTs(s.started_at);
         if (a === null) { spans.push(null); continue; }
         const inFlight = s.status === "deploying" || s.status === "verifying";
-        const b = parseTs(s.finished_at) ?? (inFlight ? now : a);
+        const fin = parseTs(s.finished_at);
+        // a finish before the start is an earlier attempt's: this one is still going (or unknown)
+        const b = fin !== null && fin >= a ? fin : inFlight ? now : a;
         const ra = parseTs(s.rollback_started_at);
         const rb = ra === null ? null : parseTs(s.rollback_finished_at) ?? (s.status === "rolling_back" ? now : ra);
         spans.push({ a, b: Math.max(a, b), ra, rb: rb === null ? null : Math.max(ra, rb), s });
