@@ -277,6 +277,11 @@ def test_a_viewer_sees_no_actions_and_the_api_refuses_them(dashboard: Dashboard,
     assert page.dialogs == []
     only_the_server(page, d)
 
+    # an unknown train: the server's message on the page, not "reconnecting"
+    page.goto(f"{d.base}/trains/no-such-train")
+    expect(page.locator("#page-error")).to_contain_text("no-such-train", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#conn")).to_contain_text("live")
+
 
 def test_the_page_reconnects_after_a_server_restart(dashboard: Dashboard, page: Any) -> None:
     d = dashboard

@@ -242,6 +242,12 @@ function renderFreeze(doc) {
   setText(box, "‖ Frozen: " + (doc.name || "freeze") + until + (doc.reason ? " — " + doc.reason : ""));
 }
 
+function pageError(message) {
+  const box = document.getElementById("page-error");
+  box.hidden = !message;
+  setText(box, message ? "✗ " + message : "");
+}
+
 // --- polling with backoff ---------------------------------------------------------------
 
 let pollTimer = null;
@@ -256,6 +262,7 @@ function poll(tick) {
     try {
       await tick();
       delay = POLL_MS;
+      pageError(null);
       ui.setConn("live", "● live · " + fmtClock(session.now()) + " UTC");
     } catch (e) {
       if (e instanceof AuthError) {
@@ -263,10 +270,20 @@ function poll(tick) {
         signOut(e.message);
         return;
       }
+      if (e instanceof ApiError) {
+        // the server answered, with a refusal (an unknown train, a bad name): say so, keep
+        // asking now and then (the train may be created), and do not claim to be offline
+        delay = MAX_BACKOFF_MS;
+        pageError(e.message);
+        ui.setConn("live", "● live · " + fmtClock(session.now()) + " UTC");
+        pollTimer = setTimeout(run, delay);
+        return;
+      }
       delay = Math.min(delay * 2, MAX_BACKOFF_MS);
       const why = e instanceof NetworkError ? "" : " (" + e.message + ")";
       ui.setConn("lost", "↻ reconnecting… next try in " + Math.round(delay / 1000) + " s" + why);
-      if (!(e instanceof NetworkError) && !(e instanceof ApiError)) console.warn(e);
+      // anything else is a bug of this page: an error on the console (the browser tests fail)
+      if (!(e instanceof NetworkError)) console.error(e);
     }
     if (!stopped) pollTimer = setTimeout(run, delay);
   }
