@@ -200,8 +200,8 @@ class Snapshot:
     started_at: str | None
     finished_at: str | None
     taken_at: str
-    executor: ExecutorState | None = None  # None: the run is not active, or never ran
     waves: tuple[tuple[str, ...], ...] = ()  # the plan's waves: services that may run together
+    executor: ExecutorState | None = None  # None: the run is not active, or never ran
 
     @property
     def released(self) -> int:
@@ -375,9 +375,9 @@ def snapshot(
         actor=run.actor if run else None,
         started_at=run.started_at if run else None,
         finished_at=run.finished_at if run else None,
+        waves=tuple(tuple(str(n) for n in w) for w in doc.get("waves", ()) if isinstance(w, list)),
         taken_at=taken,
         executor=driver,
-        waves=tuple(tuple(str(n) for n in w) for w in doc.get("waves", ()) if isinstance(w, list)),
     )
 
 
