@@ -283,6 +283,45 @@ def test_a_viewer_sees_no_actions_and_the_api_refuses_them(dashboard: Dashboard,
     expect(page.locator("#conn")).to_contain_text("live")
 
 
+def test_an_awaited_approval_is_decided_from_the_page(tmp_path: Path, page: Any) -> None:
+    gate = "uat-signoff"
+    train = {
+        "name": TRAIN,
+        "target_version": "2.0.0",
+        "participants": ["a", "b"],
+        "gates": [{"name": gate, "type": "approval", "when": "after", "min_approvals": 1}],
+    }
+    project = make_project(tmp_path, services=chain(["a", "b"]), trains=[train])
+    d = Dashboard(project, make_tokens(project))
+    d.start()
+    try:
+        # started on the command line by alice: the token may approve (not its own run)
+        run = project.run("execute", TRAIN, env={"RELEASE_TRAINS_ACTOR": "alice@host-1"})
+        assert run.code == 1, run  # paused, awaiting the approval
+        sign_in(page, d, f"/trains/{TRAIN}", d.tokens["operator"])
+        row = page.locator(f'#approvals tr[data-gate="{gate}"]')
+        expect(row.locator("td.c-status")).to_have_text("… awaiting", timeout=UI_TIMEOUT_MS)
+        expect(row.locator("td.c-req")).to_have_text("0/1")
+        expect(page.locator("#train-reason")).to_contain_text(f"awaiting approval: {gate}")
+        # a rejection asks for its reason first; an empty one is not sent
+        row.locator("button.reject").click()
+        expect(page.locator("#reject-form")).to_be_visible()
+        page.locator("#reject-form button[type=submit]").click()
+        assert d.status() == "paused"
+        page.locator("#reject-form button.quiet").click()
+
+        row.locator("button.approve").click()
+        wait_until(lambda: d.status() == "completed", timeout_s=60, what="resumed at quorum")
+        expect(row.locator("td.c-status")).to_have_text("✓ approved", timeout=UI_TIMEOUT_MS)
+        expect(row.locator("td.c-req")).to_contain_text("1/1 · token:operator-bot approve")
+        expect(row.locator("button.approve")).to_be_disabled()
+        expect(page.locator("#train-status")).to_have_text("✓ completed", timeout=UI_TIMEOUT_MS)
+        assert page.console_errors == []
+        only_the_server(page, d)
+    finally:
+        d.stop()
+
+
 def test_the_page_reconnects_after_a_server_restart(dashboard: Dashboard, page: Any) -> None:
     d = dashboard
     sign_in(page, d, f"/trains/{TRAIN}", d.tokens["viewer"])

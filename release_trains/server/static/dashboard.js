@@ -30,6 +30,7 @@ const ICONS = {
   rolled_back: "↺", rolling_back: "↺", partially_rolled_back: "↺",
   executing: "▶", deploying: "▶", verifying: "◎", validating: "◎", staging: "◎",
   paused: "‖", pending: "○", planning: "○", queued: "○", skipped: "–",
+  awaiting: "…", not_asked: "○",
   unknown: "?", "not verified": "?", "never released": "○",
 };
 const TONE = {
@@ -38,7 +39,7 @@ const TONE = {
   failed: "bad", fail: "bad", unhealthy: "bad", unsatisfied: "bad", rejected: "bad", error: "bad",
   rolled_back: "back", rolling_back: "back", partially_rolled_back: "back",
   executing: "run", deploying: "run", verifying: "run", validating: "run", staging: "run",
-  paused: "warn",
+  paused: "warn", awaiting: "warn",
 };
 
 // --- small DOM helpers (text only: nothing from the API is ever parsed as HTML) -----------
@@ -590,9 +591,8 @@ function trainPage(name) {
     section("Timeline", "timeline", timeline.node),
     section("Gates", "gates", gates.node, gatesNone),
     section("Dependencies", "dependencies", deps.node, depsNone),
-    el("div", { class: "two" },
-      section("Approvals", "approvals", approvals.node),
-      section("Notifications sent", "notifications", notes.node, notesNone)),
+    section("Approvals", "approvals", approvals.node),
+    section("Notifications sent", "notifications", notes.node, notesNone),
     section("Recent events", "recent", events, eventsNone),
     dialog.node,
   );
@@ -905,22 +905,25 @@ function approvalsPane(path, act) {
       syncRows(t.tbody, items, (a) => a.gate, (a) => {
         const cell = el("td", { class: "c-act" });
         if (session.canAct()) {
-          const yes = el("button", { type: "button", class: "action", text: "✓ Approve" });
+          const yes = el("button", { type: "button", class: "action approve", text: "✓ Approve" });
           yes.addEventListener("click", () => act("approve " + a.gate, () => api(path + "/approvals", { method: "POST", body: { gate: a.gate, decision: "approve" } })));
-          const no = el("button", { type: "button", class: "action", text: "✗ Reject…" });
+          const no = el("button", { type: "button", class: "action reject", text: "✗ Reject…" });
           no.addEventListener("click", () => { gate = a.gate; form.hidden = false; comment.focus(); });
           cell.append(yes, " ", no);
         }
-        return el("tr", null, el("td", { class: "c-name" }), el("td", { class: "c-when" }), el("td", { class: "c-req" }),
+        return el("tr", { "data-gate": a.gate }, el("td", { class: "c-name" }), el("td", { class: "c-when" }), el("td", { class: "c-req" }),
           el("td", { class: "c-status" }, badge("unknown")), cell);
       }, (row, a) => {
         const c = row.children;
         const votes = Array.isArray(a.votes) ? a.votes : [];
         setText(c[0], a.gate); setText(c[1], a.when || "");
-        setText(c[2], votes.filter((v) => v.decision === "approve").length + "/" + (a.min_approvals ?? "?")
-          + (votes.length ? " (" + votes.map((v) => (v.actor || "?") + " " + (v.decision || "")).join(", ") + ")" : ""));
-        setBadge(c[3].firstChild, a.outcome || "pending");
-        for (const b of c[4].querySelectorAll("button")) b.disabled = (a.outcome || "pending") !== "pending";
+        const approved = a.approved ?? votes.filter((v) => v.decision === "approve").length;
+        const who = votes.map((v) => (v.actor || "?") + " " + (v.decision || "") + (v.comment ? ": " + v.comment : ""));
+        setText(c[2], approved + "/" + (a.min_approvals ?? "?") + (who.length ? " · " + who.join("; ") : ""));
+        setTitle(c[2], (a.approvers && a.approvers.length ? "approvers: " + a.approvers.join(", ") : "any operator") + (who.length ? "\n" + who.join("\n") : ""));
+        setBadge(c[3].firstChild, a.outcome || "unknown");
+        // approvals.py: only the gate the run waits for now can be decided
+        for (const b of c[4].querySelectorAll("button")) b.disabled = a.outcome !== "awaiting";
       });
     },
   };
