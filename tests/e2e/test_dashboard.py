@@ -283,7 +283,9 @@ def test_a_viewer_sees_no_actions_and_the_api_refuses_them(dashboard: Dashboard,
     expect(page.locator("#conn")).to_contain_text("live")
 
 
-def test_an_awaited_approval_is_decided_from_the_page(tmp_path: Path, page: Any) -> None:
+def test_an_awaited_approval_is_decided_from_the_page(
+    tmp_path: Path, page: Any, shots: Path
+) -> None:
     gate = "uat-signoff"
     train = {
         "name": TRAIN,
@@ -303,6 +305,8 @@ def test_an_awaited_approval_is_decided_from_the_page(tmp_path: Path, page: Any)
         expect(row.locator("td.c-status")).to_have_text("… awaiting", timeout=UI_TIMEOUT_MS)
         expect(row.locator("td.c-req")).to_have_text("0/1")
         expect(page.locator("#train-reason")).to_contain_text(f"awaiting approval: {gate}")
+        page.locator("#approvals").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "train-awaiting-approval.png"), full_page=True)
         # a rejection asks for its reason first; an empty one is not sent
         row.locator("button.reject").click()
         expect(page.locator("#reject-form")).to_be_visible()
