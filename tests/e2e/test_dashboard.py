@@ -167,6 +167,8 @@ def test_operator_executes_pauses_resumes_and_rolls_back_from_the_page(
     expect(page.locator("#train-status")).to_have_text("‖ paused", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#train-reason")).to_contain_text("INC-42 from the dashboard")
     assert d.project.step_status("c") == "pending"
+    expect(page.locator("#timeline-box svg > rect.paused-band")).to_have_count(1)
+    expect(page.locator("#timeline-totals")).to_contain_text("(1 pause)")
 
     resume = page.locator("#btn-resume")
     expect(resume).to_be_enabled(timeout=UI_TIMEOUT_MS)

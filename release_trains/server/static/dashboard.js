@@ -778,7 +778,9 @@ function timelinePane() {
   for (const [cls, word] of [["k-ok", "released"], ["k-run", "in progress"], ["k-bad", "failed"], ["k-done", "deployed, then undone"], ["k-back", "rolled back"]]) {
     legend.append(el("span", { class: "key " + cls, "aria-hidden": "true" }), el("span", { text: word + " " }));
   }
-  const node = el("div", null, box, legend);
+  legend.append(el("span", { class: "key k-paused", "aria-hidden": "true" }), el("span", { text: "paused " }));
+  const totals = el("p", { class: "meta", id: "timeline-totals" });
+  const node = el("div", null, box, legend, totals);
   let lastKey = "";
   return {
     node,
@@ -806,7 +808,15 @@ function timelinePane() {
         return;
       }
       if (!doc.finished_at) t1 = Math.max(t1, now);
-      const key = JSON.stringify([doc.status, t0, t1, box.clientWidth, doc.services.map((s) => s.status + s.finished_at + s.rollback_finished_at)]);
+      // where the run's time went (timeline.py): working phases against pauses
+      const acc = doc.timeline || null;
+      const pauses = acc && Array.isArray(acc.paused) ? acc.paused : [];
+      setText(totals, acc && acc.elapsed_s !== null && acc.elapsed_s !== undefined
+        ? "working " + fmtDuration(acc.active_s) + " · paused " + fmtDuration(acc.paused_s)
+          + (pauses.length ? " (" + pauses.length + (pauses.length === 1 ? " pause" : " pauses") + ")" : "")
+          + (acc.estimated_duration_s ? " · estimate " + fmtDuration(acc.estimated_duration_s) + (acc.over_estimate ? " — over the estimate" : "") : "")
+        : "");
+      const key = JSON.stringify([doc.status, t0, t1, box.clientWidth, pauses.length, doc.services.map((s) => s.status + s.finished_at + s.rollback_finished_at)]);
       if (key === lastKey) return;
       lastKey = key;
       const n = doc.services.length;
@@ -842,6 +852,16 @@ function timelinePane() {
         label.textContent = stepS >= 60 ? fmtClock(t).slice(0, 5)
           : stepS >= 1 ? fmtClock(t) : fmtClock(t) + "." + String(Math.round(t % 1000)).padStart(3, "0");
         root.append(label);
+      }
+      for (const p of pauses) { // behind the bars: the stretches the run stood paused
+        const a = Math.max(t0, parseTs(p.from) ?? t0);
+        const b = Math.min(t1, parseTs(p.to) ?? now);
+        if (b <= a) continue;
+        const band = svg("rect", { x: x(a), y: top - 2, width: Math.max(2, x(b) - x(a)), height: height - top - 4, class: "paused-band" });
+        const tip = svg("title");
+        tip.textContent = "paused " + fmtTs(p.from) + " → " + (p.to ? fmtTs(p.to) : "now") + (p.reason ? ": " + p.reason : "");
+        band.append(tip);
+        root.append(band);
       }
       spans.forEach((sp, i) => {
         const y = top + i * rowH;
