@@ -392,6 +392,10 @@ def test_at_phone_width_by_keyboard_alone_without_layout_jumps(
 
 def test_pages_and_assets_need_no_token_and_allow_only_this_server(dashboard: Dashboard) -> None:
     with httpx.Client(base_url=dashboard.base, timeout=30) as c:
+        secret = dashboard.tokens["viewer"]
+        assert c.get(f"/trains/{TRAIN}?token={secret}").status_code == 200
+        wait_until(lambda: "token=***" in dashboard.log(), timeout_s=10, what="the request logged")
+        assert secret not in dashboard.log()  # a first address's token is never logged
         for path in ("/", f"/trains/{TRAIN}", "/services/a"):
             r = c.get(path)
             assert r.status_code == 200, path

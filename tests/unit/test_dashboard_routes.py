@@ -97,3 +97,19 @@ def test_history_is_the_service_report_and_status_has_waves(tmp_path: Path) -> N
     assert status["waves"] == [["a"], ["b"]]  # never ran: the plan made now
     rows = client.get("/api/v1/release-trains", headers=auth).json()["trains"]
     assert rows[0]["phase_started_at"] is None  # never ran
+
+
+def test_the_access_log_never_holds_a_token_from_an_address() -> None:
+    import logging
+
+    from release_trains.server.logs import RedactTokens, redact
+
+    assert redact("/trains/T?token=rtk_abc&x=1") == "/trains/T?token=***&x=1"
+    assert redact("/?a=1&TOKEN=rtk_abc") == "/?a=1&TOKEN=***"
+    assert redact("/trains/token=x") == "/trains/token=x"  # a path, not a query
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/?token=rtk_secret", "1.1", 200), None,
+    )  # fmt: skip
+    assert RedactTokens().filter(record)
+    assert "rtk_secret" not in record.getMessage()
