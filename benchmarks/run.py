@@ -53,7 +53,7 @@ DEFAULT_OUTPUT = BENCH / "results" / "latest.json"
 README = BENCH / "README.md"
 SAMPLE_TRAIN = "Q4-curve-upgrade"
 REAL_WORLD = REPO.parent / "shared" / "real-world" / "254carbon-meta"
-IDS = ("B1", "B2", "B3", "B4", "B5", "B6")
+IDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B9")
 
 # Children run as an installed tool does: with bytecode caching on. (A development shell may set
 # PYTHONDONTWRITEBYTECODE=1, and then every start compiles the whole package again: ~60 ms.)
@@ -904,6 +904,33 @@ def b6(cfg: Config) -> dict[str, Any]:
     return {"rows": rows, "met": None}
 
 
+def b9(cfg: Config) -> dict[str, Any]:
+    """The dashboard's page of a 1,000-service train in headless Chromium (dashboard_bench.py,
+    which also runs on its own with more detail)."""
+    import dashboard_bench
+
+    n = 100 if cfg.quick else 1000
+    # quick: one load, no warm-up (the code path; the suite's run must stay well under 2 min)
+    repeats, warmup = (1, 0) if cfg.quick else (cfg.repeats, cfg.warmup)
+    res = dashboard_bench.b9(cfg.work, services=n, repeats=repeats, warmup=warmup)
+    shown, weight = res["shown_median_s"], res["page_bytes"]
+    rows = [
+        {
+            "case": f"{n:,} services shown",
+            "figure": fmt_s(shown),
+            "target": f"< {dashboard_bench.TARGET_S:g} s",
+            "verdict": verdict(shown, dashboard_bench.TARGET_S),
+        },
+        {
+            "case": "page weight (HTML + JS + CSS)",
+            "figure": f"{weight / 1024:.1f} KB",
+            "target": "< 300 KB",
+            "verdict": verdict(weight, dashboard_bench.TARGET_BYTES),
+        },
+    ]
+    return {"rows": rows, "detail": res, "met": all(res["met"].values())}
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Config], dict[str, Any]]]] = {
     "B1": ("cold start: --help and plan --json --dry-run vs `import click, yaml`", b1),
     "B2": ("plan of N/5 participants in N services vs merely loading the files", b2),
@@ -911,6 +938,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Config], dict[str, Any]]]] = {
     "B4": ("makespan vs max(critical path, work / 8)", b4),
     "B5": ("status --json and report --train with history", b5),
     "B6": ("validate: time and share of schema validation", b6),
+    "B9": ("the dashboard: a 1,000-service train page in headless Chromium", b9),
 }
 
 

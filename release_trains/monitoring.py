@@ -201,6 +201,7 @@ class Snapshot:
     started_at: str | None
     finished_at: str | None
     taken_at: str
+    waves: tuple[tuple[str, ...], ...] = ()  # the plan's waves: services that may run together
     executor: ExecutorState | None = None  # None: the run is not active, or never ran
     # approvals.document and timeline.timeline (issue 15): approval gates with their votes,
     # and the run's time per phase and in pauses
@@ -263,6 +264,7 @@ class Snapshot:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "services": [s.to_json() for s in self.services],
+            "waves": [list(w) for w in self.waves],
             "gates": {
                 "passed": self.gates_passed,
                 "total": len(self.gates),
@@ -299,6 +301,7 @@ class TrainSummary:
     updated_at: str | None
     unhealthy: tuple[str, ...] = ()
     executor: ExecutorState | None = None
+    phase_started_at: str | None = None  # when the run entered its current status
 
     @property
     def progress(self) -> float:
@@ -321,6 +324,7 @@ class TrainSummary:
             "updated_at": self.updated_at,
             "unhealthy": list(self.unhealthy),
             "executor": self.executor.to_json() if self.executor else None,
+            "phase_started_at": self.phase_started_at,
         }
 
 
@@ -389,6 +393,7 @@ def snapshot(
         actor=run.actor if run else None,
         started_at=run.started_at if run else None,
         finished_at=run.finished_at if run else None,
+        waves=tuple(tuple(str(n) for n in w) for w in doc.get("waves", ()) if isinstance(w, list)),
         taken_at=taken,
         executor=driver,
         approvals=tuple(approvals_document(definition, run, votes)),
@@ -532,6 +537,7 @@ def summaries(catalog: Catalog, store: Store | None, *, now: datetime) -> list[T
                 updated_at=run.updated_at if run else None,
                 unhealthy=tuple(s.service for s in steps if s.health == "unhealthy"),
                 executor=driver,
+                phase_started_at=run.phase_started_at if run else None,
             )
         )
     return out

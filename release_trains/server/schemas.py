@@ -270,3 +270,21 @@ class ApprovalDecision(Open):
     status: str
     message: str
     job: Queued | None
+
+
+class WhoAmI(Open):
+    name: str
+    role: Literal["viewer", "operator", "admin"]
+    actor: str
+
+
+class ServiceHistory(Open):
+    """`report --service S --format json`."""
+
+    service: str
+    environment: str
+    deployed: dict[str, str | None]
+    health: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    releases: list[dict[str, Any]]
+    generated_at: str
