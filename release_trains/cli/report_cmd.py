@@ -1,7 +1,8 @@
 """release-trains report (--train T | --service S): write a report file (markdown, json, html).
 
 A train report covers the latest run in full and the earlier ones (--runs, --since) as one
-summary row each; the file is written piece by piece. Cron-safe: no prompt, no TTY needed, bounded time (live health and metric reads are bounded
+summary row each; the file is written piece by piece. Cron-safe: no prompt, no TTY needed,
+bounded time (live health and metric reads are bounded
 by their own timeouts). Exit 0 written, 1 written but the train failed or rolled back or the
 service is unhealthy, 2 unknown train or service or a bad --since.
 """
