@@ -7,17 +7,18 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import html5lib
 import pytest
 
+from release_trains.audit import AuditLogError
 from release_trains.catalog import load_catalog
 from release_trains.durations import format_duration
-from release_trains.audit import AuditLogError
 from release_trains.errors import InputError
 from release_trains.gates import Health
 from release_trains.lifecycle import RunStatus
@@ -81,7 +82,7 @@ def seed_runs(root: Path, count: int, *, every: timedelta = timedelta(hours=1)) 
             if last == "failed":
                 path = ["planning", "validating", "staging", "executing", "failed"]
             end = start + timedelta(minutes=1)
-            for was, becomes in zip(path, path[1:], strict=False):
+            for was, becomes in pairwise(path):
                 store.transition(
                     run.id, expected=RunStatus(was), new=RunStatus(becomes), now=iso(end)
                 )
