@@ -42,11 +42,14 @@ h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
 table { border-collapse: collapse; margin-bottom: 1em; font-size: 0.9em; }
 th, td { border: 1px solid #d0d0d0; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f1f3f4; white-space: nowrap; }
-td { overflow-wrap: anywhere; }
-td.wide { min-width: 18em; max-width: 48em; }
-td.ts, .ts { white-space: nowrap; }
+td { white-space: nowrap; }
+td.wide { white-space: normal; overflow-wrap: anywhere; min-width: 16em; max-width: 48em; }
+td.ts { white-space: normal; }
+td.ts span { white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafafa; }
 .empty, .note { color: var(--muted); font-style: italic; }
+/* Short cells keep their words whole; free text (class wide) wraps inside its cell, long
+   words too, with a width that holds several words per line. */
 .badge { display: inline-block; white-space: nowrap; padding: 0 0.5em; border-radius: 0.8em;
   border: 1px solid currentColor; font-size: 0.85em; font-weight: 600; color: var(--muted); }
 .badge.tone-good { color: var(--good); background: #e6f4ea; }
@@ -138,12 +141,16 @@ def _cell(text: str, kind: str) -> str:
 
 
 def _timestamp(text: str) -> str:
-    """`2026-01-05 09:00:01` on one line; the exact stored time in the tooltip."""
+    """`2026-01-05 09:00:01`: the date and the time each unbreakable (a narrow column puts the
+    time under the date, never `2026-01-` over `05T09...`); the stored time in the tooltip."""
     m = _TIMESTAMP.match(text)
     if not m:
         return e(text)
     zone = "" if m.group(4) in (None, "Z", "+00:00") else f" {m.group(4)}"
-    return f'<time datetime="{e(text)}" title="{e(text)}">{m.group(1)} {m.group(2)}{e(zone)}</time>'
+    return (
+        f'<time datetime="{e(text)}" title="{e(text)}"><span>{m.group(1)}</span> '
+        f"<span>{m.group(2)}{e(zone)}</span></time>"
+    )
 
 
 def _table(section: Section) -> Iterator[str]:

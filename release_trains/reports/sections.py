@@ -150,7 +150,7 @@ def train_sections(report: TrainReport) -> Iterator[Section]:
             for d in snap.dependencies
         ),
         "no dependencies",
-        kinds=("", "", "badge", "", "wide"),
+        kinds=("", "", "badge", "wide", "wide"),
     )
     cover = report.coverage
     yield Section(

@@ -13,7 +13,7 @@ from ..monitoring import IN_FLIGHT, Snapshot, parse_ts
 from .escape import e
 from .train_data import RunSummary
 
-_NAME_W, _STATUS_W, _CHART_W, _ROW_H, _TOP = 220, 100, 640, 24, 30
+_NAME_W, _STATUS_W, _CHART_W, _ROW_H, _TOP = 220, 100, 640, 24, 44
 _LABEL_W = _NAME_W + _STATUS_W
 _NAME_CHARS = 30  # longer names are cut with an ellipsis; the full name is in the tooltip
 # Tick steps a person reads easily, in seconds: the first giving at most 8 ticks is used.
@@ -68,8 +68,8 @@ def _frame(height: int, axis: Axis | None, label: str) -> list[str]:
         )
         for x, text in axis.ticks():
             out.append(
-                f'<line class="tick" x1="{x:.1f}" y1="{_TOP - 8}" x2="{x:.1f}" y2="{height - 4}"/>'
-                f'<text class="tick-label" x="{x:.1f}" y="{_TOP - 11}" text-anchor="middle">'
+                f'<line class="tick" x1="{x:.1f}" y1="{_TOP - 6}" x2="{x:.1f}" y2="{height - 4}"/>'
+                f'<text class="tick-label" x="{x:.1f}" y="{_TOP - 10}" text-anchor="middle">'
                 f"{e(text)}</text>"
             )
     return out
@@ -78,7 +78,7 @@ def _frame(height: int, axis: Axis | None, label: str) -> list[str]:
 def _now_marker(axis: Axis, now: datetime, height: int) -> str:
     x = axis.x(now)
     return (
-        f'<line class="now" x1="{x:.1f}" y1="{_TOP - 8}" x2="{x:.1f}" y2="{height - 4}"/>'
+        f'<line class="now" x1="{x:.1f}" y1="{_TOP - 6}" x2="{x:.1f}" y2="{height - 4}"/>'
         f'<text class="now-label" x="{x + 3:.1f}" y="{height - 6}">now</text>'
     )
 
