@@ -29,6 +29,8 @@ _TONES = {
     "active": {"deploying", "verifying", "executing", "staging", "validating", "planning"},
 }  # fmt: skip
 _TONE_OF = {word: tone for tone, words in _TONES.items() for word in words}
+# An ISO time inside free text (escaping leaves its characters as they are).
+_STAMP_IN_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?")
 _TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 
 _CSS = """
@@ -45,7 +47,7 @@ th { background: #f1f3f4; white-space: nowrap; }
 td { white-space: nowrap; }
 td.wide { white-space: normal; overflow-wrap: anywhere; min-width: 16em; max-width: 48em; }
 td.ts { white-space: normal; }
-td.ts span { white-space: nowrap; }
+td.ts span, .nb { white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafafa; }
 .empty, .note { color: var(--muted); font-style: italic; }
 /* Short cells keep their words whole; free text (class wide) wraps inside its cell, long
@@ -135,9 +137,13 @@ def _cell(text: str, kind: str) -> str:
         return f"<td>{badge(text)}</td>"
     if kind == "ts":
         return f'<td class="ts">{_timestamp(text)}</td>'
-    if kind == "wide":
-        return f'<td class="wide">{e(text)}</td>'
+    if kind == "wide":  # free text may hold timestamps: those stay whole too
+        return f'<td class="wide">{_STAMP_IN_TEXT.sub(_unbroken, e(text))}</td>'
     return f"<td>{e(text)}</td>"
+
+
+def _unbroken(match: re.Match[str]) -> str:
+    return f'<span class="nb">{match.group(0)}</span>'
 
 
 def _timestamp(text: str) -> str:

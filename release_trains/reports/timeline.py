@@ -41,6 +41,8 @@ class Axis:
         first = self.t0.replace(microsecond=0)
         whole = int(first.timestamp())
         start = first + timedelta(seconds=(-whole) % step)
+        if start < self.t0:  # the first whole step at or after the start, never clamped onto it
+            start += timedelta(seconds=step)
         fmt = "%H:%M:%S" if self.span_s < 86400 else "%m-%d %H:%M"
         when = start
         while (when - self.t0).total_seconds() <= self.span_s:

@@ -222,6 +222,7 @@ def test_a_real_report_with_hostile_text_is_inert_and_fits_1400_px(
         // the date and the time of a timestamp: each on one line (never `2026-12-` / `02`)
         stamps: [...document.querySelectorAll('td.ts time span')].map(
           s => s.getClientRects().length),
+        inText: [...document.querySelectorAll('td.wide .nb')].map(s => s.getClientRects().length),
       };
     }"""
     )
@@ -232,6 +233,7 @@ def test_a_real_report_with_hostile_text_is_inert_and_fits_1400_px(
     assert layout["firstWordsLines"] <= 2, layout
     assert layout["scrolling"] == 0, layout  # at 1400 px no table needs its scroll box
     assert layout["stamps"] and set(layout["stamps"]) == {1}, layout  # never broken inside
+    assert layout["inText"] and set(layout["inText"]) == {1}, layout  # nor inside free text
     page.screenshot(path=str(tmp_path / "report-1400.png"), full_page=True)
 
 

@@ -359,3 +359,14 @@ def test_the_html_report_has_badges_a_real_axis_and_the_current_run_first(
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", parts[0]) and re.fullmatch(r"\d\d:\d\d:\d\d", parts[1])
     assert "T" in (stamp.get("datetime") or "")
     assert not re.search(r"\b(src|href)\s*=|@import|url\(|<script", text)
+
+
+def test_ticks_start_at_the_first_whole_step_inside_the_axis() -> None:
+    from release_trains.reports.timeline import Axis
+
+    t0 = datetime(2026, 12, 2, 13, 23, 47, 895000, tzinfo=timezone.utc)
+    ticks = list(Axis(t0, 2.0).ticks())
+    assert [label for _, label in ticks] == ["13:23:48", "13:23:49"]
+    assert ticks[0][0] > Axis(t0, 2.0).x(t0)  # not clamped onto the axis start
+    hours = [label for _, label in Axis(t0, 5 * 3600).ticks()]
+    assert hours == ["14:00:00", "15:00:00", "16:00:00", "17:00:00", "18:00:00"]
