@@ -649,6 +649,11 @@ def _train(
         if gate is not None:
             gates.append(gate)
 
+    named = Counter(g.label for g in gates if g.check is GateCheck.APPROVAL)
+    for dup in sorted(n for n, count in named.items() if count > 1):
+        # votes are recorded per gate name: two approval gates of one name would share them
+        problems.add(source, [*path, "gates"], f"approval gate {dup!r} is defined twice")
+
     rb = t.get("rollback") or {}
     triggers = _triggers(
         rb.get("triggers") or [], source, [*path, "rollback", "triggers"], problems
@@ -729,6 +734,8 @@ def _gate(
             problems=problems,
             when_given=g.get("when"),
         )
+    if g.get("type") == "approval":
+        return _approval_gate(g, source, path, problems)
     # the object form: {name, type, threshold | max_vulns, required}
     gate_type = g.get("type", g["name"])
     check = OBJECT_TYPES.get(gate_type, GateCheck.SIGNAL)
@@ -759,6 +766,34 @@ def _gate(
         max_vulns=max_vulns if max_vulns is not None else config.quality_gates.max_critical_vulns,
         required=required,
         when=when,
+    )
+
+
+def _approval_gate(
+    g: dict[str, Any], source: Path, path: list[str | int], problems: Problems
+) -> Gate | None:
+    """`{name, type: approval, when: before|after, approvers, min_approvals}` (the schema
+    has checked each value's type): a quorum the named approvers cannot reach is refused."""
+    approvers = tuple(dict.fromkeys(a.strip() for a in g.get("approvers") or ()))
+    needed = g.get("min_approvals", 1)
+    if approvers and needed > len(approvers):
+        problems.add(
+            source,
+            [*path, "min_approvals"],
+            f"approval gate {g['name']!r} needs {needed} approvals but names only "
+            f"{len(approvers)} approvers",
+        )
+        return None
+    if any(not a for a in approvers):
+        problems.add(source, [*path, "approvers"], "an approver must not be blank")
+        return None
+    return Gate(
+        label=g["name"],
+        check=GateCheck.APPROVAL,
+        required=True,  # a sign-off nobody may skip: `required: false` is refused by the schema
+        when=g.get("when", "after"),
+        approvers=approvers,
+        min_approvals=needed,
     )
 
 

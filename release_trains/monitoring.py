@@ -203,6 +203,10 @@ class Snapshot:
     finished_at: str | None
     taken_at: str
     executor: ExecutorState | None = None  # None: the run is not active, or never ran
+    # approvals.document and timeline.timeline (issue 15): approval gates with their votes,
+    # and the run's time per phase and in pauses
+    approvals: tuple[Mapping[str, Any], ...] = ()
+    timeline: Mapping[str, Any] | None = None
 
     @property
     def released(self) -> int:
@@ -275,6 +279,8 @@ class Snapshot:
             ],
             "reason": self.reason,
             "executor": self.executor.to_json() if self.executor else None,
+            "approvals": [dict(a) for a in self.approvals],
+            "timeline": dict(self.timeline) if self.timeline is not None else None,
             "generated_at": self.taken_at,
         }
 
@@ -359,15 +365,23 @@ def snapshot(
         stale_after_s=catalog.config.lock_stale_after_s,
         last_event_at=recent[-1].ts if recent else None,
     )
+    phase = _phase(run, definition, doc, now=now)
+    from .approvals import document as approvals_document
+    from .approvals import gate_verdicts
+    from .timeline import timeline
+
+    votes = store.votes(run.id) if store and run and "approvals" in store.tables else []
+    changes = store.run_events(run.id, ("status",)) if store and run else []
+    decided = gate_verdicts(definition, run, votes)
     return Snapshot(
         train=train,
         description=definition.description,
         status=run.status if run else definition.status,
         run_id=run.id if run else None,
         services=tuple(services),
-        gates=tuple(_gate(g) for g in doc.get("gates", ())),
+        gates=tuple(_gate(g, decided) for g in doc.get("gates", ())),
         dependencies=tuple(_dependency(d) for d in doc.get("dependencies", ())),
-        phase=_phase(run, definition, doc, now=now),
+        phase=phase,
         events=recent,
         reason=run.reason if run else None,
         actor=run.actor if run else None,
@@ -375,6 +389,8 @@ def snapshot(
         finished_at=run.finished_at if run else None,
         taken_at=taken,
         executor=driver,
+        approvals=tuple(approvals_document(definition, run, votes)),
+        timeline=timeline(run, changes, estimated_s=phase.estimated_s, now=now),
     )
 
 
@@ -443,12 +459,16 @@ def _probed(s: ServiceProgress, catalog: Catalog, probe: HealthProbe) -> Service
     return replace(s, health=verdict, health_detail=result.detail)
 
 
-def _gate(g: Mapping[str, Any]) -> GateItem:
+def _gate(g: Mapping[str, Any], decided: Mapping[str, tuple[str, str]]) -> GateItem:
+    """A gate of the stored plan; an approval gate as its votes decide it now (`decided`)."""
+    outcome, detail = decided.get(
+        str(g.get("gate")), (g.get("outcome", "unknown"), g.get("detail", ""))
+    )
     return GateItem(
         gate=str(g.get("gate", "?")),
         required=bool(g.get("required", True)),
-        outcome=str(g.get("outcome", "unknown")),
-        detail=str(g.get("detail", "")),
+        outcome=str(outcome),
+        detail=str(detail),
         failing=tuple(g.get("failing", ())),
         when=str(g.get("when", "before")),
     )

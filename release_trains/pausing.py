@@ -53,6 +53,14 @@ def pause_train(
             now=ts,
             reason=f"paused by {who}: {reason}",
         )
+        # the status event every status change records (timeline.py reads them)
+        store.add_event(
+            run.id,
+            ts=ts,
+            kind="status",
+            service=None,
+            message=f"{run.status} -> paused: paused by {who}: {reason}",
+        )
         message = "no executor is running this train; it is now paused"
         status = "paused"
     audit.append(

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from . import lifecycle
+from .approvals import refuse_unapproved
 from .errors import InputError, LockHeldError, RefusedError
 from .models import Catalog
 from .planning import find_train
@@ -46,6 +47,7 @@ def submit(
             raise lifecycle.refuse(t.name, status, "resume")
         if status == "completed":
             raise lifecycle.refuse(t.name, status, "execute")
+        refuse_unapproved(t, run, store)
         _refuse_live_lease(catalog, store, t.name, now=now)
         # the run a worker carries on is known now unless it will make a new one
         run_id = run.id if run and run.status not in ("completed", "rolled_back") else None

@@ -40,6 +40,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Stop TRAIN's executor before its next service; the train becomes `paused`.",
     ),
     "resume": ("resume_cmd", "Resume a paused TRAIN from its persisted steps."),
+    "approve": (
+        "approve_cmd",
+        "Approve TRAIN's approval gate: 0 recorded, 3 not awaiting it or not yours to approve.",
+    ),
+    "reject": (
+        "reject_cmd",
+        "Reject TRAIN's approval gate: the train fails (and rolls back where that is on).",
+    ),
     "unlock": ("unlock_cmd", "Remove the lock LOCK_ID held on TRAIN."),
     "audit": ("audit_cmd", "List the audit records (a table on a terminal), or verify the chain."),
     "rollback": (

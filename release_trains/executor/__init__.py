@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from .. import lifecycle
+from ..approvals import refuse_unapproved
 from ..errors import NotNowError
 from ..inflight import await_deploys_in_flight, check_declarations
 from ..journal import Journal
@@ -54,6 +55,7 @@ def execute(
     train = find_train(catalog, train_name)
     services = resolve_participants(catalog, train)
     _refuse(train, store.latest_run(train.name), resume_only=resume_only)
+    refuse_unapproved(train, store.latest_run(train.name), store)
     check_declarations(store, services, settings=settings)
     lease = Lease(
         store=store,

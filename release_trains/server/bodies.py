@@ -77,3 +77,13 @@ class ServiceReport(Closed):
     version: str = Field(min_length=1, max_length=200)
     health_status: str | None = Field(default=None, max_length=200)
     detail: str | None = Field(default=None, max_length=4000)
+
+
+class ApprovalBody(Closed):
+    gate: str = Field(min_length=1, max_length=200, description="The approval gate's name.")
+    decision: Literal["approve", "reject"]
+    comment: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Why; required (non-empty) for a rejection, whose reason it is.",
+    )

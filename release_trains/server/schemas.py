@@ -250,3 +250,21 @@ class DeployReportDoc(Open):
     reported_by: str
     reported_at: str
     waiting: dict[str, Any] | None
+
+
+class ApprovalDecision(Open):
+    """`approve --json` / `reject --json`; with `job` when a worker carries the train on (the
+    quorum is reached: a resume) or rolls it back (a rejection where automatic rollback is on)."""
+
+    train: str
+    run_id: int
+    gate: str
+    decision: Literal["approve", "reject"]
+    actor: str
+    counted: bool
+    outcome: Literal["approved", "rejected", "open"]
+    approvals: int
+    min_approvals: int
+    status: str
+    message: str
+    job: Queued | None

@@ -107,6 +107,17 @@ class HistoryMixin(StoreBase):
                 ).fetchall()
         return [event_of(r) for r in rows]
 
+    def run_events(self, run_id: int, kinds: Sequence[str]) -> list[Event]:
+        """The events of the given kinds of one run, oldest first (timeline.py reads the
+        `status` ones)."""
+        marks = ",".join("?" * len(kinds))
+        with self._read() as tx:
+            rows = tx.execute(
+                f"{_EVENT_SELECT} WHERE run_id = ? AND kind IN ({marks}) ORDER BY id",
+                (run_id, *kinds),
+            ).fetchall()
+        return [event_of(r) for r in rows]
+
     def train_events(self, train: str, kinds: Sequence[str]) -> list[Event]:
         """Every event of the given kinds in any run of `train`, oldest first."""
         marks = ",".join("?" * len(kinds))

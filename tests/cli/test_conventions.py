@@ -32,6 +32,8 @@ CALLS: dict[str, tuple[str, ...]] = {
     "execute": ("execute", TRAIN, "--dry-run"),
     "pause": ("pause", TRAIN),
     "resume": ("resume", TRAIN),
+    "approve": ("approve", TRAIN, "--gate", "uat-signoff"),  # the sample has no approval gate
+    "reject": ("reject", TRAIN, "--gate", "uat-signoff", "--reason", "no"),
     "unlock": ("unlock", TRAIN, "no-such-lock"),
     "audit": ("audit",),
     "rollback": ("rollback", TRAIN, "--dry-run"),
@@ -68,7 +70,7 @@ def test_root_and_json_work_after_the_subcommand(
     monkeypatch.chdir(tmp_path)  # no catalog here: only --root can find the sample
     result = run_cli(*CALLS[name], "--root", sample_root, "--json")
     doc = one_document(result.out)  # one document on stdout, whatever the answer
-    if name in ("pause", "resume", "unlock", "rollback", "serve"):  # they say no
+    if name in ("pause", "resume", "unlock", "rollback", "serve", "approve", "reject"):  # no
         assert result.code in (2, 3) and doc["exit_code"] == result.code, result
         assert "No such option" not in doc["error"] and "file not found" not in doc["error"]
     else:
