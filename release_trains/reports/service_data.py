@@ -179,7 +179,7 @@ def _releases(store: Store, service: str, window: Window, *, runs: int) -> list[
     ids = [run.id for _, _, run in history]
     failures: dict[int, list[str]] = {}
     # oldest first within a run, so the last failure's message is the latest one
-    for e in reversed(store.run_events(ids, FAILURE_KINDS, limit=100_000, service=service)):
+    for e in reversed(store.events_of_runs(ids, FAILURE_KINDS, limit=100_000, service=service)):
         failures.setdefault(e.run_id, []).append(e.message)
     out = []
     for s, train, run in history:

@@ -138,7 +138,7 @@ def train_report(
         for h in heads
     )
     events = (
-        store.run_events(ids, [*INCIDENT_KINDS, "status"], limit=INCIDENTS_SHOWN + 1)
+        store.events_of_runs(ids, [*INCIDENT_KINDS, "status"], limit=INCIDENTS_SHOWN + 1)
         if store
         else []
     )

@@ -130,7 +130,7 @@ class HistoryMixin(StoreBase):
             ).fetchall()
         return [event_of(r) for r in rows]
 
-    def run_events(
+    def events_of_runs(
         self,
         run_ids: Sequence[int],
         kinds: Sequence[str],

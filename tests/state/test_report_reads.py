@@ -57,10 +57,10 @@ def test_report_reads_are_bounded_and_alike_on_both_stores(store: Store) -> None
     assert heads[0].started_at == iso(T0 + timedelta(hours=4)) and heads[0].status == "planning"
     assert store.step_counts("T", run_ids=[ids[0], ids[4]]) == {ids[0]: (1, 2), ids[4]: (1, 2)}
     assert store.step_counts("T", run_ids=[]) == {}
-    events = store.run_events([ids[1], ids[2]], ["deploy-failed"], limit=10)
+    events = store.events_of_runs([ids[1], ids[2]], ["deploy-failed"], limit=10)
     assert [e.message for e in events] == [f"r{ids[2]}", f"r{ids[1]}"]  # newest first
-    assert len(store.run_events(ids, ["deploy-failed", "deploy"], limit=3)) == 3
-    assert store.run_events(ids, ["deploy"], limit=10, service="a") == []
+    assert len(store.events_of_runs(ids, ["deploy-failed", "deploy"], limit=3)) == 3
+    assert store.events_of_runs(ids, ["deploy"], limit=10, service="a") == []
     history = store.service_history("a", limit=2)
     assert [(s.run_id, s.status, train, run.id) for s, train, run in history] == [
         (ids[4], "failed", "T", ids[4]),
