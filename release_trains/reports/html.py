@@ -17,14 +17,16 @@ from .train_data import TrainReport
 
 # The tone of a status word (its colour); the word itself is always shown beside it.
 _TONES = {
-    "good": {"released", "completed", "pass", "satisfied", "healthy", "deployed"},
+    "good": {
+        "released", "completed", "pass", "satisfied", "healthy", "deployed", "approved", "approve",
+    },
     "bad": {
         "failed", "fail", "error", "unsatisfied", "unhealthy", "rolled_back", "deploy-failed",
-        "health-failed", "rollback-failed",
+        "health-failed", "rollback-failed", "rejected", "reject",
     },
     "warn": {
         "rolling_back", "paused", "skipped", "auto-rollback", "rollback-start", "rollback",
-        "rolled-back", "rollback-manual", "trigger",
+        "rolled-back", "rollback-manual", "trigger", "awaiting",
     },
     "active": {"deploying", "verifying", "executing", "staging", "validating", "planning"},
 }  # fmt: skip

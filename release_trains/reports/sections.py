@@ -4,8 +4,9 @@ timestamp that must not break, long text that wraps)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..durations import format_duration as duration  # the one format, shared with the CLI
 from .service_data import ServiceReport
@@ -152,6 +153,14 @@ def train_sections(report: TrainReport) -> Iterator[Section]:
         "no dependencies",
         kinds=("", "", "badge", "wide", "wide"),
     )
+    if snap.approvals:  # only a train with approval gates has this section
+        yield Section(
+            "Approvals",
+            ("gate", "outcome", "approved", "time", "by", "decision", "comment"),
+            tuple(_approval_rows(snap.approvals)),
+            kinds=("wide", "badge", "", "ts", "", "badge", "wide"),
+            note="The latest run's votes on each approval gate.",
+        )
     cover = report.coverage
     yield Section(
         "Failures and rollbacks",
@@ -221,6 +230,24 @@ def train_sections(report: TrainReport) -> Iterator[Section]:
             )
         ),
     )
+
+
+def _approval_rows(gates: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, ...]]:
+    for g in gates:
+        head = (str(g.get("gate", "?")), str(g.get("outcome", "unknown")))
+        count = f"{g.get('approved', 0)}/{g.get('min_approvals', '?')}"
+        votes = g.get("votes") or ()
+        if not votes:
+            yield (*head, count, "-", "-", "-", "-")
+        for v in votes:
+            yield (
+                *head,
+                count,
+                t(v.get("ts")),
+                t(v.get("actor")),
+                t(v.get("decision")),
+                t(v.get("comment")),
+            )
 
 
 def service_sections(report: ServiceReport) -> Iterator[Section]:

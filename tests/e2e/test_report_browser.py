@@ -2,7 +2,7 @@
 
 - `<script>` and quote injection through every text field never executes: no dialog, no
   injected element or event-handler attribute, the hostile text shown as text. Fields the
-  schema keeps plain (train and service names, gate and dependency texts) are exercised
+  schema keeps plain (train and service names, gate, dependency and approval texts) are exercised
   through a report built from its data classes; the free-text ones (description, error
   texts, reasons, event messages, actors, audit details) through a store and the real
   `report` command.
@@ -107,6 +107,19 @@ def hostile_report() -> TrainReport:
         started_at=ts,
         finished_at=end,
         taken_at=end,
+        approvals=(
+            {
+                "gate": HOSTILE,
+                "when": HOSTILE,
+                "min_approvals": 1,
+                "approvers": [HOSTILE],
+                "approved": 0,
+                "outcome": PAYLOADS[1],
+                "votes": [
+                    {"actor": HOSTILE, "decision": PAYLOADS[2], "comment": HOSTILE, "ts": ts}
+                ],
+            },
+        ),
     )
     return TrainReport(
         snapshot=snap,

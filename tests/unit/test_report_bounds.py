@@ -370,3 +370,25 @@ def test_ticks_start_at_the_first_whole_step_inside_the_axis() -> None:
     assert ticks[0][0] > Axis(t0, 2.0).x(t0)  # not clamped onto the axis start
     hours = [label for _, label in Axis(t0, 5 * 3600).ticks()]
     assert hours == ["14:00:00", "15:00:00", "16:00:00", "17:00:00", "18:00:00"]
+
+
+def test_approval_votes_have_their_own_section_only_where_a_train_has_approval_gates(
+    sample_root: Path,
+) -> None:
+    from dataclasses import replace
+
+    ids = seed_runs(sample_root, 1)
+    plain = report(sample_root, now=after(ids))
+    assert "## Approvals" not in markdown(plain)
+    vote = {"actor": "token:carol", "decision": "reject", "comment": "not tonight", "ts": iso(T0)}
+    gates = (
+        {"gate": "cab", "outcome": "rejected", "approved": 0, "min_approvals": 2, "votes": [vote]},
+        {"gate": "qa", "outcome": "not_asked", "approved": 0, "min_approvals": 1, "votes": []},
+    )
+    voted = replace(plain, snapshot=replace(plain.snapshot, approvals=gates))
+    text = markdown(voted)
+    assert "| cab | rejected | 0/2 | " + iso(T0) + " | token:carol | reject | not tonight |" in text
+    assert "| qa | not_asked | 0/1 | - | - | - | - |" in text
+    page = html(voted)
+    assert '<span class="badge tone-bad">rejected</span>' in page
+    assert '<span class="badge tone-bad">reject</span>' in page
