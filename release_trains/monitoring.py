@@ -52,8 +52,10 @@ def parse_ts(text: str | None) -> datetime | None:
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:
+    """Seconds from `start` to `end`; None (unknown) when either is missing or the end comes
+    before the start: a negative length is a stale finish time or skewed clocks, not a fact."""
     a, b = parse_ts(start), parse_ts(end)
-    return None if a is None or b is None else round((b - a).total_seconds(), 3)
+    return None if a is None or b is None or b < a else round((b - a).total_seconds(), 3)
 
 
 def percent(part: int, whole: int) -> float:

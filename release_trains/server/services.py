@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from ..catalog import resolve
 from ..deploy_reports import report_deploy
 from ..monitoring import service_status
-from ..reporting import Window, service_report
+from ..reports import Window, service_report
 from . import schemas
 from .auth import Operator, Viewer
 from .bodies import ServiceReport
