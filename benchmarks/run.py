@@ -53,7 +53,7 @@ DEFAULT_OUTPUT = BENCH / "results" / "latest.json"
 README = BENCH / "README.md"
 SAMPLE_TRAIN = "Q4-curve-upgrade"
 REAL_WORLD = REPO.parent / "shared" / "real-world" / "254carbon-meta"
-IDS = ("B1", "B2", "B3", "B4", "B5", "B6")
+IDS = ("B1", "B2", "B3", "B4", "B5", "B5P", "B6", "B9")
 
 # Children run as an installed tool does: with bytecode caching on. (A development shell may set
 # PYTHONDONTWRITEBYTECODE=1, and then every start compiles the whole package again: ~60 ms.)
@@ -821,6 +821,141 @@ def b5(cfg: Config) -> dict[str, Any]:
     return result
 
 
+def _clone_history(root: Path, *, runs: int) -> dict[str, int]:
+    """Turn the one real run in the store under `root` into `runs` runs: the run, its steps and
+    its events cloned in SQL, each clone one hour after the one before; its audit records
+    cloned likewise with the hash chain recomputed (`audit --verify` passes). Clones carry no
+    origin: no audit.log holds them, and none should."""
+    from release_trains.state.records import audit_line, digest
+
+    db = sqlite3.connect(root / "analysis" / "state" / "release-trains.db")
+    run_cols = (
+        "train, status, started_at, updated_at, finished_at, reason, actor, plan, max_parallel,"
+        " pause_requested, phase_started_at"
+    )
+    step_cols = [r[1] for r in db.execute("PRAGMA table_info(steps)")]
+
+    def shifted(col: str, k: int) -> str:
+        # SQLite reads the stored `...+00:00` times; the clone is written the same way
+        return f"strftime('%Y-%m-%dT%H:%M:%f', {col}, '+{k} hours') || '+00:00'"
+
+    times = {"started_at", "finished_at", "rollback_started_at", "rollback_finished_at"}
+    try:
+        (real,) = db.execute("SELECT id FROM runs").fetchone()
+        records = db.execute(
+            "SELECT ts, actor, action, train, service, detail FROM audit_records ORDER BY id"
+        ).fetchall()
+        (prev,) = db.execute("SELECT hash FROM audit_records ORDER BY id DESC LIMIT 1").fetchone()
+        stamps = [datetime.fromisoformat(r[0]) for r in records]
+        with db:
+            for k in range(1, runs):
+                shifted_run = run_cols
+                for col in ("started_at", "updated_at", "finished_at", "phase_started_at"):
+                    shifted_run = shifted_run.replace(col, shifted(col, k), 1)
+                new_id = db.execute(
+                    f"INSERT INTO runs ({run_cols}) SELECT {shifted_run} FROM runs WHERE id = ?",
+                    (real,),
+                ).lastrowid
+                select = ", ".join(
+                    "?" if c == "run_id" else shifted(c, k) if c in times else c for c in step_cols
+                )
+                db.execute(
+                    f"INSERT INTO steps ({', '.join(step_cols)}) SELECT {select} FROM steps"
+                    " WHERE run_id = ?",
+                    (new_id, real),
+                )
+                db.execute(
+                    "INSERT INTO events (run_id, ts, kind, service, message) SELECT ?,"
+                    f" {shifted('ts', k)}, kind, service, message FROM events WHERE run_id = ?",
+                    (new_id, real),
+                )
+                rows = []
+                for (_, actor, action, train, service, detail), at in zip(
+                    records, stamps, strict=True
+                ):
+                    ts = (at + timedelta(hours=k)).isoformat(timespec="milliseconds")
+                    line = audit_line(
+                        ts=ts, actor=actor, action=action, train=train, service=service,
+                        detail_json=detail, prev=prev,
+                    )  # fmt: skip
+                    hashed = digest(line)
+                    rows.append((ts, actor, action, train, service, detail, prev, hashed))
+                    prev = hashed
+                db.executemany(
+                    "INSERT INTO audit_records (ts, actor, action, train, service, detail, prev,"
+                    " hash, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    rows,
+                )
+        counts = {
+            table: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in ("runs", "steps", "events", "audit_records")
+        }
+    finally:
+        db.close()
+    return counts
+
+
+def b5p(cfg: Config) -> dict[str, Any]:
+    """B5': report --train with N services and 1,000 past runs, audit log included: one real
+    `execute` (local deployer), cloned in SQL with the audit chain recomputed."""
+    n, history = (50, 10) if cfg.quick else (1000, 1000)
+    root = cfg.work / f"b5p-n{n}"
+    generate.generate(root, services=n, participants=n)
+    _execute(cfg, root)
+    t = time.perf_counter()
+    counts = _clone_history(root, runs=history)
+    seeding_s = round(time.perf_counter() - t, 1)
+    verified = run_process(cfg.rt("audit", "--verify", "--json"), cwd=root)
+    if verified.rc != 0:
+        raise RuntimeError(f"audit --verify after seeding: exit {verified.rc}")
+    status_argv = cfg.rt("status", generate.TRAIN, "--json")
+    cases = {
+        "status": proc(status_argv, cwd=root),
+        "report": proc(
+            cfg.rt("report", "--train", generate.TRAIN, "--output", "report.md"), cwd=root
+        ),
+        "report_html": proc(
+            cfg.rt("report", "--train", generate.TRAIN, "--format", "html", "--output", "r.html"),
+            cwd=root,
+        ),
+    }
+    runs = interleaved(cases, repeats=cfg.repeats, warmup=cfg.warmup)
+    for name, samples in runs.items():
+        expect_rc(samples, [0], name)
+    history_text = f"N={n:,}, {history:,} past runs, {counts['audit_records']:,} audit records"
+    sizes = {"report": root / "report.md", "report_html": root / "r.html"}
+    rows, met = [], True
+    for key, command, limit_s, limit_mb in (
+        ("status", f"status {generate.TRAIN} --json", 0.3, None),
+        ("report", f"report --train {generate.TRAIN}", 2.0, 200.0),
+        ("report_html", f"report --train {generate.TRAIN} --format html", 2.0, 200.0),
+    ):
+        m, rss = med(runs[key]), max(s.rss_mb for s in runs[key])
+        ok = m < limit_s and (limit_mb is None or rss < limit_mb)
+        size = f", file {sizes[key].stat().st_size / 1e6:.2f} MB" if key in sizes else ""
+        rows.append(
+            {
+                "case": f"{command}, {history_text}{size}",
+                "store": "sqlite",
+                **summary(runs[key]),
+                "target": f"< {limit_s:g} s" + (f", < {limit_mb:g} MB" if limit_mb else ""),
+                "verdict": "met" if ok else "missed",
+            }
+        )
+        met = met and ok
+    return {
+        "rows": rows,
+        "met": met,
+        "seeding": {"clone_s": seeding_s, **counts},
+        "method": (
+            "one real `execute` of the train (local deployer), then its run, steps, events and "
+            "audit records cloned in SQL into 1,000 runs an hour apart, the audit chain "
+            "recomputed (`audit --verify` exits 0 before timing); report writes its file "
+            "(default --runs 10)"
+        ),
+    }
+
+
 def _copy_to_postgres(cfg: Config, root: Path, url: str) -> dict[str, Any]:
     """`state copy` the seeded SQLite store into the empty database `url` (once, untimed)."""
     src = root / "analysis" / "state" / "release-trains.db"
@@ -904,13 +1039,42 @@ def b6(cfg: Config) -> dict[str, Any]:
     return {"rows": rows, "met": None}
 
 
+def b9(cfg: Config) -> dict[str, Any]:
+    """The dashboard's page of a 1,000-service train in headless Chromium (dashboard_bench.py,
+    which also runs on its own with more detail)."""
+    import dashboard_bench
+
+    n = 100 if cfg.quick else 1000
+    # quick: one load, no warm-up (the code path; the suite's run must stay well under 2 min)
+    repeats, warmup = (1, 0) if cfg.quick else (cfg.repeats, cfg.warmup)
+    res = dashboard_bench.b9(cfg.work, services=n, repeats=repeats, warmup=warmup)
+    shown, weight = res["shown_median_s"], res["page_bytes"]
+    rows = [
+        {
+            "case": f"{n:,} services shown",
+            "figure": fmt_s(shown),
+            "target": f"< {dashboard_bench.TARGET_S:g} s",
+            "verdict": verdict(shown, dashboard_bench.TARGET_S),
+        },
+        {
+            "case": "page weight (HTML + JS + CSS)",
+            "figure": f"{weight / 1024:.1f} KB",
+            "target": "< 300 KB",
+            "verdict": verdict(weight, dashboard_bench.TARGET_BYTES),
+        },
+    ]
+    return {"rows": rows, "detail": res, "met": all(res["met"].values())}
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Config], dict[str, Any]]]] = {
     "B1": ("cold start: --help and plan --json --dry-run vs `import click, yaml`", b1),
     "B2": ("plan of N/5 participants in N services vs merely loading the files", b2),
     "B3": ("orchestration overhead per service (execute, local deployer)", b3),
     "B4": ("makespan vs max(critical path, work / 8)", b4),
     "B5": ("status --json and report --train with history", b5),
+    "B5P": ("B5': report --train with 1,000 past runs and their audit log", b5p),
     "B6": ("validate: time and share of schema validation", b6),
+    "B9": ("the dashboard: a 1,000-service train page in headless Chromium", b9),
 }
 
 

@@ -31,6 +31,8 @@ from .models import (
     Trigger,
     parse_duration,
 )
+from .notify.settings import config_problems as notification_problems
+from .notify.settings import train_problems as train_notification_problems
 from .release_settings import (
     deployer_problems,
     deployer_settings,
@@ -435,6 +437,8 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
                     "call, so there is nothing to time out; remove it",
                 )
             )
+        for sub, message in notification_problems(rt.get("notifications")):
+            problems.add(source, ["release_trains", "notifications", *sub], message)
         for section, keys in _CONFIG_DURATIONS.items():
             for key in keys:
                 value = (rt.get(section) or {}).get(key)
@@ -667,10 +671,17 @@ def _train(
         if gate is not None:
             gates.append(gate)
 
+    named = Counter(g.label for g in gates if g.check is GateCheck.APPROVAL)
+    for dup in sorted(n for n, count in named.items() if count > 1):
+        # votes are recorded per gate name: two approval gates of one name would share them
+        problems.add(source, [*path, "gates"], f"approval gate {dup!r} is defined twice")
+
     rb = t.get("rollback") or {}
     triggers = _triggers(
         rb.get("triggers") or [], source, [*path, "rollback", "triggers"], problems
     )
+    for sub, message in train_notification_problems(t.get("notifications"), config.notifications):
+        problems.add(source, [*path, "notifications", *sub], message)
     schedule = t.get("schedule") or {}
     starts_at = None
     if schedule.get("start_time") is not None:
@@ -754,6 +765,8 @@ def _gate(
             problems=problems,
             when_given=g.get("when"),
         )
+    if g.get("type") == "approval":
+        return _approval_gate(g, source, path, problems)
     # the object form: {name, type, threshold | max_vulns, required}
     gate_type = g.get("type", g["name"])
     check = OBJECT_TYPES.get(gate_type, GateCheck.SIGNAL)
@@ -784,6 +797,34 @@ def _gate(
         max_vulns=max_vulns if max_vulns is not None else config.quality_gates.max_critical_vulns,
         required=required,
         when=when,
+    )
+
+
+def _approval_gate(
+    g: dict[str, Any], source: Path, path: list[str | int], problems: Problems
+) -> Gate | None:
+    """`{name, type: approval, when: before|after, approvers, min_approvals}` (the schema
+    has checked each value's type): a quorum the named approvers cannot reach is refused."""
+    approvers = tuple(dict.fromkeys(a.strip() for a in g.get("approvers") or ()))
+    needed = g.get("min_approvals", 1)
+    if approvers and needed > len(approvers):
+        problems.add(
+            source,
+            [*path, "min_approvals"],
+            f"approval gate {g['name']!r} needs {needed} approvals but names only "
+            f"{len(approvers)} approvers",
+        )
+        return None
+    if any(not a for a in approvers):
+        problems.add(source, [*path, "approvers"], "an approver must not be blank")
+        return None
+    return Gate(
+        label=g["name"],
+        check=GateCheck.APPROVAL,
+        required=True,  # a sign-off nobody may skip: `required: false` is refused by the schema
+        when=g.get("when", "after"),
+        approvers=approvers,
+        min_approvals=needed,
     )
 
 

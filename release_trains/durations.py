@@ -10,10 +10,10 @@ import math
 
 
 def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
+    # Negative: a finish recorded before its start (a stale finish time, or two machines'
+    # clocks that disagree) says nothing true about the length, so it is unknown.
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "-"
-    if seconds < 0:  # clocks of two machines disagree: say so rather than hide it
-        return "-" + format_duration(-seconds)
     if seconds < 59.95:  # would round to 60.0s
         return f"{seconds:.1f}s"
     whole = round(seconds)

@@ -119,3 +119,12 @@ class PermissionDeniedError(InputError):
 
 class NotAvailableError(NotNowError):
     """This server cannot do the request (no worker runs here to carry out runs): HTTP 503."""
+
+
+class UnknownGateError(InputError):
+    """A gate name that is not one of the train's approval gates (exit 2, HTTP 404)."""
+
+
+class ApprovalDeniedError(NotNowError):
+    """This actor may not decide this approval gate: not one of its approvers, or the actor
+    who started the run approving it (exit 3, HTTP 403)."""

@@ -41,11 +41,14 @@ class GateResult:
     detail: str
     failing: tuple[str, ...] = ()
     when: str = "before"
+    approval: bool = False  # an approval gate: decided by people during the run
 
     @property
     def blocks(self) -> bool:
-        """A required gate blocks on anything but pass: unknown is not a pass."""
-        return self.required and self.outcome is not Outcome.PASS
+        """A required gate blocks on anything but pass: unknown is not a pass. The one
+        exception is an approval gate, whose `unknown` in a plan means "asked for during the
+        run" (the run pauses for it: executor/approval_gates.py)."""
+        return self.required and self.outcome is not Outcome.PASS and not self.approval
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,7 +73,15 @@ def evaluate(gate: Gate, ctx: GateContext) -> GateResult:
         outcome, detail, failing = _CHECKS[gate.check](gate, ctx)
     except Exception as e:  # a broken source must not hide the other gates' results
         outcome, detail, failing = Outcome.ERROR, f"{type(e).__name__}: {e}", ()
-    return GateResult(gate.label, gate.required, outcome, detail, tuple(failing), gate.when)
+    return GateResult(
+        gate.label,
+        gate.required,
+        outcome,
+        detail,
+        tuple(failing),
+        gate.when,
+        approval=gate.check is GateCheck.APPROVAL,
+    )
 
 
 _Verdict = tuple[Outcome, str, Sequence[str]]
@@ -184,6 +195,14 @@ def _signal(gate: Gate, ctx: GateContext) -> _Verdict:
     return (Outcome.PASS if cmp.holds(value) else Outcome.FAIL), f"{evidence}, need {cmp}", ()
 
 
+def _approval(gate: Gate, ctx: GateContext) -> _Verdict:
+    """People decide it while the train runs; a plan cannot know their answer."""
+    return Outcome.UNKNOWN, ASKED_DURING_RUN, ()
+
+
+ASKED_DURING_RUN = "asked for during the run"
+
+
 def _show(value: float | bool) -> str:
     return str(value).lower() if isinstance(value, bool) else f"{value:g}"
 
@@ -195,4 +214,5 @@ _CHECKS: dict[GateCheck, Callable[[Gate, GateContext], _Verdict]] = {
     GateCheck.HEALTHY: _healthy,
     GateCheck.FAILURE_RATE: _failure_rate,
     GateCheck.SIGNAL: _signal,
+    GateCheck.APPROVAL: _approval,
 }

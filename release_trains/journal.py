@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import audit
 from .errors import ReleaseTrainError
@@ -24,6 +24,9 @@ from .identity import host as this_host
 from .state import AuditEntry, AuditRecord, Store
 from .state.chain import Adoption
 from .text import printable
+
+if TYPE_CHECKING:
+    from .notify.announce import Announcer
 
 
 def log_path(root: Path) -> Path:
@@ -42,8 +45,10 @@ class Journal:
         who: str,
         host: str | None = None,
         echo: Callable[[str], None] | None = None,
+        notify: Announcer | None = None,
     ) -> None:
         self.root = root
+        self.notify = notify  # the train's notifications: rows queued with the events they announce
         self.store = store
         self.train = train
         self.run_id = run_id
@@ -80,6 +85,14 @@ class Journal:
             detail = audit_detail if audit_detail is not None else message
             entry = AuditEntry(ts, self.who, kind, self.train, service, detail)
 
+        outbox = (
+            self.notify.rows_for(
+                run_id=self.run_id, kind=kind, message=message, service=service, ts=ts
+            )
+            if self.notify is not None
+            else None
+        )
+
         def commit(adopt: Callable[[], Adoption] | None = None) -> AuditRecord | None:
             return self.store.record(
                 self.run_id,
@@ -91,13 +104,14 @@ class Journal:
                 audit=entry,
                 origin=self.origin,
                 adopt=adopt,
+                outbox=outbox,
             )
 
         where = f" {service}" if service else ""
         # One line per event, whatever the message holds: a newline in a reason or in a
         # command's output must not forge a line, nor an escape sequence reach a terminal.
         line = printable(f"{ts} {self.train}{where} {kind}: {message}")
-        if self._pending is not None and not audited and not step:
+        if self._pending is not None and not audited and not step and outbox is None:
             self._pending.append((ts, kind, service, message))  # written when the batch ends
         else:
             self._flush()  # in order: what waited is written before this one
@@ -105,6 +119,8 @@ class Journal:
                 audit.write(audit.path_for(self.root), commit)
             else:
                 commit()
+            if outbox is not None and self.notify is not None:
+                self.notify.written()
         with self._lock:
             self._log.write(line + "\n")
         if self.echo:

@@ -34,6 +34,7 @@ class GateCheck(str, Enum):
     HEALTHY = "healthy"  # every participant's configured health check
     FAILURE_RATE = "failure_rate"  # every participant's failure rate, in percent
     SIGNAL = "signal"  # a named value from config `signals:`
+    APPROVAL = "approval"  # people's sign-off, asked for during the run (approvals.py)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ class Gate:
     required: bool = True
     when: str = "before"  # before | during | after
     origin: str = "train"  # "train" or "config" (the standard quality gates)
+    # an approval gate: who may decide (empty: anyone with the operator role) and how many
+    # approvals it needs
+    approvers: tuple[str, ...] = ()
+    min_approvals: int = 1
 
 
 @dataclass(frozen=True)

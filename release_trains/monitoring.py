@@ -28,6 +28,7 @@ from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
 from .gates import Health
 from .models import Catalog, Service, Train
+from .notify.outcomes import outcomes
 from .state import Event, Lock, Run, Step, Store, is_stale
 
 EVENTS_SHOWN = 10
@@ -51,8 +52,10 @@ def parse_ts(text: str | None) -> datetime | None:
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:
+    """Seconds from `start` to `end`; None (unknown) when either is missing or the end comes
+    before the start: a negative length is a stale finish time or skewed clocks, not a fact."""
     a, b = parse_ts(start), parse_ts(end)
-    return None if a is None or b is None else round((b - a).total_seconds(), 3)
+    return None if a is None or b is None or b < a else round((b - a).total_seconds(), 3)
 
 
 def percent(part: int, whole: int) -> float:
@@ -200,7 +203,14 @@ class Snapshot:
     started_at: str | None
     finished_at: str | None
     taken_at: str
+    waves: tuple[tuple[str, ...], ...] = ()  # the plan's waves: services that may run together
     executor: ExecutorState | None = None  # None: the run is not active, or never ran
+    # approvals.document and timeline.timeline (issue 15): approval gates with their votes,
+    # and the run's time per phase and in pauses
+    approvals: tuple[Mapping[str, Any], ...] = ()
+    timeline: Mapping[str, Any] | None = None
+    # the run's notifications: {event, channel, outcome, detail, ts} (notify/outcomes.py)
+    notifications: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def released(self) -> int:
@@ -256,6 +266,7 @@ class Snapshot:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "services": [s.to_json() for s in self.services],
+            "waves": [list(w) for w in self.waves],
             "gates": {
                 "passed": self.gates_passed,
                 "total": len(self.gates),
@@ -273,6 +284,9 @@ class Snapshot:
             ],
             "reason": self.reason,
             "executor": self.executor.to_json() if self.executor else None,
+            "approvals": [dict(a) for a in self.approvals],
+            "timeline": dict(self.timeline) if self.timeline is not None else None,
+            "notifications": [dict(n) for n in self.notifications],
             "generated_at": self.taken_at,
         }
 
@@ -289,6 +303,7 @@ class TrainSummary:
     updated_at: str | None
     unhealthy: tuple[str, ...] = ()
     executor: ExecutorState | None = None
+    phase_started_at: str | None = None  # when the run entered its current status
 
     @property
     def progress(self) -> float:
@@ -311,6 +326,7 @@ class TrainSummary:
             "updated_at": self.updated_at,
             "unhealthy": list(self.unhealthy),
             "executor": self.executor.to_json() if self.executor else None,
+            "phase_started_at": self.phase_started_at,
         }
 
 
@@ -357,22 +373,34 @@ def snapshot(
         stale_after_s=catalog.config.lock_stale_after_s,
         last_event_at=recent[-1].ts if recent else None,
     )
+    phase = _phase(run, definition, doc, now=now)
+    from .approvals import document as approvals_document
+    from .approvals import gate_verdicts
+    from .timeline import timeline
+
+    votes = store.votes(run.id) if store and run and "approvals" in store.tables else []
+    changes = store.run_events(run.id, ("status",)) if store and run else []
+    decided = gate_verdicts(definition, run, votes)
     return Snapshot(
         train=train,
         description=definition.description,
         status=run.status if run else definition.status,
         run_id=run.id if run else None,
         services=tuple(services),
-        gates=tuple(_gate(g) for g in doc.get("gates", ())),
+        gates=tuple(_gate(g, decided) for g in doc.get("gates", ())),
         dependencies=tuple(_dependency(d) for d in doc.get("dependencies", ())),
-        phase=_phase(run, definition, doc, now=now),
+        phase=phase,
         events=recent,
         reason=run.reason if run else None,
         actor=run.actor if run else None,
         started_at=run.started_at if run else None,
         finished_at=run.finished_at if run else None,
+        waves=tuple(tuple(str(n) for n in w) for w in doc.get("waves", ()) if isinstance(w, list)),
         taken_at=taken,
         executor=driver,
+        approvals=tuple(approvals_document(definition, run, votes)),
+        timeline=timeline(run, changes, estimated_s=phase.estimated_s, now=now),
+        notifications=outcomes(store.notifications(run.id)) if store and run else (),
     )
 
 
@@ -441,12 +469,16 @@ def _probed(s: ServiceProgress, catalog: Catalog, probe: HealthProbe) -> Service
     return replace(s, health=verdict, health_detail=result.detail)
 
 
-def _gate(g: Mapping[str, Any]) -> GateItem:
+def _gate(g: Mapping[str, Any], decided: Mapping[str, tuple[str, str]]) -> GateItem:
+    """A gate of the stored plan; an approval gate as its votes decide it now (`decided`)."""
+    outcome, detail = decided.get(
+        str(g.get("gate")), (g.get("outcome", "unknown"), g.get("detail", ""))
+    )
     return GateItem(
         gate=str(g.get("gate", "?")),
         required=bool(g.get("required", True)),
-        outcome=str(g.get("outcome", "unknown")),
-        detail=str(g.get("detail", "")),
+        outcome=str(outcome),
+        detail=str(detail),
         failing=tuple(g.get("failing", ())),
         when=str(g.get("when", "before")),
     )
@@ -507,6 +539,7 @@ def summaries(catalog: Catalog, store: Store | None, *, now: datetime) -> list[T
                 updated_at=run.updated_at if run else None,
                 unhealthy=tuple(s.service for s in steps if s.health == "unhealthy"),
                 executor=driver,
+                phase_started_at=run.phase_started_at if run else None,
             )
         )
     return out

@@ -13,6 +13,7 @@ from typing import Any
 from . import audit, lifecycle
 from .errors import UnknownTrainError
 from .models import Catalog
+from .notify.sender import Delivery, announce_run_event
 from .planning import find_train
 from .state import Store, is_stale
 
@@ -26,6 +27,7 @@ def pause_train(
     who: str,
     now: datetime,
     audit_path: Path,
+    delivery: Delivery | None = None,
 ) -> dict[str, Any]:
     """Pause TRAIN's active run; returns the `pause --json` document. Unknown train or one
     that never ran: exit 2; a run that is not active: exit 3."""
@@ -55,6 +57,18 @@ def pause_train(
         )
         message = "no executor is running this train; it is now paused"
         status = "paused"
+        # The status event every status change records (timeline.py reads them), said as the
+        # executor says it, with the notifications it announces in the same transaction: the
+        # rows are delivered by `delivery`'s sender, or by the next sender that opens the store.
+        announce_run_event(
+            catalog,
+            store,
+            run_id=run.id,
+            train=train,
+            message=f"{run.status} -> paused: paused by {who}: {reason}",
+            ts=ts,
+            delivery=delivery,
+        )
     audit.append(
         audit_path,
         store=store,

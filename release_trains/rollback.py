@@ -24,7 +24,9 @@ from .inflight import await_deploys_in_flight, check_declarations
 from .journal import Journal
 from .leases import Lease
 from .lifecycle import RunStatus
-from .models import Catalog, Train
+from .models import Catalog, Service, Train
+from .notify.announce import Announcer
+from .notify.sender import delivering
 from .ordering import order_services
 from .planning import find_train
 from .probes import check_health, health_settings, health_threshold
@@ -363,6 +365,28 @@ def rollback_train(
     in_catalog = [catalog.services[n] for n in names if n in catalog.services]
     check_declarations(store, in_catalog, settings=settings)
     _stop_executor(store, run, settings=settings, timeout_s=timeout_s)
+    with delivering(catalog, store, given=settings.delivery) as delivery:
+        return _own_lease(
+            catalog, store, t, names, in_catalog, settings=settings, reason=reason, only=only,
+            force=force, timeout_s=timeout_s, announcer=delivery.announcer(train),
+        )  # fmt: skip
+
+
+def _own_lease(
+    catalog: Catalog,
+    store: Store,
+    t: Train,
+    names: list[str],
+    in_catalog: list[Service],
+    *,
+    settings: Settings,
+    reason: str,
+    only: list[str] | None,
+    force: bool,
+    timeout_s: float,
+    announcer: Announcer | None,
+) -> tuple[RollbackPlan, RollbackResult | None]:
+    train = t.name
     with Lease(
         store=store,
         train=train,
@@ -384,7 +408,7 @@ def rollback_train(
         )
         return _under_lease(
             catalog, own, t, settings=settings, reason=reason, only=only, force=force,
-            journal=journal, timeout_s=timeout_s,
+            journal=None, timeout_s=timeout_s, announcer=announcer,
         )  # fmt: skip
 
 
@@ -399,6 +423,7 @@ def _under_lease(
     force: bool,
     journal: Journal | None,
     timeout_s: float,
+    announcer: Announcer | None = None,
 ) -> tuple[RollbackPlan, RollbackResult]:
     """Read the run again under the lease and roll it back, with the caller's journal or one
     of our own."""
@@ -417,6 +442,7 @@ def _under_lease(
             who=settings.who,
             host=settings.host,
             echo=settings.echo,
+            notify=announcer,
         )
     try:
         return _roll_back(

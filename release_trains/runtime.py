@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from .identity import host
 
@@ -24,6 +25,10 @@ class Settings:
     # Services whose deploy recorded on another host the operator declares ended
     # (`--deploy-ended S`): it cannot be checked from here, so only they may say so.
     deploys_ended: frozenset[str] = frozenset()
+    # The notifications' Delivery (notify/sender.py) the run queues through; None: the run
+    # starts a sender of its own and waits (bounded) on the way out for what it queued. A
+    # worker passes one over its long-lived sender; `execute --due` may pass one for all.
+    delivery: Any = None
 
     def now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from . import lifecycle
+from .approvals import refuse_unapproved
 from .errors import InputError, LockHeldError, RefusedError
 from .freezes import refuse_if_frozen
 from .models import Catalog
@@ -49,6 +50,7 @@ def submit(
             raise lifecycle.refuse(t.name, status, "resume")
         if status == "completed":
             raise lifecycle.refuse(t.name, status, "execute")
+        refuse_unapproved(t, run, store)
         refuse_if_frozen(catalog.config, store, now=now, action=f"{kind} train {t.name!r}")
         if run is None and kind == "execute":  # a train that never ran waits for its start
             check_start(t, now=now, early=bool(params.get("now")))

@@ -33,6 +33,7 @@ from .due import due_trains, start_due
 from .errors import ReleaseTrainError, StateBusyError
 from .executor import Executor
 from .leases import new_lock_id, renewal_interval
+from .notify.sender import STOP_WAIT_S, Delivery, Sender
 from .rollback import document as rollback_document
 from .rollback import rollback_train
 from .runtime import Settings
@@ -126,11 +127,14 @@ class JobWorker:
         self.finished: deque[Job] = deque(maxlen=1000)
         self.due_every_s = due_every_s  # None: this worker starts no due trains
         self._next_due = 0.0  # time.monotonic() of the next look for due trains
+        self._sender: Sender | None = None  # its notification sender, while run() runs
 
     def run(self, *, once: bool = False) -> list[Job]:
         """Take and run jobs until stopped; with `once`, at most one (none queued: return)."""
-        stale_after_s = load_catalog(self.root, services=False).config.lock_stale_after_s
+        config_catalog = load_catalog(self.root, services=False)
+        stale_after_s = config_catalog.config.lock_stale_after_s
         store = self._existing()
+        sender: Sender | None = None
         try:
             while not self.stopping.is_set():
                 if store is None:  # no store yet: nothing was ever queued (none is made here)
@@ -138,6 +142,10 @@ class JobWorker:
                         store = self._existing()
                     except StateBusyError as e:  # busy right now: look again later
                         self._say(f"cannot open the store: {e}")
+                if sender is None and store is not None and config_catalog.config.notifications:
+                    # delivers for every run (its jobs' and what others left), for its life
+                    sender = Sender(store=store, catalog=config_catalog, echo=self.echo).start()
+                    self._sender = sender
                 if self.wake is not None:
                     self.wake.clear()  # before the look: a job queued after it sets it again
                 job = self._take(store, stale_after_s) if store is not None else None
@@ -168,6 +176,9 @@ class JobWorker:
                 if once:
                     break
         finally:
+            if sender is not None:
+                sender.stop(timeout_s=STOP_WAIT_S)
+                self._sender = None
             if store is not None:
                 store.close()
         return list(self.finished)
@@ -221,6 +232,8 @@ class JobWorker:
                 echo=self.echo,
                 stop=self.stopping,
                 host=self.host,
+                # this worker's sender delivers what the job queues (none: not set up)
+                delivery=Delivery(catalog=catalog, store=store, sender=self._sender),
             )
             earlier = _ended_by_earlier_worker(store, job)
             if earlier is not None:
@@ -275,6 +288,8 @@ class JobWorker:
                 echo=self.echo,
                 stop=self.stopping,
                 host=self.host,
+                # this worker's sender delivers what the due runs queue, as for its jobs
+                delivery=Delivery(catalog=catalog, store=store, sender=self._sender),
             )
             report = start_due(catalog, store, settings=settings, quiet_freeze=True)
         except ReleaseTrainError as e:  # a broken catalog or a busy store: the next look

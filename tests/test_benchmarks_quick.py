@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-IDS = {"B1", "B2", "B3", "B4", "B5", "B6"}
+IDS = {"B1", "B2", "B3", "B4", "B5", "B5P", "B6", "B9"}
 
 
 @pytest.mark.slow

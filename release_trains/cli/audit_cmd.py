@@ -10,7 +10,7 @@ import click
 from .. import audit
 from ..errors import EXIT_NO, EXIT_OK
 from ..identity import host
-from ..reporting import Window, detail_text, train_audit
+from ..reports import Window, detail_text, train_audit
 from ..text import printable
 from .complete import complete_train
 from .context import Options, console, examples, is_tty, pass_options, print_json, utcnow

@@ -137,7 +137,12 @@ def show(outcome: RunOutcome, *, local: Sequence[str] = ()) -> None:
         out.print(f"reason: {outcome.reason}", markup=False)
     if local:
         out.print(local_note(local), markup=False)
-    if outcome.status == "paused":
+    if outcome.status == "paused" and (outcome.reason or "").startswith("awaiting approval"):
+        out.print(
+            f"approve with: release-trains approve {outcome.train} --gate GATE (or reject it)",
+            markup=False,
+        )
+    elif outcome.status == "paused":
         out.print(f"resume with: release-trains resume {outcome.train}", markup=False)
 
 

@@ -45,6 +45,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "unfreeze_cmd",
         "Lift the platform freeze (`freeze`); config freeze windows stay.",
     ),
+    "approve": (
+        "approve_cmd",
+        "Approve TRAIN's approval gate: 0 recorded, 3 not awaiting it or not yours to approve.",
+    ),
+    "reject": (
+        "reject_cmd",
+        "Reject TRAIN's approval gate: the train fails (and rolls back where that is on).",
+    ),
     "unlock": ("unlock_cmd", "Remove the lock LOCK_ID held on TRAIN."),
     "audit": ("audit_cmd", "List the audit records (a table on a terminal), or verify the chain."),
     "rollback": (
@@ -70,6 +78,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create, list and revoke the API's tokens (roles viewer < operator < admin).",
     ),
     "serve": ("serve_cmd", "Serve the REST API on 127.0.0.1 (any other address needs a token)."),
+    "notify": ("notify_cmd", "Send a test message through each notification channel."),
     "worker": (
         "worker_cmd",
         "Carry out the runs, resumes and rollbacks queued through the API, until stopped.",

@@ -6,6 +6,7 @@ import click
 
 from .. import audit
 from ..identity import actor
+from ..notify.sender import delivering
 from ..pausing import pause_train
 from ..planning import find_train
 from .complete import complete_train
@@ -30,15 +31,17 @@ def command(opts: Options, train: str, reason: str, as_json: bool) -> int:
     find_train(catalog, train)  # an unknown train creates no store
     store = write_store(opts)
     try:
-        doc = pause_train(
-            catalog,
-            store,
-            train,
-            reason=reason,
-            who=actor(),
-            now=utcnow(),
-            audit_path=audit.path_for(opts.root),
-        )
+        with delivering(catalog, store) as delivery:  # a `paused` announced is sent before exit
+            doc = pause_train(
+                catalog,
+                store,
+                train,
+                reason=reason,
+                who=actor(),
+                now=utcnow(),
+                audit_path=audit.path_for(opts.root),
+                delivery=delivery,
+            )
     finally:
         store.close()
     if as_json:

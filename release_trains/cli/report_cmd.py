@@ -1,6 +1,8 @@
 """release-trains report (--train T | --service S): write a report file (markdown, json, html).
 
-Cron-safe: no prompt, no TTY needed, bounded time (live health and metric reads are bounded
+A train report covers the latest run in full and the earlier ones (--runs, --since) as one
+summary row each; the file is written piece by piece. Cron-safe: no prompt, no TTY needed,
+bounded time (live health and metric reads are bounded
 by their own timeouts). Exit 0 written, 1 written but the train failed or rolled back or the
 service is unhealthy, 2 unknown train or service or a bad --since.
 """
@@ -11,17 +13,19 @@ from pathlib import Path
 
 import click
 
-from ..reporting import (
+from ..reports import (
+    DEFAULT_RUNS,
     FORMATS,
+    MAX_RUNS,
     ServiceReport,
     TrainReport,
     Window,
+    chunks,
     default_output,
-    render,
     service_report,
     train_report,
+    write_report,
 )
-from ..yaml_io import write_atomic
 from .complete import complete_service, complete_train
 from .context import Options, examples, pass_options, utcnow
 from .params import SINCE
@@ -34,6 +38,7 @@ from .state import load_cli_catalog, read_store
         "release-trains report --train Q4-curve-upgrade",
         "release-trains report --service curve-service --format html --since 7d",
         "release-trains report --train Q4-curve-upgrade --json --output - | jq .status",
+        "release-trains report --train Q4-curve-upgrade --format html --runs 30 --since 14d",
     ),
 )
 @click.option(
@@ -61,6 +66,14 @@ from .state import load_cli_catalog, read_store
 @click.option(
     "--since", type=SINCE, default=None, help="Only history newer than this: 30m, 12h, 7d, 2w."
 )
+@click.option(
+    "--runs",
+    type=click.IntRange(1, MAX_RUNS),
+    default=DEFAULT_RUNS,
+    show_default=True,
+    help="How many of the latest runs to cover: the latest in full, the others as one "
+    "summary row each (a service report: its releases in that many runs).",
+)
 @pass_options
 def command(
     opts: Options,
@@ -70,6 +83,7 @@ def command(
     as_json: bool,
     output: str | None,
     since: str | None,
+    runs: int,
 ) -> int:
     """Write a report on a train or a service; with --format json it is also printed."""
     if (train is None) == (service is None):
@@ -81,22 +95,23 @@ def command(
     store = read_store(opts)
     try:
         report: TrainReport | ServiceReport = (
-            train_report(catalog, store, train, now=now, window=window)
+            train_report(catalog, store, train, now=now, window=window, runs=runs)
             if train is not None
-            else service_report(catalog, store, service or "", now=now, window=window)
+            else service_report(catalog, store, service or "", now=now, window=window, runs=runs)
         )
     finally:
         if store:
             store.close()
-    text = render(report, fmt)
+    pieces = chunks(report, fmt)  # written piece by piece: a large report is never one string
     if output == "-":
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return report.exit_code
     path = Path(output) if output else default_output(opts.root, report, fmt=fmt)
-    write_atomic(path, text)
     if fmt == "json":  # stdout holds exactly the one JSON document
-        click.echo(text, nl=False)
+        write_report(path, pieces, also=lambda piece: click.echo(piece, nl=False))
         click.echo(f"wrote {path}", err=True)
     else:
+        write_report(path, pieces)
         click.echo(f"wrote {path}")
     return report.exit_code

@@ -97,6 +97,9 @@ def command(opts: Options, host: str, port: int, workers: int) -> int:
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+    from ..server import logs
+
+    logs.install()  # a dashboard address's ?token= never reaches the access log
     click.echo(f"serving the API on http://{_url_host(host)}:{port}/ (Ctrl-C stops)", err=True)
     try:
         _Server(config).run(sockets=[sock])

@@ -117,14 +117,47 @@ def plain(snap: Snapshot) -> list[str]:
     for g in snap.gates:
         need = "required" if g.required else "optional"
         lines.append(f"  {g.outcome}: {g.gate} ({need}, {g.when}): {g.detail}")
+    lines += approval_lines(snap)
     lines.append(f"Dependencies: {snap.dependencies_satisfied}/{len(snap.dependencies)} satisfied")
     for d in snap.dependencies:
         lines.append(f"  {d.outcome}: {d.kind} {d.name} {d.constraint or 'any'}: {d.detail}")
+    if snap.notifications:
+        lines.append("Notifications:")
+        for n in snap.notifications[-10:]:  # the newest: the JSON document has them all
+            lines.append(
+                f"  {n['ts']} {n['event']} -> {n['channel']}: {n['outcome']}: {n['detail']}"
+            )
     if snap.events:
         lines.append("Last events:")
         for e in snap.events:
             where = f" {e.service}" if e.service else ""
             lines.append(f"  {e.ts}{where} {e.kind}: {e.message}")
+    return lines
+
+
+def approval_lines(snap: Snapshot) -> list[str]:
+    """The approval gates with their votes, and where the time went (issue 15)."""
+    lines = []
+    if snap.approvals:
+        lines.append("Approvals:")
+    for a in snap.approvals:
+        who = ", ".join(a["approvers"]) or "anyone with the operator role"
+        lines.append(
+            f"  {a['outcome']}: {a['gate']} ({a['when']}, {a['approved']}/{a['min_approvals']}"
+            f" approvals; approvers: {who})"
+        )
+        for v in a["votes"]:
+            comment = f": {v['comment']}" if v["comment"] else ""
+            lines.append(f"    {v['ts']} {v['actor']} {v['decision']}{comment}")
+    t = snap.timeline
+    if t and t.get("elapsed_s") is not None:
+        paused = ", ".join(f"{kind} {duration(s)}" for kind, s in t["paused_totals_s"].items() if s)
+        lines.append(
+            f"Time: {duration(t['active_s'])} working, {duration(t['paused_s'])} paused"
+            + (f" ({paused})" if paused else "")
+            + f", {duration(t['elapsed_s'])} in all;"
+            + f" estimated {duration(t['estimated_duration_s'])}"
+        )
     return lines
 
 
@@ -223,6 +256,7 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
             *_plain(g.gate, "yes" if g.required else "no", g.when), outcome, *_plain(g.detail)
         )
     parts.append(gates)
+    parts += [cell(line) for line in approval_lines(snap)]
 
     if snap.dependencies:
         title = f"Dependencies: {snap.dependencies_satisfied}/{len(snap.dependencies)} satisfied"
@@ -236,6 +270,16 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
             )
         parts.append(deps)
 
+    if snap.notifications:
+        sent = Table(title="Notifications (newest 10)", title_justify="left")
+        for col in ("time", "event", "channel", "outcome", "detail"):
+            sent.add_column(col)
+        for n in snap.notifications[-10:]:
+            outcome = Text(n["outcome"], outcome_style(n["outcome"]))
+            sent.add_row(
+                *_plain(n["ts"] or "", n["event"], n["channel"]), outcome, *_plain(n["detail"])
+            )
+        parts.append(sent)
     if snap.events:
         events = Table(title="Last events", title_justify="left")
         for col in ("time", "event", "service", "message"):

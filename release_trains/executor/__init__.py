@@ -17,13 +17,16 @@ from __future__ import annotations
 import os
 
 from .. import lifecycle
+from ..approvals import refuse_unapproved
 from ..errors import NotNowError
 from ..freezes import refuse_if_frozen
 from ..inflight import await_deploys_in_flight, check_declarations
 from ..journal import Journal
 from ..leases import Lease
 from ..lifecycle import RunStatus
-from ..models import Catalog, Train
+from ..models import Catalog, Service, Train
+from ..notify.announce import Announcer
+from ..notify.sender import delivering
 from ..planning import find_train, resolve_participants
 from ..runtime import Settings
 from ..schedule import AlreadyStartedError, check_start
@@ -80,9 +83,31 @@ def execute(
     if new_only and latest is not None:
         raise AlreadyStartedError(f"train {train.name!r} has run already (run {latest.id})")
     _refuse(train, latest, resume_only=resume_only)
+    refuse_unapproved(train, latest, store)
     if latest is None and not resume_only:
         check_start(train, now=asked_at, early=early)
     check_declarations(store, services, settings=settings)
+    # Notifications go out from their own thread (on the unfenced store: delivery outcomes
+    # are no write of this run's lease), and the way out waits, bounded, for what was queued.
+    with delivering(catalog, store, given=settings.delivery) as delivery:
+        return _execute(
+            catalog, store, train, services, settings=settings, resume_only=resume_only,
+            announcer=delivery.announcer(train.name), new_only=new_only,
+        )  # fmt: skip
+
+
+def _execute(
+    catalog: Catalog,
+    store: Store,
+    train: Train,
+    services: list[Service],
+    *,
+    settings: Settings,
+    resume_only: bool,
+    announcer: Announcer | None,
+    new_only: bool = False,
+) -> RunOutcome:
+    action = f"{'resume' if resume_only else 'execute'} train {train.name!r}"
     lease = Lease(
         store=store,
         train=train.name,
@@ -129,6 +154,7 @@ def execute(
             who=settings.who,
             host=settings.host,
             echo=settings.echo,
+            notify=announcer,
         )
         try:
             ctx = RunContext(

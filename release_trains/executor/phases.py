@@ -12,6 +12,7 @@ from ..errors import ReleaseTrainError
 from ..lifecycle import RunStatus
 from ..planning import Plan, plan_train
 from ..rollback import deployed_steps, rollback_train
+from . import approval_gates
 from .context import RunContext, RunOutcome
 from .environment import environment_problems
 from .scheduling import release_all
@@ -30,6 +31,9 @@ def run_phases(ctx: RunContext) -> RunOutcome:
     failure = stage(ctx, plan)
     if failure:
         return finish(ctx, "failed", failure)
+    waiting = approvals(ctx, "before")
+    if waiting:
+        return waiting
 
     move(ctx, "staging", "executing")
     watch = trigger_watch(ctx)
@@ -43,7 +47,23 @@ def run_phases(ctx: RunContext) -> RunOutcome:
     failure = verify(ctx, watch)
     if failure:
         return fail(ctx, failure)
+    waiting = approvals(ctx, "after")
+    if waiting:
+        return waiting
     return finish(ctx, "completed", None)
+
+
+def approvals(ctx: RunContext, when: str) -> RunOutcome | None:
+    """The approval gates of `when` (approval_gates.py): None to carry on; else the run
+    pauses awaiting an approval, or fails on a rejection."""
+    v = approval_gates.verdict(ctx, when)
+    if v is None:
+        return None
+    if v.rejected:  # normally failed by the rejection itself; a run resumed meanwhile ends here
+        return fail(ctx, v.reason) if ctx.status() != "staging" else finish(ctx, "failed", v.reason)
+    outcome = pause(ctx, v.reason)
+    approval_gates.announce(ctx, v)
+    return outcome
 
 
 def _begin(ctx: RunContext) -> str:
@@ -62,6 +82,7 @@ def _begin(ctx: RunContext) -> str:
         ctx.journal.event(
             "retry", f"executing run {ctx.run_id} again after it failed", audited=True
         )
+        approval_gates.reopen(ctx)
     return start
 
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ..gates import GateContext, GateResult, Health, evaluate
-from ..models import Service
+from ..models import GateCheck, Service
 from ..planning import signal_reader
 from ..probes import check_health, health_settings, health_threshold
 from ..signals import Reading, read_signal
@@ -75,18 +75,19 @@ def verify(ctx: RunContext, watch: TriggerWatch) -> str | None:
 
 
 def gates(ctx: RunContext, when: str) -> list[GateResult]:
-    chosen = [g for g in ctx.train.gates if g.when == when]
+    # approval gates are people's answers, asked for by approval_gates.py, not evaluated here
+    chosen = [g for g in ctx.train.gates if g.when == when and g.check is not GateCheck.APPROVAL]
     if not chosen:
         return []
     gate_ctx = GateContext(list(ctx.services), signal_reader(ctx.catalog), lambda s: health(ctx, s))
     results = [evaluate(g, gate_ctx) for g in chosen]
     for r in results:
         ctx.journal.event("gate", f"{r.gate} ({when}): {r.outcome.value}: {r.detail}")
-    _record_gates(ctx, results)
+    record_gates(ctx, results)
     return results
 
 
-def _record_gates(ctx: RunContext, results: list[GateResult]) -> None:
+def record_gates(ctx: RunContext, results: list[GateResult]) -> None:
     """Put the latest results into the run's stored plan, which status and reports read."""
     run = ctx.store.run(ctx.run_id)
     if run is None:

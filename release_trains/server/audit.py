@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from ..reporting import Window, train_audit
+from ..reports import Window, train_audit
 from . import schemas
 from .auth import Viewer
 from .context import context_of

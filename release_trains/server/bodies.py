@@ -92,3 +92,13 @@ class FreezeBody(Closed):
     )
 
     _check = field_validator("reason")(classmethod(lambda cls, v: _says_something(v)))
+
+
+class ApprovalBody(Closed):
+    gate: str = Field(min_length=1, max_length=200, description="The approval gate's name.")
+    decision: Literal["approve", "reject"]
+    comment: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Why; required (non-empty) for a rejection, whose reason it is.",
+    )

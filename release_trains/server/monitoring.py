@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from ..monitoring import health_now, snapshot, stored_plan
-from ..reporting import performance
+from ..reports import performance
 from . import schemas
 from .auth import Viewer
 from .context import context_of

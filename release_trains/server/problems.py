@@ -21,6 +21,7 @@ from ..errors import (
     EXIT_INPUT,
     EXIT_INTERNAL,
     EXIT_NOT_NOW,
+    ApprovalDeniedError,
     AuthenticationError,
     DefinitionInvalid,
     InputError,
@@ -30,6 +31,7 @@ from ..errors import (
     RefusedError,
     ReleaseTrainError,
     ResolutionError,
+    UnknownGateError,
     UnknownTokenError,
     UnknownTrainError,
     ValidationFailed,
@@ -105,9 +107,9 @@ def status_of(e: ReleaseTrainError) -> int:
     """The one mapping from the project's errors to HTTP statuses (CONTRACT.md)."""
     if isinstance(e, AuthenticationError):
         return 401
-    if isinstance(e, PermissionDeniedError):
-        return 403
-    if isinstance(e, UnknownTrainError | ResolutionError | UnknownTokenError):
+    if isinstance(e, PermissionDeniedError | ApprovalDeniedError):
+        return 403  # an approval by someone who may not give it (approvals.py)
+    if isinstance(e, UnknownTrainError | ResolutionError | UnknownTokenError | UnknownGateError):
         return 404
     if isinstance(e, ValidationFailed):
         return 422

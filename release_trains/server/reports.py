@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from ..reporting import Window, render, train_report
+from ..reports import DEFAULT_RUNS, MAX_RUNS, Window, render, train_report
 from .auth import Viewer
 from .context import context_of
 from .docs import errors
@@ -24,7 +24,7 @@ MEDIA = {
 
 @router.get(
     "/trains/{train}",
-    summary="The train report: timeline, gates, failures, who did what",
+    summary="The train report: the latest run in full, earlier runs summarised (?runs, ?since)",
     responses={
         200: {
             "description": "The report in the format asked for.",
@@ -43,11 +43,12 @@ def train(
     who: Viewer,
     format: Annotated[Literal["html", "markdown", "json"], Query()] = "markdown",
     since: Annotated[str | None, Query(max_length=20)] = None,
+    runs: Annotated[int, Query(ge=1, le=MAX_RUNS)] = DEFAULT_RUNS,
 ) -> Response:
     ctx = context_of(request)
     now = ctx.now()
     window = Window.of(since, now=now)
     catalog = ctx.catalog()
     with ctx.reading(request) as store:
-        report = train_report(catalog, store, train, now=now, window=window)
+        report = train_report(catalog, store, train, now=now, window=window, runs=runs)
     return Response(render(report, format), media_type=MEDIA[format])

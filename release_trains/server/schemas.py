@@ -78,6 +78,8 @@ class Status(Open):
     events: list[Event]
     reason: str | None
     executor: dict[str, Any] | None
+    # {event, channel, outcome, detail, attempts, ts} per notification of the run
+    notifications: list[dict[str, Any]] = []
     generated_at: str
 
 
@@ -269,3 +271,39 @@ class FreezeChange(Open):
     frozen: bool
     freeze: FreezeDoc | None
     message: str
+
+
+class ApprovalDecision(Open):
+    """`approve --json` / `reject --json`; with `job` when a worker carries the train on (the
+    quorum is reached: a resume) or rolls it back (a rejection where automatic rollback is on)."""
+
+    train: str
+    run_id: int
+    gate: str
+    decision: Literal["approve", "reject"]
+    actor: str
+    counted: bool
+    outcome: Literal["approved", "rejected", "open"]
+    approvals: int
+    min_approvals: int
+    status: str
+    message: str
+    job: Queued | None
+
+
+class WhoAmI(Open):
+    name: str
+    role: Literal["viewer", "operator", "admin"]
+    actor: str
+
+
+class ServiceHistory(Open):
+    """`report --service S --format json`."""
+
+    service: str
+    environment: str
+    deployed: dict[str, str | None]
+    health: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    releases: list[dict[str, Any]]
+    generated_at: str

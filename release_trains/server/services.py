@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..catalog import resolve
 from ..deploy_reports import report_deploy
 from ..monitoring import service_status
+from ..reports import Window, service_report
 from . import schemas
 from .auth import Operator, Viewer
 from .bodies import ServiceReport
@@ -40,6 +41,36 @@ def get_status(request: Request, service: ServiceName, who: Viewer) -> JSONRespo
     catalog = ctx.catalog()
     with ctx.reading(request) as store:
         return JSONResponse(service_status(catalog, store, service))
+
+
+@router.get(
+    "/{service}/history",
+    summary="Versions per environment, health now and every release (`report --service --json`)",
+    responses={
+        **document(
+            "The `report --service S --format json` document: `deployed` (environment -> "
+            "version), `health` (checked now, bounded by its timeout), `metrics` (read now), "
+            "`releases` (one per run that had the service, oldest first) and the rates.",
+            schemas.ServiceHistory,
+        ),
+        **errors(400, 404),
+    },
+)
+def get_history(
+    request: Request,
+    service: ServiceName,
+    who: Viewer,
+    since: Annotated[
+        str | None, Query(max_length=20, description="Only newer than this: 30m, 12h, 7d, 2w.")
+    ] = None,
+) -> JSONResponse:
+    ctx = context_of(request)
+    now = ctx.now()
+    window = Window.of(since, now=now)  # a bad value is 400 before anything is read
+    catalog = ctx.catalog()
+    with ctx.reading(request) as store:
+        report = service_report(catalog, store, service, now=now, window=window)
+    return JSONResponse(report.to_json())
 
 
 @router.put(

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import api_trains, audit, tokens
-from ..errors import InputError
+from ..approvals import decide
+from ..errors import InputError, ReleaseTrainError
 from ..executor import dry_run as dry_run_steps
 from ..monitoring import snapshot, summaries
 from ..pausing import pause_train
@@ -18,7 +19,7 @@ from ..rollback import rollback_status, rollback_train
 from ..submit import submit
 from . import schemas
 from .auth import Admin, Operator, Viewer
-from .bodies import ExecuteBody, PauseBody, ResumeBody, RollbackBody, TrainUpdate
+from .bodies import ApprovalBody, ExecuteBody, PauseBody, ResumeBody, RollbackBody, TrainUpdate
 from .context import context_of
 from .docs import document, errors
 
@@ -339,3 +340,75 @@ def get_rollback_status(request: Request, train: TrainName, who: Viewer) -> JSON
 
         raise UnknownTrainError(f"train {train!r} was never rolled back")
     return JSONResponse(doc)
+
+
+@router.post(
+    "/{train}/approvals",
+    summary="Approve or reject the approval gate the train waits for (`approve` / `reject`)",
+    responses={
+        **document(
+            "The decision. 200 when it is recorded and nothing more is to be done (or the "
+            "token had already decided: `counted` false); 202 with `job` when a worker now "
+            "carries the train on (the quorum is reached) or rolls it back (a rejection "
+            "where automatic rollback is on). Not an approver of the gate, or approving a "
+            "run the same token started: 403. The run not waiting for that gate, or the gate "
+            "already decided: 409. No such approval gate: 404.",
+            schemas.ApprovalDecision,
+        ),
+        **document(
+            "The decision, and `job`: the resume or rollback queued for a worker.",
+            schemas.ApprovalDecision,
+            status=202,
+        ),
+        **errors(403, 404, 409, body=True),
+    },
+)
+def approvals(
+    request: Request, train: TrainName, who: Operator, body: ApprovalBody
+) -> JSONResponse:
+    ctx = context_of(request)
+    catalog = ctx.catalog()
+    find_train(catalog, train)  # an unknown train creates no store
+    with ctx.writing() as store:
+        decision = decide(
+            catalog,
+            store,
+            train,
+            gate_name=body.gate,
+            decision=body.decision,
+            comment=body.comment,
+            who=who.actor,
+            now=ctx.now(),
+            audit_path=audit.path_for(ctx.root),
+        )
+        job, refused = None, None
+        try:
+            if decision.resume:
+                job = submit(catalog, store, train, kind="resume", params={}, who=who.actor,
+                             clock=ctx.clock)  # fmt: skip
+            elif decision.rollback:
+                reason = f"automatic rollback after: rejected at approval gate {body.gate}: "
+                reason += (body.comment or "").strip()
+                job = submit(catalog, store, train, kind="rollback", params={"reason": reason},
+                             who=who.actor, clock=ctx.clock)  # fmt: skip
+        except ReleaseTrainError as e:
+            # the decision is committed whatever happens now: say why no worker was asked
+            # (a resume already queued, a live lease) instead of answering as if it had failed
+            refused = str(e)
+    doc = decision.to_json()
+    doc.pop("resume")
+    doc.pop("rollback")
+    doc["job"] = None
+    if refused is not None:
+        doc["message"] += f"; no worker was asked to carry it on: {refused}"
+    if job is None:
+        return JSONResponse(doc)
+    ctx.queued.set()  # committed: an idle in-process worker takes it now
+    doc["job"] = {
+        "train": job.train,
+        "job_id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "run_id": job.run_id,
+    }
+    return JSONResponse(doc, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})

@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 from . import chain
 from .chain import Adoption
 from .db import StoreBase, Tx
-from .records import EVENT_COLUMNS, AuditEntry, AuditRecord, Event, event_of
+from .records import (
+    EVENT_COLUMNS,
+    AuditEntry,
+    AuditRecord,
+    Event,
+    audit_record_of,
+    event_of,
+)
 
 _EVENT_SELECT = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"
 
@@ -100,6 +107,17 @@ class HistoryMixin(StoreBase):
                 ).fetchall()
         return [event_of(r) for r in rows]
 
+    def run_events(self, run_id: int, kinds: Sequence[str]) -> list[Event]:
+        """The events of the given kinds of one run, oldest first (timeline.py reads the
+        `status` ones)."""
+        marks = ",".join("?" * len(kinds))
+        with self._read() as tx:
+            rows = tx.execute(
+                f"{_EVENT_SELECT} WHERE run_id = ? AND kind IN ({marks}) ORDER BY id",
+                (run_id, *kinds),
+            ).fetchall()
+        return [event_of(r) for r in rows]
+
     def train_events(self, train: str, kinds: Sequence[str]) -> list[Event]:
         """Every event of the given kinds in any run of `train`, oldest first."""
         marks = ",".join("?" * len(kinds))
@@ -109,6 +127,29 @@ class HistoryMixin(StoreBase):
                 f"SELECT {columns} FROM events e JOIN runs r ON r.id = e.run_id"
                 f" WHERE r.train = ? AND e.kind IN ({marks}) ORDER BY e.id",
                 (train, *kinds),
+            ).fetchall()
+        return [event_of(r) for r in rows]
+
+    def events_of_runs(
+        self,
+        run_ids: Sequence[int],
+        kinds: Sequence[str],
+        *,
+        limit: int,
+        service: str | None = None,
+    ) -> list[Event]:
+        """At most `limit` events of the given kinds in the runs `run_ids` (about `service`,
+        when given), newest first (index events_run): a report reads the events of the runs
+        it shows, no others."""
+        if not run_ids or not kinds:
+            return []
+        runs, marks = ",".join("?" * len(run_ids)), ",".join("?" * len(kinds))
+        about = " AND service = ?" if service is not None else ""
+        with self._read() as tx:
+            rows = tx.execute(
+                f"{_EVENT_SELECT} WHERE run_id IN ({runs}) AND kind IN ({marks}){about}"
+                " ORDER BY id DESC LIMIT ?",
+                (*run_ids, *kinds, *(() if service is None else (service,)), limit),
             ).fetchall()
         return [event_of(r) for r in rows]
 
@@ -147,6 +188,39 @@ class HistoryMixin(StoreBase):
             return []
         with self._read() as tx:
             return chain.records(tx, train=train)
+
+    def audit_tail(
+        self, train: str, *, keep: Callable[[str], bool], limit: int, page: int = 500
+    ) -> tuple[list[AuditRecord], bool]:
+        """The newest records of `train`, newest first, while `keep(ts)` holds, at most
+        `limit`; and whether older records were left unread. Read page by page down the
+        index (train, id), so a report reads the records it shows and stops: a train with a
+        million records costs what its shown tail costs."""
+        if "audit_records" not in self.tables:
+            return [], False
+        out: list[AuditRecord] = []
+        below: int | None = None
+        with self._read() as tx:
+            while True:
+                size = min(page, limit - len(out) + 1)
+                where, params = (
+                    ("train = ?", (train,))
+                    if below is None
+                    else ("train = ? AND id < ?", (train, below))
+                )
+                rows = tx.execute(
+                    f"{chain.SELECT} WHERE {where} ORDER BY id DESC LIMIT ?", (*params, size)
+                ).fetchall()
+                for row in rows:
+                    record = audit_record_of(row)
+                    if not keep(record.ts):
+                        return out, True
+                    if len(out) == limit:
+                        return out, True
+                    out.append(record)
+                if len(rows) < size:
+                    return out, False
+                below = out[-1].id
 
     def legacy_audit_anchor(self) -> tuple[str, int] | None:
         """The issue-10 anchor of a version-1 store not migrated yet (read-only there)."""

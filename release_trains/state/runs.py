@@ -9,6 +9,7 @@ both move a run out of the same status, nor both start a new run of a completed 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from .chain import Adoption
 from .db import StoreBase, Tx
 from .history import add_event, set_deployed
 from .locks import check_holds, locks_in
+from .outbox import OutboxRow, insert_outbox
 from .records import (
     RUN_COLUMNS,
     STEP_COLUMNS,
@@ -33,6 +35,21 @@ from .records import (
 )
 
 _RUN_SELECT = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
+
+
+@dataclass(frozen=True)
+class RunHead:
+    """A run without its plan document: what a list of past runs shows."""
+
+    id: int
+    status: str
+    started_at: str
+    finished_at: str | None
+    actor: str
+    reason: str | None
+
+
+_HEAD_COLUMNS = tuple(f.name for f in fields(RunHead))
 
 
 class Latest(Enum):
@@ -252,14 +269,19 @@ class RunsMixin(StoreBase):
         audit: AuditEntry | None = None,
         origin: str | None = None,
         adopt: Callable[[], Adoption] | None = None,
+        outbox: Callable[[int], Sequence[OutboxRow]] | None = None,
     ) -> AuditRecord | None:
         """What the journal writes when something happens, in ONE (fenced) write transaction:
-        the event, the change to `service`'s step it reports (if any) and its audit record (if
-        audited; returned, for the caller to copy into its audit.log)."""
+        the event, the change to `service`'s step it reports (if any), the notifications that
+        announce it (`outbox`: made from the new event's id, their idempotency key) and its
+        audit record (if audited; returned, for the caller to copy into its audit.log)."""
         with self._write() as tx:
             if step:
                 update_step(tx, run_id, service or "", step)
             add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
+            if outbox is not None:
+                row = tx.execute("SELECT MAX(id) FROM events WHERE run_id = ?", (run_id,))
+                insert_outbox(tx, outbox(int(row.fetchone()[0])))
             if audit is None:
                 return None
             return chain.append(tx, audit, origin=origin, adopt=adopt)
@@ -297,16 +319,55 @@ class RunsMixin(StoreBase):
             ).fetchall()
         return [step_of(r, self.step_columns) for r in rows]
 
-    def step_counts(self, train: str) -> dict[int, tuple[int, int]]:
-        """run id -> (released steps, all steps) for every run of `train`, in one query."""
+    def service_history(self, service: str, *, limit: int) -> list[tuple[Step, str, RunHead]]:
+        """`service`'s step in the `limit` newest runs that had one, newest first, each with
+        its run's train and head (no plan document is read)."""
+        columns = ", ".join(
+            [*(f"s.{c}" for c in self.step_columns), "r.train", *(f"r.{c}" for c in _HEAD_COLUMNS)]
+        )
+        width = len(self.step_columns)
+        with self._read() as tx:
+            rows = tx.execute(
+                f"SELECT {columns} FROM steps s JOIN runs r ON r.id = s.run_id"
+                " WHERE s.service = ? ORDER BY s.run_id DESC LIMIT ?",
+                (service, limit),
+            ).fetchall()
+        out = []
+        for row in rows:
+            values = tuple(row)
+            step = step_of(values[:width], self.step_columns)
+            out.append((step, str(values[width]), RunHead(*values[width + 1 :])))
+        return out
+
+    def step_counts(
+        self, train: str, *, run_ids: Sequence[int] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """run id -> (released steps, all steps) for every run of `train` (or only `run_ids`
+        of it: a report counts the runs it shows, not a train's whole history), one query."""
+        only = f" AND s.run_id IN ({','.join('?' * len(run_ids))})" if run_ids else ""
+        if run_ids is not None and not run_ids:
+            return {}
         with self._read() as tx:
             rows = tx.execute(
                 "SELECT s.run_id, SUM(CASE WHEN s.status = 'released' THEN 1 ELSE 0 END),"
                 " COUNT(*) FROM steps s JOIN runs r ON r.id = s.run_id WHERE r.train = ?"
-                " GROUP BY s.run_id",
-                (train,),
+                f"{only} GROUP BY s.run_id",
+                (train, *(run_ids or ())),
             ).fetchall()
         return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    def recent_runs(self, train: str, *, limit: int) -> tuple[list[RunHead], int]:
+        """The `limit` newest runs of `train`, newest first, without their plan documents
+        (a 1,000-service plan is ~200 KB: a report must not read one per past run), and how
+        many runs the train has in all."""
+        with self._read() as tx:
+            rows = tx.execute(
+                f"SELECT {', '.join(_HEAD_COLUMNS)} FROM runs WHERE train = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (train, limit),
+            ).fetchall()
+            total = tx.execute("SELECT COUNT(*) FROM runs WHERE train = ?", (train,)).fetchone()
+        return [RunHead(*tuple(r)) for r in rows], int(total[0])
 
 
 # the step fields a write may change (the key fields never change)
@@ -320,8 +381,19 @@ def update_step(tx: Tx, run_id: int, service: str, changes: Mapping[str, Any]) -
     )
 
 
+# A new start of an attempt makes the previous attempt's end meaningless: kept, it would sit
+# before the start and give a negative duration. The writer clears it, whatever the caller.
+_END_OF = {"started_at": "finished_at", "rollback_started_at": "rollback_finished_at"}
+
+
 def _step_changes(changes: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
     unknown = set(changes) - _CHANGEABLE
     if unknown:
         raise ValueError(f"unknown step fields {unknown}")
+    ends = {
+        end: None
+        for start, end in _END_OF.items()
+        if changes.get(start) is not None and end not in changes
+    }
+    changes = {**changes, **ends}
     return ", ".join(f"{k} = ?" for k in changes), tuple(_value(v) for v in changes.values())

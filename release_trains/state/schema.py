@@ -41,7 +41,7 @@ from .db import Database, Tx, not_a_store
 from .deploys import DEPLOY_REPORTS_INDEX, DEPLOY_REPORTS_TABLE
 from .freezes import FREEZES_TABLE
 from .jobs import JOBS_INDEX, JOBS_TABLE
-from .outbox import OUTBOX_INDEX, OUTBOX_TABLE
+from .outbox import OUTBOX_INDEX, OUTBOX_RUN_INDEX, OUTBOX_TABLE
 from .tokens import TOKENS_TABLE
 from .trains import API_TRAINS_TABLE
 
@@ -138,6 +138,7 @@ INDEXES = (
     DEPLOY_REPORTS_INDEX,
     JOBS_INDEX,
     OUTBOX_INDEX,
+    OUTBOX_RUN_INDEX,
 )
 
 
@@ -167,7 +168,7 @@ def _postgres_tables(sqlite: str) -> str:
 V3_TABLES = (TOKENS_TABLE, API_TRAINS_TABLE, DEPLOY_REPORTS_TABLE, JOBS_TABLE)
 V3_INDEXES = (DEPLOY_REPORTS_INDEX, JOBS_INDEX)
 V4_TABLES = (FREEZES_TABLE, APPROVALS_TABLE, OUTBOX_TABLE)
-V4_INDEXES = (OUTBOX_INDEX,)
+V4_INDEXES = (OUTBOX_INDEX, OUTBOX_RUN_INDEX)
 TABLES: dict[str, tuple[str, ...]] = {
     "sqlite": (*_statements(_SQLITE_TABLES), *V3_TABLES, *V4_TABLES),
     "postgresql": (

@@ -285,7 +285,7 @@ def test_a_report_on_a_failed_train_is_written_and_exits_1(
     result = run_cli("--root", sample_root, "report", "--train", TRAIN, "--format", "json")
     assert result.code == 1 and len(report_files(sample_root)) == 1
     incidents = json.loads(result.out)["incidents"]
-    assert [i["kind"] for i in incidents] == ["deploy-failed", "status"]
+    assert [i["kind"] for i in incidents] == ["status", "deploy-failed"]  # newest first
 
 
 @pytest.mark.parametrize(

@@ -192,6 +192,10 @@ def test_reads(server: Server) -> None:
             assert r.status_code == 200 and r.headers["content-type"].startswith(media)
         assert json.loads(c.get(f"{API}/reports/trains/{TRAIN}?format=json").text)["train"] == TRAIN
         assert c.get(f"{API}/reports/trains/{TRAIN}?format=pdf").status_code == 422
+        bounded = c.get(f"{API}/reports/trains/{TRAIN}", params={"format": "json", "runs": 1})
+        assert bounded.status_code == 200 and bounded.json()["coverage"]["runs_asked"] == 1
+        assert len(bounded.json()["runs"]) == 1
+        assert c.get(f"{API}/reports/trains/{TRAIN}?runs=0").status_code == 422
     assert not (server.project.root / "analysis" / "reports" / "release-trains").exists()
 
 

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import schema_0_1_0
@@ -629,6 +630,37 @@ def test_audit_records_chain_across_connections(store: Store, opener: Callable[[
     assert [r.hash for r in chain] == [first.hash, second.hash]
     assert [r.hash for r in opener().audit_chain(train="T")] == [first.hash, second.hash]
     assert opener().audit_chain(train="U") == []
+
+
+def test_approval_votes_one_per_person_with_their_event_and_audit_record(
+    store: Store, opener: Callable[[], Store]
+) -> None:
+    run_id = new_run(store)
+
+    def vote(on: Store, actor: str, check: Callable[..., None] = lambda run, votes: None) -> Any:
+        entry = AuditEntry(at(1), actor, "approve", "T", None, {"gate": "uat"})
+        return on.record_vote(
+            run_id=run_id, gate="uat", actor=actor, decision="approve", comment="ok", ts=at(1),
+            check=check, person=lambda a: a.split("@")[0], message=f"uat: approved by {actor}",
+            audit=entry, origin="h:/log",
+        )  # fmt: skip
+
+    first = vote(store, "bob@h1")
+    assert first.new and first.audit is not None and [v.actor for v in first.votes] == ["bob@h1"]
+    again = vote(opener(), "bob@h2")  # the same person from another machine: counted once
+    assert not again.new and again.vote.actor == "bob@h1" and again.audit is None
+
+    def refuse(run: Any, votes: Any) -> None:
+        assert run.id == run_id and [v.actor for v in votes] == ["bob@h1"]
+        raise TransitionError("the run moved on")
+
+    with pytest.raises(TransitionError):
+        vote(opener(), "carol@h1", refuse)  # refused inside the transaction: nothing written
+    assert [v.actor for v in opener().votes(run_id, "uat")] == ["bob@h1"]
+    assert [e.kind for e in store.events(run_id)] == ["approval"]
+    assert [r.actor for r in store.audit_chain()] == ["bob@h1"]
+    store.clear_votes(run_id, ["uat"])
+    assert opener().votes(run_id) == []
 
 
 def test_store_integrity_and_where(store: Store, store_url: str) -> None:

@@ -22,7 +22,7 @@ from release_trains.durations import format_duration
         (303, "5m03s"),
         (7200, "2h00m00s"),
         (7383.4, "2h03m03s"),
-        (-3.5, "-3.5s"),
+        (-3.5, "-"),  # a start after a finish: unknown, never a negative length
     ],
 )
 def test_format_duration(seconds: float | None, text: str) -> None:
@@ -30,9 +30,9 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 
 
 def test_the_cli_and_the_reports_use_the_same_format() -> None:
-    from release_trains import reporting
     from release_trains.cli import render
+    from release_trains.reports import sections
 
     for seconds in (None, 4.2, 303, 7383.4):
         assert render.duration(seconds) == format_duration(seconds)
-        assert reporting._duration(seconds) == format_duration(seconds)
+        assert sections.duration(seconds) == format_duration(seconds)

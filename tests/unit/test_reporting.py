@@ -23,7 +23,7 @@ from release_trains.errors import InputError, ResolutionError, UnknownTrainError
 from release_trains.executor import Executor, RunOutcome, Settings
 from release_trains.gates import Health
 from release_trains.models import Service
-from release_trains.reporting import (
+from release_trains.reports import (
     ServiceReport,
     TrainReport,
     Window,
