@@ -161,6 +161,26 @@ def train_sections(report: TrainReport) -> Iterator[Section]:
             kinds=("wide", "badge", "", "ts", "", "badge", "wide"),
             note="The latest run's votes on each approval gate.",
         )
+    if snap.timeline is not None:
+        yield _time_section(snap.timeline)
+    yield Section(
+        "Notifications",
+        ("time", "event", "channel", "outcome", "attempts", "detail"),
+        tuple(
+            (
+                t(n.get("ts")),
+                t(n.get("event")),
+                t(n.get("channel")),
+                t(n.get("outcome")),
+                t(n.get("attempts")),
+                t(n.get("detail")),
+            )
+            for n in snap.notifications
+        ),
+        "none sent for this run",
+        kinds=("ts", "", "", "badge", "", "wide"),
+        note="The latest run's notifications and what became of each.",
+    )
     cover = report.coverage
     yield Section(
         "Failures and rollbacks",
@@ -229,6 +249,51 @@ def train_sections(report: TrainReport) -> Iterator[Section]:
                 else "."
             )
         ),
+    )
+
+
+def _time_section(timeline: Mapping[str, Any]) -> Section:
+    """Issue 15's timeline accounting: time per phase, time paused and why, against the
+    estimate (which counts working time only: waiting for people or a freeze is not over it)."""
+    rows: list[tuple[str, ...]] = [
+        (
+            f"phase {p.get('phase')}",
+            t(p.get("started_at")),
+            t(p.get("finished_at")),
+            duration(p.get("duration_s")),
+            "",
+        )
+        for p in timeline.get("phases") or ()
+    ]
+    rows += [
+        (
+            f"paused ({p.get('reason_kind', 'pause')})",
+            t(p.get("from")),
+            t(p.get("to")),
+            duration(p.get("duration_s")),
+            t(p.get("reason")),
+        )
+        for p in timeline.get("paused") or ()
+    ]
+    estimate = timeline.get("estimated_duration_s")
+    over = " (over the estimate)" if timeline.get("over_estimate") else ""
+    rows.append(
+        (
+            "in all",
+            "-",
+            "-",
+            f"{duration(timeline.get('active_s'))} working, "
+            f"{duration(timeline.get('paused_s'))} paused{over}",
+            f"estimate {duration(estimate)}" if estimate is not None else "no estimate",
+        )
+    )
+    return Section(
+        "Time per phase",
+        ("part", "from", "to", "duration", "reason"),
+        tuple(rows),
+        "no phase recorded",
+        kinds=("", "ts", "ts", "", "wide"),
+        note="The latest run: each phase, each pause and why, against the estimate.",
     )
 
 

@@ -392,3 +392,34 @@ def test_approval_votes_have_their_own_section_only_where_a_train_has_approval_g
     page = html(voted)
     assert '<span class="badge tone-bad">rejected</span>' in page
     assert '<span class="badge tone-bad">reject</span>' in page
+
+
+def test_the_report_shows_the_runs_notifications_and_its_time_paused_and_why(
+    sample_root: Path,
+) -> None:
+    from dataclasses import replace
+
+    ids = seed_runs(sample_root, 1)
+    plain = report(sample_root, now=after(ids))
+    assert "_none sent for this run_" in markdown(plain)
+    sent = {
+        "ts": iso(T0),
+        "event": "rolled_back",
+        "channel": "webhook",
+        "outcome": "failed",
+        "attempts": 4,
+        "detail": "HTTP 500 from hooks.example.com",
+    }
+    paused = {
+        "reason_kind": "approval",
+        "reason": "awaiting approval: cab (0/2)",
+        "from": iso(T0),
+        "to": iso(T0 + timedelta(minutes=5)),
+        "duration_s": 300.0,
+    }
+    line = dict(plain.snapshot.timeline or {}, paused=[paused], paused_s=300.0)
+    shown = replace(plain, snapshot=replace(plain.snapshot, notifications=(sent,), timeline=line))
+    text = markdown(shown)
+    assert f"| {iso(T0)} | rolled_back | webhook | failed | 4 | HTTP 500 from hooks." in text
+    assert "| paused (approval) | " in text and "| 5m00s | awaiting approval: cab (0/2) |" in text
+    assert "5m00s paused" in text
