@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import audit
 from .errors import InputError, NotNowError
-from .models import Config
+from .models import Catalog, Config
 from .schedule import iso, parse_instant, wait_text
 from .windows import in_force
 
@@ -104,10 +104,13 @@ def freeze_platform(
     who: str,
     now: datetime,
     audit_path: Path,
+    notify: Catalog | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Stop the line (`freeze --reason R [--until T]`): every start and resume is refused and
     running executors pause before their next service until it ends or `unfreeze`. Returns
-    the `freeze --json` document."""
+    the `freeze --json` document. With `notify` (the catalog), `frozen` is announced on its
+    channels: delivered before returning with `wait` (a command), else by the next sender."""
     end = check_freeze_request(reason=reason, until=until, now=now)
     record = store.add_freeze(
         reason=reason, actor=who, now=iso(now), until=iso(end) if end else None
@@ -123,6 +126,7 @@ def freeze_platform(
         service=None,
         detail=detail,
     )
+    _announce(notify, store, event="frozen", reason=detail, now=now, wait=wait)
     return {
         "frozen": True,
         "freeze_id": record.id,
@@ -160,7 +164,14 @@ def nothing_to_unfreeze(config: Config, store: Store | None, now: datetime) -> N
 
 
 def unfreeze_platform(
-    config: Config, store: Store, *, who: str, now: datetime, audit_path: Path
+    config: Config,
+    store: Store,
+    *,
+    who: str,
+    now: datetime,
+    audit_path: Path,
+    notify: Catalog | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Lift the platform freeze (`unfreeze`). Nothing declared to lift: exit 3, saying which
     config window (if any) still freezes the platform, since only the config can end it."""
@@ -180,6 +191,7 @@ def unfreeze_platform(
         service=None,
         detail=detail,
     )
+    _announce(notify, store, event="unfrozen", reason=detail, now=now, wait=wait)
     remaining = freeze_doc(config, store, now)
     return {
         "frozen": remaining is not None,
@@ -188,6 +200,16 @@ def unfreeze_platform(
         "message": "unfrozen"
         + (f"; still frozen by {remaining['name']} (a config window)" if remaining else ""),
     }
+
+
+def _announce(
+    catalog: Catalog | None, store: Store, *, event: str, reason: str, now: datetime, wait: bool
+) -> None:
+    if catalog is None or not catalog.config.notifications:
+        return
+    from .notify.sender import announce_platform_event  # only when notifications are set up
+
+    announce_platform_event(catalog, store, event=event, reason=reason, ts=iso(now), wait=wait)
 
 
 def freeze_doc(config: Config, store: Store | None, now: datetime) -> dict[str, Any] | None:

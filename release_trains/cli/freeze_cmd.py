@@ -44,6 +44,7 @@ def command(opts: Options, reason: str, until: str | None, as_json: bool) -> int
             who=actor(),
             now=now,
             audit_path=audit.path_for(opts.root),
+            notify=catalog,
         )
     finally:
         store.close()

@@ -30,7 +30,12 @@ def command(opts: Options, as_json: bool) -> int:
     store = write_store(opts)
     try:
         doc = unfreeze_platform(
-            catalog.config, store, who=actor(), now=now, audit_path=audit.path_for(opts.root)
+            catalog.config,
+            store,
+            who=actor(),
+            now=now,
+            audit_path=audit.path_for(opts.root),
+            notify=catalog,
         )
     finally:
         store.close()

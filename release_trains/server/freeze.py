@@ -55,6 +55,8 @@ def post_freeze(request: Request, who: Admin, body: FreezeBody) -> JSONResponse:
             who=who.actor,
             now=ctx.now(),
             audit_path=audit.path_for(ctx.root),
+            notify=catalog,
+            wait=False,  # the workers' senders deliver it: a request does not wait
         )
     return JSONResponse(doc, status_code=201)
 
@@ -69,6 +71,12 @@ def delete_freeze(request: Request, who: Admin) -> JSONResponse:
     catalog = ctx.catalog(services=False)
     with ctx.writing() as store:
         doc = unfreeze_platform(
-            catalog.config, store, who=who.actor, now=ctx.now(), audit_path=audit.path_for(ctx.root)
+            catalog.config,
+            store,
+            who=who.actor,
+            now=ctx.now(),
+            audit_path=audit.path_for(ctx.root),
+            notify=catalog,
+            wait=False,
         )
     return JSONResponse(doc)

@@ -4,6 +4,7 @@ library's own clock is pinned in tests/unit/test_due_property.py)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,28 @@ def test_bad_schedule_and_windows_are_exit_2_naming_the_train_and_key(tmp_path: 
         bad = fine.run("freeze", "--reason", "x", "--until", until)
         assert bad.code == 2 and why in bad.err, bad
     assert not (fine.root / "analysis" / "state").exists()  # bad input writes nothing
+
+
+def test_freeze_and_unfreeze_are_notified_on_the_webhook(tmp_path: Path) -> None:
+    from notify_receivers import http_receiver
+
+    with http_receiver() as hook:
+        project = make_project(
+            tmp_path,
+            services=chain(["a"]),
+            release_trains={
+                "notifications": {
+                    "channels": ["webhook"],
+                    "webhook": {"url": f"{hook.url}/hook"},
+                    "events": ["frozen", "unfrozen"],
+                    "timeout": 5,
+                    "retries": 1,
+                }
+            },
+        )
+        assert project.run("freeze", "--reason", "INC-50").code == 0
+        assert project.run("unfreeze").code == 0
+        # delivered before each command exited: no wait here
+        assert hook.events() == ["frozen", "unfrozen"]
+        bodies = [json.loads(r.body) for r in hook.requests]
+    assert "INC-50" in (bodies[0].get("reason") or ""), bodies
