@@ -20,6 +20,7 @@ from .models import (
     Catalog,
     Config,
     Dependency,
+    FreezeWindow,
     Gate,
     GateCheck,
     Participant,
@@ -40,7 +41,9 @@ from .release_settings import (
     health_settings,
     signal_problems,
 )
+from .schedule import parse_instant
 from .validation import problem, schema_errors
+from .windows import build_windows
 from .yaml_io import json_path, line_of, load_file
 
 if TYPE_CHECKING:
@@ -463,7 +466,22 @@ def _config(doc: Mapping[str, Any], source: Path | None, problems: Problems) -> 
         max_parallel=executor.get("max_parallel", 1),
         lock_stale_after_s=parse_duration(executor.get("lock_stale_after", 120)),
         notifications=rt.get("notifications") or {},
+        freeze_windows=_freeze_windows(rt.get("freeze_windows"), source, problems),
     )
+
+
+def _freeze_windows(raw: Any, source: Path | None, problems: Problems) -> tuple[FreezeWindow, ...]:
+    if not raw:
+        return ()
+    where: list[str | int] = ["release_trains", "freeze_windows"]
+
+    def report(sub: list[str | int], why: str) -> None:
+        if source is not None:
+            problems.add(source, [*where, *sub], why)
+        else:
+            problems.errors.append(why)
+
+    return build_windows(raw, report)
 
 
 # Keys whose strings are templates ({service} ...), in deployer, health and signal settings.
@@ -665,6 +683,12 @@ def _train(
     for sub, message in train_notification_problems(t.get("notifications"), config.notifications):
         problems.add(source, [*path, "notifications", *sub], message)
     schedule = t.get("schedule") or {}
+    starts_at = None
+    if schedule.get("start_time") is not None:
+        try:
+            starts_at = parse_instant(schedule["start_time"])
+        except ValueError as e:
+            problems.add(source, [*path, "schedule", "start_time"], f"train {t['name']!r}: {e}")
     duration = t.get("estimated_duration", schedule.get("estimated_duration"))
     for where, value in (
         (["estimated_duration"], t.get("estimated_duration")),
@@ -686,6 +710,7 @@ def _train(
         status=t.get("status", "planning"),
         estimated_duration_s=parse_duration(duration) if duration is not None else None,
         start_time=schedule.get("start_time"),
+        starts_at=starts_at,
         rollback=RollbackPolicy(
             enabled=rb.get("enabled"),
             timeout_s=parse_duration(rb["timeout"]) if "timeout" in rb else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,26 @@ class Train:
     gates: tuple[Gate, ...] = ()
     status: str = "planning"
     estimated_duration_s: float | None = None
-    start_time: str | None = None
+    start_time: str | None = None  # as written
+    starts_at: datetime | None = None  # start_time parsed (it always carries a zone)
     rollback: RollbackPolicy = RollbackPolicy()
     # the train as written in its file (the API's GET .../{train} shows it); not compared
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     source: str = "catalog"  # "api": defined through the API (state/trains.py)
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """A config freeze window (`release_trains.freeze_windows`): fixed (`start`..`end`) or
+    recurring (from each time `cron` fires, in `timezone`, for `duration_s`)."""
+
+    name: str
+    reason: str
+    start: datetime | None = None
+    end: datetime | None = None
+    cron: str | None = None
+    duration_s: float = 0.0
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,7 @@ class Config:
     max_parallel: int = 1
     lock_stale_after_s: float = 120
     notifications: Mapping[str, Any] = field(default_factory=dict)
+    freeze_windows: tuple[FreezeWindow, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +23,7 @@ from .gates import GateContext, GateResult, Health, evaluate
 from .gates_parser import Comparison, Expression
 from .models import Catalog, Dependency, Gate, GateCheck, Outcome, Service, Train, parse_duration
 from .ordering import Ordering, order_services
+from .schedule import Schedule, schedule_of
 from .yaml_io import dump_json, write_atomic
 
 if TYPE_CHECKING:  # signals.py costs ~10 ms to import; plans that read no signal never need it
@@ -97,6 +98,10 @@ class Plan:
     estimated_duration_s: float
     created_at: str
     notes: tuple[str, ...] = field(default=())  # facts worth knowing that do not block
+    schedule: Schedule = field(default_factory=lambda: Schedule(None, None, False))
+    # the freeze in force when planned (freezes.Freeze.to_json); it does not make the plan
+    # not ready: the plan says whether the train can go, the freeze says not now
+    freeze: Mapping[str, Any] | None = None
 
     @property
     def ready(self) -> bool:
@@ -130,6 +135,8 @@ class Plan:
             "problems": list(self.problems),
             "notes": list(self.notes),
             "estimated_duration_s": self.estimated_duration_s,
+            "schedule": self.schedule.to_json(),
+            "freeze": dict(self.freeze) if self.freeze is not None else None,
         }
 
 
@@ -262,15 +269,18 @@ def signal_reader(catalog: Catalog) -> Callable[[str], Reading | None]:
 def plan_for(catalog: Catalog, store: Store | None, train: str, *, now: datetime) -> Plan:
     """The plan of `release-trains plan TRAIN` and `GET .../plan`: what runs now, and the
     train's status from its latest run (nothing is written)."""
+    from .freezes import freeze_doc
+
     services = resolve_participants(catalog, find_train(catalog, train))
     run = store.latest_run(train) if store else None
-    return plan_train(
+    plan = plan_train(
         catalog,
         train,
         now=now,
         current_versions=current_versions_for(catalog, store, services),
         status=run.status if run else None,
     )
+    return replace(plan, freeze=freeze_doc(catalog.config, store, now))  # platform freezes too
 
 
 def current_versions_for(
@@ -363,6 +373,9 @@ def plan_train(
                                 f"evaluated {gate.when} release", (), gate.when)  # fmt: skip
         gate_results.append(result)
 
+    from .freezes import freeze_doc
+
+    estimated = estimate(catalog, train, ordering)
     return Plan(
         train=train,
         status=status or train.status,
@@ -371,9 +384,11 @@ def plan_train(
         dependencies=deps,
         gates=tuple(gate_results),
         problems=tuple(problems),
-        estimated_duration_s=estimate(catalog, train, ordering),
+        estimated_duration_s=estimated,
         created_at=now.isoformat(timespec="seconds"),
         notes=tuple(notes),
+        schedule=schedule_of(train, estimate_s=estimated, now=now),
+        freeze=freeze_doc(catalog.config, None, now),  # config windows; plan_for adds the store's
     )
 
 

@@ -3,13 +3,14 @@
 given now, with the CLI's messages, and the job is queued (state/jobs.py) for a worker
 (worker.py) to carry out with the requester as its actor.
 
-Checked at once: an unknown train (exit 2, 404), a train whose status does not allow the
-action (completed: execute; not paused: resume; exit 3, 409), a train run by a live lease (an
+Checked at once: an unknown train (exit 2, 404), a train whose status does not allow the action
+(completed: execute; not paused: resume; exit 3, 409), a freeze in force and, for a train that
+never ran, a start time still ahead unless `now` (exit 3, 409), a train run by a live lease (an
 execute or resume from the CLI or another worker; exit 3, 409), a train with a run (or a
 rollback) already queued or running (exit 3, 409), and for a rollback everything its dry run
-refuses (never ran, a partial rollback without force). What can only be known while working
-(a gate, a deploy) ends up in the job's outcome and in the run, as with the CLI. A rollback
-queued while the train runs asks that run to pause at once, as `rollback` does.
+refuses (never ran, a partial rollback without force). What can only be known while working (a
+gate, a deploy) ends up in the job's outcome and in the run, as with the CLI. A rollback queued
+while the train runs asks that run to pause at once, as `rollback` does.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any
 from . import lifecycle
 from .approvals import refuse_unapproved
 from .errors import InputError, LockHeldError, RefusedError
+from .freezes import refuse_if_frozen
 from .models import Catalog
 from .planning import find_train
 from .rollback import rollback_train
 from .runtime import Settings
+from .schedule import check_start
 from .state import Job, Store, is_stale
 
 
@@ -48,6 +51,9 @@ def submit(
         if status == "completed":
             raise lifecycle.refuse(t.name, status, "execute")
         refuse_unapproved(t, run, store)
+        refuse_if_frozen(catalog.config, store, now=now, action=f"{kind} train {t.name!r}")
+        if run is None and kind == "execute":  # a train that never ran waits for its start
+            check_start(t, now=now, early=bool(params.get("now")))
         _refuse_live_lease(catalog, store, t.name, now=now)
         # the run a worker carries on is known now unless it will make a new one
         run_id = run.id if run and run.status not in ("completed", "rolled_back") else None

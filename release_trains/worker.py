@@ -21,6 +21,7 @@ executor's `Settings.stop`, so the run in hand stops before its next service and
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import load_catalog
+from .due import due_trains, start_due
 from .errors import ReleaseTrainError, StateBusyError
 from .executor import Executor
 from .leases import new_lock_id, renewal_interval
@@ -38,6 +40,9 @@ from .runtime import Settings
 from .state import DEFAULT_BUSY_TIMEOUT_S, Job, Store, Worker, open_store
 
 POLL_S = 0.5  # how long an idle worker waits between looks at the queue
+# How often an idle worker looks for due trains (schedule.start_time passed, never ran): a look
+# reads the catalog, so not at every poll; a minute's resolution is what cron gives too.
+DUE_EVERY_S = 15.0
 
 
 def _utc_now() -> datetime:
@@ -103,6 +108,7 @@ class JobWorker:
         poll_s: float = POLL_S,
         wake: threading.Event | None = None,
         echo: Callable[[str], None] | None = None,
+        due_every_s: float | None = DUE_EVERY_S,
     ) -> None:
         self.root = root
         self.state_url = state_url
@@ -119,6 +125,8 @@ class JobWorker:
         self.echo = echo
         # the jobs this worker ended, in order (the newest 1000: a server's worker runs long)
         self.finished: deque[Job] = deque(maxlen=1000)
+        self.due_every_s = due_every_s  # None: this worker starts no due trains
+        self._next_due = 0.0  # time.monotonic() of the next look for due trains
         self._sender: Sender | None = None  # its notification sender, while run() runs
 
     def run(self, *, once: bool = False) -> list[Job]:
@@ -144,6 +152,8 @@ class JobWorker:
                 if job is None:
                     if once:
                         break
+                    if self._due_look():
+                        store = self._start_due(store)
                     self._idle()
                     continue
                 assert store is not None  # a job came from it
@@ -242,7 +252,7 @@ class JobWorker:
                 return "done", doc.get("run_id"), doc, None
             outcome = Executor(
                 catalog=catalog, store=store, train=job.train, settings=settings
-            ).execute(resume_only=job.kind == "resume")
+            ).execute(resume_only=job.kind == "resume", early=bool(job.param("now", False)))
             return "done", outcome.run_id, outcome.to_json(), None
         except ReleaseTrainError as e:
             return "failed", None, {"detail": str(e), "exit_code": e.exit_code}, str(e)
@@ -251,6 +261,45 @@ class JobWorker:
             return "failed", None, {"detail": detail, "exit_code": 4}, detail
         finally:
             store.close()
+
+    def _due_look(self) -> bool:
+        """Whether it is time for the next look for due trains (monotonic: never a wall-clock
+        jump that skips or repeats looks)."""
+        if self.due_every_s is None or time.monotonic() < self._next_due:
+            return False
+        self._next_due = time.monotonic() + self.due_every_s
+        return True
+
+    def _start_due(self, store: Store | None) -> Store | None:
+        """Start the due trains as `execute --due` does (due.start_due: each once, whoever
+        else looks at the same time), as this worker's identity; the store (made now when
+        there was none and a train is due: its run must be recorded)."""
+        try:
+            catalog = load_catalog(self.root, store=store)
+            if not due_trains(catalog, store, self.clock()):
+                return store
+            if store is None:
+                store = self._open()
+                catalog = load_catalog(self.root, store=store)
+            settings = Settings(
+                clock=self.clock,
+                who=self.name,
+                max_parallel=catalog.config.max_parallel,
+                echo=self.echo,
+                stop=self.stopping,
+                host=self.host,
+                # this worker's sender delivers what the due runs queue, as for its jobs
+                delivery=Delivery(catalog=catalog, store=store, sender=self._sender),
+            )
+            report = start_due(catalog, store, settings=settings, quiet_freeze=True)
+        except ReleaseTrainError as e:  # a broken catalog or a busy store: the next look
+            self._say(f"cannot start due trains: {e}")
+            return store
+        if report.frozen is not None:
+            self._say(f"due trains wait: frozen by {report.frozen.describe(report.now)}")
+        for t in report.trains:
+            self._say(f"due train {t.train}: {t.outcome}" + (f", {t.status}" if t.status else ""))
+        return store
 
     def _idle(self) -> None:
         """Wait for the next look at the queue: the poll interval, or less when woken (or

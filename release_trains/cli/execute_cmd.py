@@ -55,6 +55,7 @@ def run_train(
     as_json: bool,
     resume_only: bool,
     deploys_ended: Sequence[str] = (),
+    early: bool = False,
 ) -> int:
     catalog = load_cli_catalog(opts)
     out = console(stderr=True)
@@ -72,9 +73,9 @@ def run_train(
         if out.is_terminal and not as_json:
             with LiveProgress(train=train, store=store, console=out) as live:
                 settings.echo = live.echo
-                outcome = executor.execute(resume_only=resume_only)
+                outcome = executor.execute(resume_only=resume_only, early=early)
         else:
-            outcome = executor.execute(resume_only=resume_only)
+            outcome = executor.execute(resume_only=resume_only, early=early)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -152,10 +153,26 @@ def show(outcome: RunOutcome, *, local: Sequence[str] = ()) -> None:
         "release-trains execute Q4-curve-upgrade",
         "release-trains execute Q4-curve-upgrade --max-parallel 2 --json > run.json",
         "release-trains execute Q4-curve-upgrade --deploy-ended curve-service",
+        "release-trains execute Q4-curve-upgrade --now   # before its schedule.start_time",
+        "release-trains execute --due --json >> analysis/due.log   # from cron, every minute",
     ),
 )
-@click.argument("train", shell_complete=complete_train)
+@click.argument("train", required=False, shell_complete=complete_train)
 @click.option("--dry-run", is_flag=True, help="Print the exact steps and change nothing.")
+@click.option(
+    "--now",
+    "early",
+    is_flag=True,
+    help="Start TRAIN now, before its schedule.start_time (a freeze still refuses it).",
+)
+@click.option(
+    "--due",
+    is_flag=True,
+    help=(
+        "Instead of TRAIN: start every train whose schedule.start_time has passed and that "
+        "never ran, one after another (for cron; two at once start each train once)."
+    ),
+)
 @click.option(
     "--max-parallel",
     type=click.IntRange(1, 64),
@@ -170,10 +187,21 @@ def command(
     dry_run: bool,
     max_parallel: int | None,
     deploys_ended: tuple[str, ...],
+    early: bool,
+    due: bool,
     as_json: bool,
 ) -> int:
-    """Release TRAIN: 0 completed, 1 failed/paused/rolled back, 3 locked or not allowed now."""
+    """Release TRAIN: 0 completed, 1 failed/paused/rolled back, 3 locked, frozen, scheduled
+    later or not allowed now. With --due: every due train (0 when none of them failed)."""
     refuse_dry_run_declaration(deploys_ended, dry_run=dry_run)
+    if due:
+        if train is not None or early or deploys_ended:
+            raise click.UsageError(
+                "--due starts the trains that are due: it takes no TRAIN, --now or --deploy-ended"
+            )
+        return _run_due(opts, max_parallel=max_parallel, as_json=as_json, dry_run=dry_run)
+    if train is None:
+        raise click.UsageError("give a TRAIN to execute, or --due for every train that is due")
     if dry_run:
         return _dry_run(opts, train, as_json)
     return run_train(
@@ -183,7 +211,71 @@ def command(
         as_json=as_json,
         resume_only=False,
         deploys_ended=deploys_ended,
+        early=early,
     )
+
+
+def _run_due(opts: Options, *, max_parallel: int | None, as_json: bool, dry_run: bool) -> int:
+    from ..due import due_trains, start_due
+    from ..freezes import freeze_doc
+
+    catalog = load_cli_catalog(opts)
+    out = console(stderr=True)
+    if dry_run:  # what would start now; nothing is written (no store is made)
+        store = read_store(opts)
+        try:
+            now = utcnow()
+            doc: dict[str, Any] = {
+                "now": now.isoformat(timespec="milliseconds"),
+                "frozen": freeze_doc(catalog.config, store, now),
+                "trains": [
+                    {"train": t.name, "outcome": "due"} for t in due_trains(catalog, store, now)
+                ],
+            }
+        finally:
+            if store:
+                store.close()
+        if as_json:
+            print_json(doc)
+        else:
+            for t in doc["trains"]:
+                click.echo(f"{t['train']}: due")
+            if not doc["trains"]:
+                click.echo("no train is due")
+            if doc["frozen"]:
+                click.echo(f"frozen: {doc['frozen']['name']}: nothing would start")
+        return EXIT_OK
+    settings = Settings(
+        clock=utcnow,
+        who=actor(),
+        max_parallel=max_parallel or catalog.config.max_parallel,
+        echo=None if as_json else (lambda line: out.print(line, markup=False, highlight=False)),
+    )
+    store = write_store(opts)
+    previous = _stop_on_signals(settings.stop)
+    try:
+        report = start_due(catalog, store, settings=settings)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        store.close()
+    if as_json:
+        print_json(report.to_json())
+    else:
+        for t in report.trains:
+            if t.outcome == "started":
+                line = f"{t.train}: started run {t.run_id}, {t.status}"
+            else:
+                line = f"{t.train}: {t.outcome}"
+            click.echo(line + (f" ({t.reason})" if t.reason else ""))
+        if not report.trains and report.frozen is None:
+            click.echo("no train is due")
+    if report.frozen is not None:
+        click.echo(
+            f"frozen by {report.frozen.describe(report.now)}: no due train was started",
+            err=True,
+        )
+    return report.exit_code
 
 
 def _dry_run(opts: Options, train: str, as_json: bool) -> int:

@@ -40,6 +40,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Stop TRAIN's executor before its next service; the train becomes `paused`.",
     ),
     "resume": ("resume_cmd", "Resume a paused TRAIN from its persisted steps."),
+    "freeze": ("freeze_cmd", "Freeze every train: starts and resumes are refused."),
+    "unfreeze": (
+        "unfreeze_cmd",
+        "Lift the platform freeze (`freeze`); config freeze windows stay.",
+    ),
     "approve": (
         "approve_cmd",
         "Approve TRAIN's approval gate: 0 recorded, 3 not awaiting it or not yours to approve.",

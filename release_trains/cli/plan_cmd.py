@@ -139,6 +139,19 @@ def show(plan: Plan, *, local: Sequence[str] = ()) -> None:
     for note in plan.notes:
         out.print(f"note: {note}", markup=False)
     out.print(f"Estimated duration: {duration(plan.estimated_duration_s)}")
+    sched = plan.schedule.to_json()
+    if sched["start_time"]:
+        due = "due now" if sched["due"] else "not due yet"
+        out.print(
+            f"Scheduled: {sched['start_time']} to about {sched['estimated_end']} ({due})",
+            markup=False,
+        )
+    if plan.freeze:
+        until = plan.freeze["until"] or "unfrozen"
+        out.print(
+            f"Frozen: {plan.freeze['name']} ({plan.freeze['reason']}), until {until}",
+            markup=False,
+        )
     if local:
         out.print(local_note(local), markup=False)
     if plan.problems:

@@ -19,6 +19,7 @@ import os
 from .. import lifecycle
 from ..approvals import refuse_unapproved
 from ..errors import NotNowError
+from ..freezes import refuse_if_frozen
 from ..inflight import await_deploys_in_flight, check_declarations
 from ..journal import Journal
 from ..leases import Lease
@@ -28,6 +29,7 @@ from ..notify.announce import Announcer
 from ..notify.sender import delivering
 from ..planning import find_train, resolve_participants
 from ..runtime import Settings
+from ..schedule import AlreadyStartedError, check_start
 from ..state import Run, Store
 from .context import RunContext, RunOutcome
 from .phases import end_after_error, run_phases
@@ -45,26 +47,52 @@ class Executor:
         self.train = train
         self.settings = settings
 
-    def execute(self, *, resume_only: bool = False) -> RunOutcome:
+    def execute(
+        self, *, resume_only: bool = False, early: bool = False, new_only: bool = False
+    ) -> RunOutcome:
         return execute(
-            self.catalog, self.store, self.train, settings=self.settings, resume_only=resume_only
+            self.catalog,
+            self.store,
+            self.train,
+            settings=self.settings,
+            resume_only=resume_only,
+            early=early,
+            new_only=new_only,
         )
 
 
 def execute(
-    catalog: Catalog, store: Store, train_name: str, *, settings: Settings, resume_only: bool
+    catalog: Catalog,
+    store: Store,
+    train_name: str,
+    *,
+    settings: Settings,
+    resume_only: bool,
+    early: bool = False,
+    new_only: bool = False,
 ) -> RunOutcome:
+    """Run (or resume) TRAIN. Refused (exit 3) while a freeze is in force, and for a train
+    that never ran, before its start time unless `early` (`--now`). `new_only` (`execute
+    --due`): only a train that never ran is started, checked again under its lease."""
     train = find_train(catalog, train_name)
     services = resolve_participants(catalog, train)
-    _refuse(train, store.latest_run(train.name), resume_only=resume_only)
-    refuse_unapproved(train, store.latest_run(train.name), store)
+    action = f"{'resume' if resume_only else 'execute'} train {train.name!r}"
+    asked_at = settings.clock()
+    refuse_if_frozen(catalog.config, store, now=asked_at, action=action)
+    latest = store.latest_run(train.name)
+    if new_only and latest is not None:
+        raise AlreadyStartedError(f"train {train.name!r} has run already (run {latest.id})")
+    _refuse(train, latest, resume_only=resume_only)
+    refuse_unapproved(train, latest, store)
+    if latest is None and not resume_only:
+        check_start(train, now=asked_at, early=early)
     check_declarations(store, services, settings=settings)
     # Notifications go out from their own thread (on the unfenced store: delivery outcomes
     # are no write of this run's lease), and the way out waits, bounded, for what was queued.
     with delivering(catalog, store, given=settings.delivery) as delivery:
         return _execute(
             catalog, store, train, services, settings=settings, resume_only=resume_only,
-            announcer=delivery.announcer(train.name),
+            announcer=delivery.announcer(train.name), new_only=new_only,
         )  # fmt: skip
 
 
@@ -77,7 +105,9 @@ def _execute(
     settings: Settings,
     resume_only: bool,
     announcer: Announcer | None,
+    new_only: bool = False,
 ) -> RunOutcome:
+    action = f"{'resume' if resume_only else 'execute'} train {train.name!r}"
     lease = Lease(
         store=store,
         train=train.name,
@@ -100,7 +130,10 @@ def _execute(
         )
         # Read again under the lease: another process may have finished the train meanwhile.
         run = lease.store.latest_run(train.name)
+        if new_only and run is not None:  # another `--due` started it while this one waited
+            raise AlreadyStartedError(f"train {train.name!r} was started by another process")
         _refuse(train, run, resume_only=resume_only)
+        refuse_if_frozen(catalog.config, lease.store, now=settings.clock(), action=action)
         if run is None or run.status in ("completed", "rolled_back"):
             run = lease.store.create_run(
                 train=train.name,

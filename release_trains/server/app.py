@@ -11,7 +11,18 @@ from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..state import DEFAULT_BUSY_TIMEOUT_S
-from . import audit, dashboard, jobs, monitoring, problems, reports, services, trains, whoami
+from . import (
+    audit,
+    dashboard,
+    freeze,
+    jobs,
+    monitoring,
+    problems,
+    reports,
+    services,
+    trains,
+    whoami,
+)
 from .context import ServerContext
 from .schemas import Healthz
 
@@ -51,7 +62,7 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    for module in (trains, jobs, services, monitoring, audit, reports, whoami):
+    for module in (trains, jobs, services, monitoring, audit, reports, whoami, freeze):
         app.include_router(module.router)
     app.include_router(dashboard.router)  # `/`, the pages and their assets: no token
     app.add_middleware(problems.BodyLimit)

@@ -63,6 +63,9 @@ class TrainUpdate(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     status: Literal["executing", "paused"] | None = None
     reason: str | None = Field(default=None, min_length=1, max_length=4000)
+    now: bool | None = Field(
+        default=None, description="With `executing`: start before the scheduled start time."
+    )
     progress: Any = Field(default=None, description="Cannot be set: it is computed (422).")
 
     @field_validator("progress")
@@ -77,6 +80,18 @@ class ServiceReport(Closed):
     version: str = Field(min_length=1, max_length=200)
     health_status: str | None = Field(default=None, max_length=200)
     detail: str | None = Field(default=None, max_length=4000)
+
+
+class FreezeBody(Closed):
+    reason: str = Field(min_length=1, max_length=4000, description="Why the line stops (audited).")
+    until: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="When it ends by itself: ISO 8601 with a zone (default: until DELETE).",
+    )
+
+    _check = field_validator("reason")(classmethod(lambda cls, v: _says_something(v)))
 
 
 class ApprovalBody(Closed):

@@ -254,6 +254,25 @@ class DeployReportDoc(Open):
     waiting: dict[str, Any] | None
 
 
+class FreezeDoc(Open):
+    """The freeze in force (`plan --json`'s `freeze`)."""
+
+    name: str
+    reason: str
+    until: str | None
+    since: str
+    source: Literal["window", "platform"]
+    actor: str | None
+
+
+class FreezeChange(Open):
+    """`freeze --json` / `unfreeze --json`."""
+
+    frozen: bool
+    freeze: FreezeDoc | None
+    message: str
+
+
 class ApprovalDecision(Open):
     """`approve --json` / `reject --json`; with `job` when a worker carries the train on (the
     quorum is reached: a resume) or rolls it back (a rejection where automatic rollback is on)."""

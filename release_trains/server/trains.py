@@ -136,7 +136,7 @@ def get_train(request: Request, train: TrainName, who: Viewer) -> JSONResponse:
 )
 def put_train(request: Request, train: TrainName, who: Operator, body: TrainUpdate) -> JSONResponse:
     given = {**body.model_dump(exclude_unset=True), **(body.model_extra or {})}
-    if set(given) <= {"status", "reason"}:
+    if set(given) <= {"status", "reason", "now"}:
         return change_status(request, train, who, body)
     # a definition change: admin only, the whole definition (as POST takes it)
     tokens.authorize(who, "admin")
@@ -162,7 +162,8 @@ def change_status(
         with ctx.reading(request) as store:
             run = store.latest_run(train) if store is not None else None
         kind = "resume" if run is not None and run.status == "paused" else "execute"
-        return _queue(request, train, kind=kind, params={}, who=who.actor)
+        params = {"now": True} if body.now else {}
+        return _queue(request, train, kind=kind, params=params, who=who.actor)
     raise InputError(
         f"nothing to do: give `status` (executing or paused) for train {train!r}, or its whole "
         "definition (an API train)"

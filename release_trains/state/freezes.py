@@ -6,7 +6,10 @@ config (release_trains/freezes.py combines both)."""
 
 from __future__ import annotations
 
-from .db import StoreBase
+from dataclasses import dataclass
+from typing import Any
+
+from .db import StoreBase, Tx
 
 FREEZES_TABLE = """CREATE TABLE IF NOT EXISTS freezes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -19,5 +22,73 @@ FREEZES_TABLE = """CREATE TABLE IF NOT EXISTS freezes (
 )"""
 
 
+_COLUMNS = ("id", "reason", "actor", "started_at", "until", "lifted_at", "lifted_by")
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM freezes"
+
+
+@dataclass(frozen=True)
+class FreezeRecord:
+    """One declared freeze. Times are UTC ISO 8601 with milliseconds, so text order is time
+    order (schedule.iso)."""
+
+    id: int
+    reason: str
+    actor: str
+    started_at: str
+    until: str | None
+    lifted_at: str | None
+    lifted_by: str | None
+
+    def in_force(self, now: str) -> bool:
+        return self.lifted_at is None and (self.until is None or now < self.until)
+
+
+def _record(row: Any) -> FreezeRecord:
+    return FreezeRecord(*(row[i] for i in range(len(_COLUMNS))))
+
+
+def _unlifted(tx: Tx) -> list[FreezeRecord]:
+    rows = tx.execute(f"{_SELECT} WHERE lifted_at IS NULL ORDER BY id").fetchall()
+    return [_record(r) for r in rows]
+
+
 class FreezesMixin(StoreBase):
-    """The store's freezes (methods arrive with the freeze work, issue 15)."""
+    """The store's platform-wide freezes; the one writer is release_trains/freezes.py."""
+
+    def add_freeze(self, *, reason: str, actor: str, now: str, until: str | None) -> FreezeRecord:
+        with self._write(fenced=False) as tx:
+            row = tx.execute(
+                "INSERT INTO freezes (reason, actor, started_at, until) VALUES (?, ?, ?, ?)"
+                " RETURNING id",
+                (reason, actor, now, until),
+            ).fetchone()
+        assert row is not None
+        return FreezeRecord(int(row[0]), reason, actor, now, until, None, None)
+
+    def platform_freeze(self, now: str) -> FreezeRecord | None:
+        """The freeze in force at `now`: the latest declared one not lifted nor expired."""
+        if "freezes" not in self.tables:
+            return None  # an older store (read only) has never been frozen
+        with self._read() as tx:
+            found = [f for f in _unlifted(tx) if f.in_force(now)]
+        return found[-1] if found else None
+
+    def lift_freezes(self, *, who: str, now: str) -> list[FreezeRecord]:
+        """Lift every freeze in force at `now`, in one transaction; the ones lifted (none: no
+        freeze was in force)."""
+        with self._write(fenced=False) as tx:
+            lifting = [f for f in _unlifted(tx) if f.in_force(now)]
+            for f in lifting:
+                tx.execute(
+                    "UPDATE freezes SET lifted_at = ?, lifted_by = ? WHERE id = ?",
+                    (now, who, f.id),
+                )
+        return lifting
+
+    def freezes(self) -> list[FreezeRecord]:
+        """Every freeze ever declared, oldest first."""
+        if "freezes" not in self.tables:
+            return []
+        with self._read() as tx:
+            rows = tx.execute(f"{_SELECT} ORDER BY id").fetchall()
+        return [_record(r) for r in rows]

@@ -31,6 +31,8 @@ CALLS: dict[str, tuple[str, ...]] = {
     "plan": ("plan", TRAIN, "--dry-run"),
     "execute": ("execute", TRAIN, "--dry-run"),
     "pause": ("pause", TRAIN),
+    "freeze": ("freeze", "--reason", "INC-1", "--until", "2000-01-01T00:00:00Z"),  # passed
+    "unfreeze": ("unfreeze",),  # nothing is frozen
     "resume": ("resume", TRAIN),
     "approve": ("approve", TRAIN, "--gate", "uat-signoff"),  # the sample has no approval gate
     "reject": ("reject", TRAIN, "--gate", "uat-signoff", "--reason", "no"),
@@ -71,7 +73,18 @@ def test_root_and_json_work_after_the_subcommand(
     monkeypatch.chdir(tmp_path)  # no catalog here: only --root can find the sample
     result = run_cli(*CALLS[name], "--root", sample_root, "--json")
     doc = one_document(result.out)  # one document on stdout, whatever the answer
-    if name in ("pause", "resume", "unlock", "rollback", "serve", "approve", "reject", "notify"):
+    if name in (
+        "pause",
+        "resume",
+        "unlock",
+        "rollback",
+        "serve",
+        "approve",
+        "reject",
+        "notify",
+        "freeze",
+        "unfreeze",
+    ):  # they say no
         assert result.code in (2, 3) and doc["exit_code"] == result.code, result
         assert "No such option" not in doc["error"] and "file not found" not in doc["error"]
     else:

@@ -127,6 +127,9 @@ def test_healthz_and_openapi_need_no_token(server: Server) -> None:
         ("get", f"{API}/reports/trains/{{train}}"),
         ("get", f"{API}/jobs"),
         ("get", f"{API}/jobs/{{job_id}}"),
+        ("get", f"{API}/freeze"),
+        ("post", f"{API}/freeze"),
+        ("delete", f"{API}/freeze"),
     }
     have = {(m, p) for p, ops in doc["paths"].items() for m in ops}
     assert wanted <= have
@@ -268,6 +271,10 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", f"{API}/reports/trains/U?format=json", None, "viewer"),
     ("GET", f"{API}/jobs", None, "viewer"),
     ("GET", f"{API}/jobs/1", None, "viewer"),
+    ("GET", f"{API}/freeze", None, "viewer"),
+    # last: the admin's freeze is lifted by the admin's unfreeze right after it
+    ("POST", f"{API}/freeze", {"reason": "auth matrix"}, "admin"),
+    ("DELETE", f"{API}/freeze", None, "admin"),
 ]
 
 
