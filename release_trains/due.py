@@ -11,7 +11,7 @@ nothing is started, and the answer names the freeze (exit 3 on the command line)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from .errors import EXIT_NO, EXIT_NOT_NOW, EXIT_OK, LockHeldError, ReleaseTrainE
 from .executor import execute
 from .freezes import Freeze, FrozenError, freeze_in_force
 from .models import Catalog, Train
+from .notify.sender import delivering
 from .runtime import Settings
 from .schedule import AlreadyStartedError, iso
 from .state import Store
@@ -99,25 +100,31 @@ def start_due(
         report.frozen = freeze_in_force(catalog.config, store, now)
     if report.frozen is not None:
         return report
-    for train in due:
-        if settings.stop.is_set():
-            break  # SIGTERM / a stopping worker: the rest wait for the next look
-        try:
-            outcome = execute(
-                catalog, store, train.name, settings=settings, resume_only=False, new_only=True
-            )
-        except AlreadyStartedError as e:
-            report.trains.append(DueStart(train.name, "skipped", reason=str(e)))
-        except LockHeldError as e:
-            report.trains.append(DueStart(train.name, "skipped", reason=f"running elsewhere: {e}"))
-        except FrozenError:
-            # a freeze began since the look above: nothing more starts
-            report.frozen = freeze_in_force(catalog.config, store, settings.clock())
-            break
-        except ReleaseTrainError as e:
-            report.trains.append(DueStart(train.name, "error", reason=str(e)))
-        else:
-            report.trains.append(
-                DueStart(train.name, "started", outcome.status, outcome.run_id, outcome.reason)
-            )
+    # One sender for all the runs: each run's exit wait for its notifications would otherwise
+    # hold up the next train; they are flushed once, after the last.
+    with delivering(catalog, store, given=settings.delivery) as delivery:
+        each = replace(settings, delivery=delivery)
+        for train in due:
+            if settings.stop.is_set():
+                break  # SIGTERM / a stopping worker: the rest wait for the next look
+            try:
+                outcome = execute(
+                    catalog, store, train.name, settings=each, resume_only=False, new_only=True
+                )
+            except AlreadyStartedError as e:
+                report.trains.append(DueStart(train.name, "skipped", reason=str(e)))
+            except LockHeldError as e:
+                report.trains.append(
+                    DueStart(train.name, "skipped", reason=f"running elsewhere: {e}")
+                )
+            except FrozenError:
+                # a freeze began since the look above: nothing more starts
+                report.frozen = freeze_in_force(catalog.config, store, settings.clock())
+                break
+            except ReleaseTrainError as e:
+                report.trains.append(DueStart(train.name, "error", reason=str(e)))
+            else:
+                report.trains.append(
+                    DueStart(train.name, "started", outcome.status, outcome.run_id, outcome.reason)
+                )
     return report
