@@ -66,8 +66,13 @@ def generate(
     degree: float = 3.0,
     fmt: str = "yaml",
     durations: tuple[float, float] | None = None,
+    estimates: bool = False,
 ) -> Catalog:
-    """Write a project root with `services` services and a train of `participants`."""
+    """Write a project root with `services` services and a train of `participants`.
+
+    `estimates` (with `durations`): every service also states its seeded duration as its
+    `release.estimated_duration`, as a catalog that knows its services' deploy times does (the
+    scheduler's critical-path priority uses it; B4)."""
     if not 0 < participants <= services:
         raise ValueError("need 0 < participants <= services")
     rng = random.Random(seed)
@@ -183,6 +188,17 @@ def generate(
         (root / "bench" / "durations.txt").write_text(
             "".join(f"{n} {d}\n" for n, d in durations_map.items())
         )
+        if estimates and fmt == "yaml":
+            # added after the draws, so the random stream (and every other byte) stays as is
+            with_estimates: list[str] = []
+            for line in lines:
+                with_estimates.append(line)
+                if line.startswith("  - name: "):
+                    name = line.removeprefix("  - name: ")
+                    with_estimates.append(
+                        f"    release: {{estimated_duration: {durations_map[name]}}}"
+                    )
+            (root / "catalog" / "service-index.yaml").write_text("\n".join(with_estimates) + "\n")
         script = root / "bin" / "deploy.sh"
         script.parent.mkdir(exist_ok=True)
         # /bin/sh + awk + sleep: a few milliseconds of overhead, against ~20 ms for a Python
@@ -229,6 +245,9 @@ def main() -> None:
     ap.add_argument("--participants", type=int, default=None, help="default: services / 5")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--degree", type=float, default=3.0)
+    ap.add_argument(
+        "--estimates", action="store_true", help="with --durations: release.estimated_duration"
+    )
     ap.add_argument("--json", action="store_true", help="write service-index.json instead of YAML")
     ap.add_argument("--durations", type=float, nargs=2, metavar=("LO", "HI"), default=None)
     args = ap.parse_args()
@@ -238,6 +257,7 @@ def main() -> None:
         participants=args.participants or max(1, args.services // 5),
         seed=args.seed,
         degree=args.degree,
+        estimates=args.estimates,
         fmt="json" if args.json else "yaml",
         durations=tuple(args.durations) if args.durations else None,
     )
