@@ -94,32 +94,49 @@ class ParseCache:
 
     def get(self, content: bytes) -> tuple[bool, Any]:
         """(True, document) for a believed entry of exactly these bytes, else (False, None)."""
+        payload = self.payload(content)
+        if payload is None:
+            return False, None
+        return self.decode(payload)
+
+    def payload(self, content: bytes) -> bytes | None:
+        """The JSON text of the believed entry of exactly these bytes, or None (a miss, or an
+        entry that is not believed: counted as ignored). Decode it with `decode`."""
         digest = hashlib.sha256(content).hexdigest()
         path = self.entries / f"{digest}.json"
         try:
             raw = _read_entry(path)
         except FileNotFoundError:
             self.stats.misses += 1
-            return False, None
+            return None
         except OSError:  # not a regular file, unreadable, over the limit: not ours to trust
             self.stats.ignored += 1
-            return False, None
-        found, data = self._believe(raw, digest)
-        if found:
-            self.stats.hits += 1
-        else:
+            return None
+        payload = self._believe(raw, digest)
+        if payload is None:
             self.stats.ignored += 1
-        return found, data
+        return payload
 
-    def _believe(self, raw: bytes, digest: str) -> tuple[bool, Any]:
+    def decode(self, payload: bytes) -> tuple[bool, Any]:
+        """(True, document) from a believed payload; (False, None) if it is not JSON after all
+        (its digest matched, so only a bug could get here: then it is not believed either)."""
+        try:
+            data = json.loads(payload)
+        except (ValueError, RecursionError):  # pragma: no cover - the digest matched
+            self.stats.ignored += 1
+            return False, None
+        self.stats.hits += 1
+        return True, data
+
+    def _believe(self, raw: bytes, digest: str) -> bytes | None:
         newline = raw.find(b"\n", 0, _HEADER_MAX)
         if newline < 0:
-            return False, None
+            return None
         try:
             header = json.loads(raw[:newline])
         except ValueError:
-            return False, None
-        payload = memoryview(raw)[newline + 1 :]
+            return None
+        payload = raw[newline + 1 :]
         expected = {
             "format": ENTRY_FORMAT,
             "fingerprint": self.fingerprint,
@@ -127,12 +144,7 @@ class ParseCache:
             "payload_bytes": len(payload),
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
         }
-        if header != expected:
-            return False, None
-        try:
-            return True, json.loads(bytes(payload))
-        except (ValueError, RecursionError):  # pragma: no cover - the digest matched
-            return False, None
+        return payload if header == expected else None
 
     def put(self, content: bytes, data: Any) -> None:
         """Store `data` as the document of `content`, if JSON holds it exactly; never raises

@@ -295,10 +295,12 @@ def load_file(path: Path, *, cache: ParseCache | None = None, freeze: bool = Fal
     raw = read_bytes(path)
     is_json = path.suffix.lower() == ".json"
     if cache is not None and not is_json:
-        with _gc_paused(freeze=freeze and len(raw) >= FREEZE_MIN_BYTES):
-            found, data = cache.get(raw)
-        if found:
-            return data
+        payload = cache.payload(raw)
+        if payload is not None:
+            with _gc_paused(freeze=freeze and len(payload) >= FREEZE_MIN_BYTES):
+                found, data = cache.decode(payload)
+            if found:
+                return data
     text = _decode(path, raw)
     if not text.strip():
         raise CatalogError(f"{path}: file is empty")

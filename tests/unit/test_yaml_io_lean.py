@@ -140,3 +140,31 @@ def test_the_collector_is_left_as_it_was(tmp_path: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+_CACHED_FREEZE_CHILD = """
+import gc, sys
+from pathlib import Path
+from release_trains.parse_cache import ParseCache
+from release_trains.yaml_io import load_file
+cache = ParseCache(Path(sys.argv[2]))
+before = gc.get_freeze_count()
+data = load_file(Path(sys.argv[1]), cache=cache, freeze=True)
+print(cache.stats.hits, gc.get_freeze_count() > before, len(data["services"]))
+"""
+
+
+def test_a_document_read_from_the_cache_is_frozen_too(tmp_path: Path) -> None:
+    services = "".join(f"  - name: svc-{i:05d}\n    version: 1.0.{i}\n" for i in range(8_000))
+    path = _write(tmp_path, "services:\n" + services)
+    outputs = []
+    for _ in range(2):  # the first run fills the cache, the second reads it
+        proc = subprocess.run(
+            [sys.executable, "-c", _CACHED_FREEZE_CHILD, str(path), str(tmp_path / "cache")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-500:]
+        outputs.append(proc.stdout.split())
+    assert outputs == [["0", "True", "8000"], ["1", "True", "8000"]]
