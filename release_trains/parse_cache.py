@@ -152,9 +152,10 @@ class ParseCache:
         try:
             payload = json.dumps(data, ensure_ascii=False, allow_nan=False, check_circular=True)
             exact = json.loads(payload) == data
+            # a lone surrogate has no UTF-8 form (libyaml refuses "\ud800"; not worth trusting)
+            body = payload.encode("utf-8") if exact else b""
         except (TypeError, ValueError, RecursionError):  # bytes, NaN, a cycle, deep nesting
-            exact = False
-        body = payload.encode("utf-8") if exact else b""
+            exact, body = False, b""
         if not exact or len(body) > MAX_ENTRY_BYTES - _HEADER_MAX:
             self.stats.not_cacheable += 1
             return
