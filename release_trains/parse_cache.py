@@ -53,7 +53,7 @@ _HEADER_MAX = 4096
 
 @dataclass
 class CacheStats:
-    """What the cache did in this process (for tests, benchmarks and -v)."""
+    """What the cache did in this process (for tests and benchmarks)."""
 
     hits: int = 0
     misses: int = 0

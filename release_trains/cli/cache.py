@@ -46,4 +46,7 @@ def parse_cache(root: Path, environ: dict[str, str] | os._Environ[str]) -> Parse
     place = folder.resolve()
     if place == project or project in place.parents:
         return None
-    return ParseCache(place)
+    try:
+        return ParseCache(place)
+    except OSError:  # the loader's source cannot be read to fingerprint it (a zipped install)
+        return None
