@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,8 +67,18 @@ def generate(
     degree: float = 3.0,
     fmt: str = "yaml",
     durations: tuple[float, float] | None = None,
+    estimates: bool = False,
+    direct: bool = False,
 ) -> Catalog:
-    """Write a project root with `services` services and a train of `participants`."""
+    """Write a project root with `services` services and a train of `participants`.
+
+    With `durations`: `estimates` makes every service state its seeded duration as its
+    `release.estimated_duration`, as a catalog that knows its services' deploy times does (the
+    scheduler's critical-path priority uses it; B4); `direct` gives every service its own
+    deploy command, `sleep SECONDS` exec'd directly: one process per deploy instead of
+    bin/deploy.sh's four (sh, dirname, awk, sleep), which cost 20-80 ms per deploy on a loaded
+    2-core machine, on every service of the critical path (B4 measures the executor, not
+    that script)."""
     if not 0 < participants <= services:
         raise ValueError("need 0 < participants <= services")
     rng = random.Random(seed)
@@ -183,6 +194,19 @@ def generate(
         (root / "bench" / "durations.txt").write_text(
             "".join(f"{n} {d}\n" for n, d in durations_map.items())
         )
+        if (estimates or direct) and fmt == "yaml":
+            # added after the draws, so the random stream (and every other byte) stays as is
+            sleep = shutil.which("sleep") or "/bin/sleep"
+            with_release: list[str] = []
+            for line in lines:
+                with_release.append(line)
+                if line.startswith("  - name: "):
+                    d = durations_map[line.removeprefix("  - name: ")]
+                    own = [f"estimated_duration: {d}"] if estimates else []
+                    if direct:
+                        own.append(f'deployer: {{deploy: ["{sleep}", "{d}"]}}')
+                    with_release.append(f"    release: {{{', '.join(own)}}}")
+            (root / "catalog" / "service-index.yaml").write_text("\n".join(with_release) + "\n")
         script = root / "bin" / "deploy.sh"
         script.parent.mkdir(exist_ok=True)
         # /bin/sh + awk + sleep: a few milliseconds of overhead, against ~20 ms for a Python
@@ -229,6 +253,12 @@ def main() -> None:
     ap.add_argument("--participants", type=int, default=None, help="default: services / 5")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--degree", type=float, default=3.0)
+    ap.add_argument(
+        "--estimates", action="store_true", help="with --durations: release.estimated_duration"
+    )
+    ap.add_argument(
+        "--direct", action="store_true", help="with --durations: deploy by exec'ing sleep"
+    )
     ap.add_argument("--json", action="store_true", help="write service-index.json instead of YAML")
     ap.add_argument("--durations", type=float, nargs=2, metavar=("LO", "HI"), default=None)
     args = ap.parse_args()
@@ -238,6 +268,8 @@ def main() -> None:
         participants=args.participants or max(1, args.services // 5),
         seed=args.seed,
         degree=args.degree,
+        estimates=args.estimates,
+        direct=args.direct,
         fmt="json" if args.json else "yaml",
         durations=tuple(args.durations) if args.durations else None,
     )

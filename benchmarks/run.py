@@ -60,7 +60,7 @@ IDS = ("B1", "B2", "B3", "B4", "B5", "B5P", "B6", "B9")
 # The cache goes to a temporary PYTHONPYCACHEPREFIX, so nothing is written into the repository;
 # with a prefix set, click and yaml are read from it too, so the floor is measured alike.
 CHILD_ENV: dict[str, str] = {"NO_COLOR": "1"}
-CHILD_ENV_DROP = {"RELEASE_TRAINS_STATE", "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV_DROP = {"RELEASE_TRAINS_STATE", "PYTHONDONTWRITEBYTECODE", "RELEASE_TRAINS_CACHE"}
 
 
 def use_bytecode_cache(folder: Path) -> None:
@@ -342,9 +342,18 @@ def b1(cfg: Config) -> dict[str, Any]:
     return {"rows": rows, "met": met}
 
 
+def _plan_doc(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text())
+    doc.pop("created_at", None)
+    return doc
+
+
 def b2(cfg: Config) -> dict[str, Any]:
-    """plan of a train of N/5 participants in catalogs of N services, against merely loading."""
-    sizes = (200, 1000) if cfg.quick else (1000, 10_000, 50_000)
+    """B2': plan of a train of N/5 participants in catalogs of N services, cold (no cache) and
+    warm (RELEASE_TRAINS_CACHE=1, the cache filled by an untimed run first), against merely
+    loading the same files with the C YAML loader, the garbage collector paused."""
+    sizes = (200, 1000) if cfg.quick else (1000, 10_000, 100_000)
+    cold_limit, warm_limit = 1.3, 0.5
     rows: list[dict[str, Any]] = []
     medians: dict[int, float] = {}
     ok = True
@@ -352,50 +361,79 @@ def b2(cfg: Config) -> dict[str, Any]:
         root = cfg.work / f"b2-n{n}"
         generate.generate(root, services=n, participants=n // 5)
         files = [str(p) for p in generate.catalog_files(root)]
-        out = root / "plan.json"
-        largest = n >= 50_000
+        out, warm_out = root / "plan.json", root / "plan-warm.json"
+        cache_home = cfg.work / f"b2-cache-n{n}"  # outside the project root, as it must be
+        shutil.rmtree(cache_home, ignore_errors=True)
+        warm_env = {"RELEASE_TRAINS_CACHE": "1", "XDG_CACHE_HOME": str(cache_home)}
+        argv = cfg.rt("plan", generate.TRAIN, "--json", "--dry-run")
+        fill = run_process(argv, cwd=root, stdout=warm_out, env_extra=warm_env)
+        expect_rc([fill], [0], f"plan N={n} (filling the cache)")
+        entries = list(cache_home.rglob("*.json"))
+        if len(entries) < 4:
+            raise RuntimeError(f"N={n}: the cache holds {len(entries)} entries, expected 4")
+        largest = n >= 100_000
         runs = interleaved(
             {
                 "load": proc([sys.executable, str(BENCH / "load_only.py"), *files], cwd=root),
-                "plan": proc(
-                    cfg.rt("plan", generate.TRAIN, "--json", "--dry-run"), cwd=root, stdout=out
-                ),
+                "plan": proc(argv, cwd=root, stdout=out),
+                "warm": proc(argv, cwd=root, stdout=warm_out, env_extra=warm_env),
             },
             repeats=3 if largest else cfg.repeats,
             warmup=0 if largest else cfg.warmup,
         )
         expect_rc(runs["plan"], [0], f"plan N={n}")
-        doc = json.loads(out.read_text())
+        expect_rc(runs["warm"], [0], f"plan N={n} (warm)")
+        doc = _plan_doc(out)
         if not doc["ready"] or len(doc["participants"]) != n // 5:
             raise RuntimeError(
                 f"N={n}: plan not ready or not {n // 5} participants: {doc['problems'][:3]}"
             )
-        repeats = "1" if largest else "3"
-        detail = inproc(["plan", str(root), generate.TRAIN, "--repeats", repeats], cwd=root)
-        ratio = med(runs["plan"]) / med(runs["load"])
+        if _plan_doc(warm_out) != doc:
+            raise RuntimeError(f"N={n}: the warm plan differs from the cold one")
+        load_med = med(runs["load"])
+        ratio = med(runs["plan"]) / load_med
+        warm_ratio = med(runs["warm"]) / load_med
         medians[n] = med(runs["plan"])
         row: dict[str, Any] = {
-            "case": f"plan, N={n:,}, M={n // 5:,}",
+            "case": f"plan, N={n:,}, M={n // 5:,} (cold: no cache)",
             "services": n,
             "participants": n // 5,
             **summary(runs["plan"]),
             "load_only": summary(runs["load"]),
             "ratio": round(ratio, 3),
             "cpu_ratio": round(med(runs["plan"], "cpu_s") / med(runs["load"], "cpu_s"), 3),
-            "target": "<= 2x load-only",
-            "verdict": verdict(ratio, 2.0),
-            "in_process": detail,
+            "target": f"<= {cold_limit}x load-only (gc paused)",
+            "verdict": verdict(ratio, cold_limit),
         }
-        ok = ok and ratio <= 2.0
+        if n <= 10_000:  # in-process split of the cold plan (the largest size: too long)
+            detail = inproc(["plan", str(root), generate.TRAIN, "--repeats", "3"], cwd=root)
+            row["in_process"] = detail
         if n == 10_000:
+            ok = ok and ratio <= cold_limit
             row["rss_target"] = "< 300 MB"
             row["rss_verdict"] = "met" if row["peak_rss_mb"] < 300 else "missed"
             ok = ok and row["rss_verdict"] == "met"
+        else:
+            row["target"] = f"info (the target is at N=10,000: <= {cold_limit}x)"
+            row["verdict"] = "n/a"
         if largest:
-            row["note"] = (
-                "3 runs, no warm-up (the largest size: keeps the full run under 10 minutes)"
-            )
+            row["note"] = "3 runs, no warm-up (the largest size: keeps the run short)"
         rows.append(row)
+        warm_row: dict[str, Any] = {
+            "case": f"plan, N={n:,}, M={n // 5:,} (warm: RELEASE_TRAINS_CACHE=1, cache hit)",
+            "services": n,
+            **summary(runs["warm"]),
+            "load_only": summary(runs["load"]),
+            "ratio": round(warm_ratio, 3),
+            "cpu_ratio": round(med(runs["warm"], "cpu_s") / med(runs["load"], "cpu_s"), 3),
+            "cache_entries": len(entries),
+            "cache_bytes": sum(p.stat().st_size for p in entries),
+            "target": f"<= {warm_limit}x load-only (gc paused)",
+            "verdict": verdict(warm_ratio, warm_limit),
+        }
+        if n == 10_000:
+            ok = ok and warm_ratio <= warm_limit
+        rows.append(warm_row)
     growth = []
     for small, big in itertools.pairwise(sizes):
         g = medians[big] / medians[small]
@@ -410,7 +448,16 @@ def b2(cfg: Config) -> dict[str, Any]:
             }
         )
         ok = ok and g <= limit
-    return {"rows": rows, "growth": growth, "met": ok}
+    return {
+        "rows": rows,
+        "growth": growth,
+        "met": ok,
+        "method": "reference: benchmarks/load_only.py (yaml.load with CSafeLoader, json.loads, "
+        "the garbage collector paused for the whole load); cold: no cache; warm: "
+        "RELEASE_TRAINS_CACHE=1 with XDG_CACHE_HOME under the work folder, filled by one "
+        "untimed run; the three interleaved run by run; the warm plan's JSON must equal the "
+        "cold one's (created_at aside)",
+    }
 
 
 def _store_steps(root: Path, train: str, url: str | None = None) -> list[Any]:
@@ -625,50 +672,130 @@ def _critical_path(
     return max(finish.values())
 
 
+def _simulated_makespan(
+    deps: dict[str, tuple[str, ...]],
+    dur: dict[str, float],
+    members: set[str],
+    *,
+    width: int,
+    critical_first: bool,
+) -> float:
+    """The makespan of list scheduling with no overhead at all: a service starts the moment a
+    slot is free and its dependencies are done; among ready ones, the longest remaining path
+    first (the executor's rule, from the library's own `remaining_path`) or name order (the
+    rule before issue 16). Separates the rule's own quality from the executor's overhead."""
+    import heapq
+
+    from release_trains.ordering import remaining_path
+
+    order = sorted(members)  # index order: dependencies first
+    requires = {n: [d for d in deps[n] if d in members] for n in order}
+    rank = remaining_path(order, requires, dur) if critical_first else {n: 0.0 for n in order}
+    waiting = {n: len(requires[n]) for n in order}
+    dependents: dict[str, list[str]] = {n: [] for n in order}
+    for n in order:
+        for d in requires[n]:
+            dependents[d].append(n)
+    ready = [(-rank[n], n) for n in order if not waiting[n]]
+    heapq.heapify(ready)
+    running: list[tuple[float, str]] = []
+    now = 0.0
+    while ready or running:
+        while ready and len(running) < width:
+            _, n = heapq.heappop(ready)
+            heapq.heappush(running, (now + dur[n], n))
+        now, n = heapq.heappop(running)
+        for m in dependents[n]:
+            waiting[m] -= 1
+            if not waiting[m]:
+                heapq.heappush(ready, (-rank[m], m))
+    return now
+
+
+def _execute_spanned(cfg: Config, root: Path, width: int, spans: list[float]) -> Sample:
+    sample, span = _execute(cfg, root, "--max-parallel", str(width))
+    spans.append(span)
+    return sample
+
+
 def b4(cfg: Config) -> dict[str, Any]:
-    """Makespan of 50 services (random DAG) on the command deployer, --max-parallel 8."""
-    n, width = (12, 8) if cfg.quick else (50, 8)
-    lo, hi = (0.02, 0.1) if cfg.quick else (0.1, 0.5)
-    root = cfg.work / f"b4-n{n}"
-    cat = generate.generate(root, services=n, participants=n, durations=(lo, hi))
-    assert cat.durations is not None
-    members = set(cat.participant_services)
-    cp = _critical_path(cat.deps, cat.durations, members)
-    work = sum(cat.durations[s] for s in members)
-    bound = max(cp, work / width)
-    spans: list[float] = []
+    """Makespan against max(critical path, work / p): random DAGs of N services (every one a
+    participant), degree 1 and 3, the command deployer exec'ing `sleep` for each service's
+    seeded duration (stated as its estimated_duration too), --max-parallel p."""
+    if cfg.quick:
+        grid = [(12, 1.0, 4), (12, 3.0, 8)]
+        lo, hi = 0.02, 0.1
+    else:
+        grid = [(n, d, p) for n in (50, 100, 200) for d in (1.0, 3.0) for p in (8, 16, 32)]
+        lo, hi = 0.1, 0.5
+    limit = 1.05
+    repeats = 1 if cfg.quick else 2  # 18 cases of 1-8 s each: 2 runs keep B4 near 4 minutes
+    rows: list[dict[str, Any]] = []
+    ok = True
+    roots: dict[tuple[int, float], Any] = {}
+    for n, degree, width in grid:
+        key = (n, degree)
+        if key not in roots:
+            root = cfg.work / f"b4-n{n}-d{degree:g}"
+            roots[key] = generate.generate(
+                root,
+                services=n,
+                participants=n,
+                degree=degree,
+                durations=(lo, hi),
+                estimates=True,
+                direct=True,
+            )
+        cat = roots[key]
+        assert cat.durations is not None
+        members = set(cat.participant_services)
+        cp = _critical_path(cat.deps, cat.durations, members)
+        work = sum(cat.durations[s] for s in members)
+        bound = max(cp, work / width)
+        spans: list[float] = []
 
-    def execute() -> Sample:
-        sample, span = _execute(cfg, root, "--max-parallel", str(width))
-        spans.append(span)
-        return sample
-
-    runs = interleaved({"execute": execute}, repeats=cfg.repeats, warmup=cfg.warmup)
-    spans = spans[cfg.warmup :]
-    makespan = statistics.median(spans)
-    ratio = makespan / bound
-    case = (
-        f"execute, N={n} random DAG, command deployer sleeping {lo}-{hi} s, --max-parallel {width}"
-    )
-    rows = [
-        {
-            "case": case,
-            **summary(runs["execute"]),
-            "makespan_s": round(makespan, 4),
-            "makespans_s": [round(s, 4) for s in spans],
-            "critical_path_s": round(cp, 4),
-            "total_work_s": round(work, 4),
-            "lower_bound_s": round(bound, 4),
-            "ratio": round(ratio, 3),
-            "target": "<= 1.10x max(critical path, work / 8)",
-            "verdict": verdict(ratio, 1.10),
+        runs = interleaved(
+            {"execute": functools.partial(_execute_spanned, cfg, cat.root, width, spans)},
+            repeats=repeats,
+            warmup=0,
+        )
+        makespan = statistics.median(spans)
+        ratio = makespan / bound
+        sim = {
+            rule: _simulated_makespan(
+                cat.deps, cat.durations, members, width=width, critical_first=rule == "cp"
+            )
+            / bound
+            for rule in ("cp", "name")
         }
-    ]
+        rows.append(
+            {
+                "case": f"execute, N={n} random DAG degree {degree:g}, command deployer exec'ing "
+                f"sleep {lo}-{hi} s, --max-parallel {width}",
+                "services": n,
+                "degree": degree,
+                "max_parallel": width,
+                **summary(runs["execute"]),
+                "makespan_s": round(makespan, 4),
+                "makespans_s": [round(x, 4) for x in spans],
+                "critical_path_s": round(cp, 4),
+                "total_work_s": round(work, 4),
+                "lower_bound_s": round(bound, 4),
+                "ratio": round(ratio, 3),
+                "simulated_ratio_critical_path_first": round(sim["cp"], 3),
+                "simulated_ratio_name_order": round(sim["name"], 3),
+                "target": f"<= {limit:.2f}x max(critical path, work / {width})",
+                "verdict": verdict(ratio, limit),
+            }
+        )
+        ok = ok and ratio <= limit
     return {
         "rows": rows,
-        "met": ratio <= 1.10,
+        "met": ok,
         "method": "makespan = first deploy start to last release (the steps' timestamps in the "
-        "state store); the process time (median_s) adds start-up, planning and staging",
+        "state store), median of the runs; the process time (median_s) adds start-up, planning "
+        "and staging. simulated ratios: the same graph and durations scheduled with zero "
+        "overhead, critical path first (the executor's rule) and name order (the old one)",
     }
 
 
@@ -1068,9 +1195,9 @@ def b9(cfg: Config) -> dict[str, Any]:
 
 BENCHMARKS: dict[str, tuple[str, Callable[[Config], dict[str, Any]]]] = {
     "B1": ("cold start: --help and plan --json --dry-run vs `import click, yaml`", b1),
-    "B2": ("plan of N/5 participants in N services vs merely loading the files", b2),
+    "B2": ("plan of N/5 participants in N services, cold and warm, vs merely loading", b2),
     "B3": ("orchestration overhead per service (execute, local deployer)", b3),
-    "B4": ("makespan vs max(critical path, work / 8)", b4),
+    "B4": ("makespan vs max(critical path, work / p), N = 50-200, degree 1 and 3, p = 8-32", b4),
     "B5": ("status --json and report --train with history", b5),
     "B5P": ("B5': report --train with 1,000 past runs and their audit log", b5p),
     "B6": ("validate: time and share of schema validation", b6),
@@ -1135,9 +1262,15 @@ def _cells(row: dict[str, Any]) -> tuple[str, str]:
     if "figure" in row:
         figure = row["figure"]
     if "makespan_s" in row:
-        cp, per = fmt_s(row["critical_path_s"]), fmt_s(row["total_work_s"] / 8)
-        ref = f"bound {fmt_s(row['lower_bound_s'])} (CP {cp}, work/8 {per})"
+        width = row.get("max_parallel", 8)
+        cp, per = fmt_s(row["critical_path_s"]), fmt_s(row["total_work_s"] / width)
+        ref = f"bound {fmt_s(row['lower_bound_s'])} (CP {cp}, work/{width} {per})"
         figure = f"makespan {fmt_s(row['makespan_s'])} = {row['ratio']:.2f}x"
+        if "simulated_ratio_critical_path_first" in row:
+            figure += (
+                f" (no-overhead simulation: {row['simulated_ratio_critical_path_first']:.2f}x,"
+                f" name order {row['simulated_ratio_name_order']:.2f}x)"
+            )
     if "schema_share" in row:
         d = row["in_process"]
         figure = (

@@ -47,6 +47,7 @@ from .windows import build_windows
 from .yaml_io import json_path, line_of, load_file
 
 if TYPE_CHECKING:
+    from .parse_cache import ParseCache
     from .state import Store
 
 # name -> candidate files, first existing wins (CONTRACT: YAML over JSON)
@@ -79,22 +80,37 @@ def find_file(root: Path, kind: str) -> Path | None:
 
 
 def load_catalog(
-    root: Path, *, validate: bool = True, services: bool = True, store: Store | None = None
+    root: Path,
+    *,
+    validate: bool = True,
+    services: bool = True,
+    store: Store | None = None,
+    cache: ParseCache | None = None,
+    freeze: bool = False,
 ) -> Catalog:
     """The catalog under `root`; raises ValidationFailed listing every problem found.
 
     `services=False` reads only the trains and the config (no service index, snapshot or
     specs): for readers such as `status` of a train that ran, whose services are in the state
     store, on catalogs where the service index is most of the start-up time. With a `store`,
-    the trains defined through the API are merged in and checked as YAML trains are."""
-    catalog, problems = check_catalog(root, validate=validate, services=services, store=store)
+    the trains defined through the API are merged in and checked as YAML trains are.
+    `cache` and `freeze` are yaml_io.load_file's, for every file read."""
+    catalog, problems = check_catalog(
+        root, validate=validate, services=services, store=store, cache=cache, freeze=freeze
+    )
     if problems.errors or catalog is None:
         raise ValidationFailed(problems.errors)
     return catalog
 
 
 def check_catalog(
-    root: Path, *, validate: bool = True, services: bool = True, store: Store | None = None
+    root: Path,
+    *,
+    validate: bool = True,
+    services: bool = True,
+    store: Store | None = None,
+    cache: ParseCache | None = None,
+    freeze: bool = False,
 ) -> tuple[Catalog | None, Problems]:
     """Load everything under `root`, collecting (not raising) every problem."""
     problems = Problems()
@@ -109,7 +125,7 @@ def check_catalog(
             continue
         files[kind] = path
         try:
-            docs[kind] = load_file(path)
+            docs[kind] = load_file(path, cache=cache, freeze=freeze)
         except CatalogError as e:
             problems.errors.append(str(e))
             continue

@@ -9,6 +9,9 @@ followed), and the size limit (MAX_FILE_BYTES, 64 MiB) holds while reading: see 
 
 Line numbers are not collected while loading (that would cost time on every run); when a
 message needs one, `line_of` composes the file again and walks to the JSON path.
+
+With a `ParseCache` (parse_cache.py, opt-in), a YAML file whose exact bytes were loaded before by
+this same loader is read back from its JSON copy instead of parsed again.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ import threading
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import CatalogError
+
+if TYPE_CHECKING:
+    from .parse_cache import ParseCache
 
 try:  # the C parser is 5-10x faster on large catalogs; fall back quietly where libyaml is absent
     from yaml import CSafeLoader as _BaseLoader
@@ -58,12 +64,25 @@ class _Loader(_BaseLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Keys are compared as constructed, the way the dict will hold them: `1:` and `'1':`
         # are two keys, while `1:` and `0x1:` (or `1.0:`) are one key written twice, which the
-        # dict would otherwise collapse silently into the last value.
+        # dict would otherwise collapse silently into the last value. The built mapping proves
+        # there is none when it holds one entry per key written, so only a mapping that came
+        # out smaller is scanned again, to find the repeated key and its line. A merge key
+        # (`<<`) breaks the proof (merged keys may be overridden): flatten_mapping then deletes
+        # it from `pairs` in place and gives the node a new list, and `pairs` is left holding
+        # the keys written explicitly, which are scanned as before.
+        pairs = node.value
+        written = len(pairs)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        if len(mapping) != written or node.value is not pairs or len(pairs) != written:
+            self._refuse_duplicates(pairs)
+        return mapping
+
+    def _refuse_duplicates(self, pairs: list[tuple[yaml.Node, yaml.Node]]) -> None:
+        """Raise on the first key written twice among `pairs` (merge keys aside), with both
+        lines."""
         seen: dict[Hashable, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
-                key_node, yaml.ScalarNode
-            ):
+        for key_node, _ in pairs:
+            if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
                 continue
             key = key_node.value if key_node.tag == _STR else self.construct_object(key_node)
             if key in seen:
@@ -74,11 +93,10 @@ class _Loader(_BaseLoader):
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
-        return mapping
 
 
 _STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 # Integers a setting, an SQLite column or a JSON reader elsewhere can hold.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
@@ -182,7 +200,13 @@ class _NoAliasLoader(_Loader):
 
 
 def read_text(path: Path) -> str:
-    """The file's text, or a CatalogError naming the file and what is wrong with it.
+    """The file's text, or a CatalogError naming the file and what is wrong with it (see
+    `read_bytes`); UTF-8, a byte order mark dropped."""
+    return _decode(path, read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, or a CatalogError naming the file and what is wrong with it.
 
     Only a regular file is read (symlinks followed): a FIFO would block the reader, and a
     device such as /dev/zero never ends. The check is made on the path and again on the opened
@@ -198,7 +222,7 @@ def read_text(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         try:
             _regular(path, os.fstat(fd).st_mode)
-            data = _read_at_most(fd, MAX_FILE_BYTES + 1)
+            data = read_at_most(fd, MAX_FILE_BYTES + 1)
         finally:
             os.close(fd)
     except FileNotFoundError:
@@ -211,6 +235,10 @@ def read_text(path: Path) -> str:
         raise CatalogError(f"{path}: cannot be read: {e.strerror or e}") from None
     if len(data) > MAX_FILE_BYTES:
         raise CatalogError(f"{path}: file is over the {MAX_FILE_BYTES} byte limit")
+    return data
+
+
+def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -242,7 +270,8 @@ def _within_limit(path: Path, size: int) -> None:
         raise CatalogError(f"{path}: file is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
 
 
-def _read_at_most(fd: int, limit: int) -> bytes:
+def read_at_most(fd: int, limit: int) -> bytes:
+    """At most `limit` bytes from `fd`, however large the file claims (or grows) to be."""
     chunks: list[bytes] = []
     left = limit
     while left > 0:
@@ -254,27 +283,63 @@ def _read_at_most(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def load_file(path: Path) -> Any:
-    """Load a YAML or JSON file (by extension) into plain Python data."""
-    text = read_text(path)
+def load_file(path: Path, *, cache: ParseCache | None = None, freeze: bool = False) -> Any:
+    """Load a YAML or JSON file (by extension) into plain Python data.
+
+    `cache`: a YAML file whose exact bytes this loader has loaded before is read back from the
+    cache (an entry that is missing, stale or damaged is ignored, and the file parsed); what is
+    parsed is stored there. JSON files are not cached: json.loads is the cache's own reader.
+    `freeze`: move what was loaded (and everything alive before it) out of the cyclic garbage
+    collector's view (`gc.freeze`), so that the collections the rest of a short-lived command
+    sets off do not rescan a large catalog again and again; see `_gc_paused`."""
+    raw = read_bytes(path)
+    is_json = path.suffix.lower() == ".json"
+    if cache is not None and not is_json:
+        payload = cache.payload(raw)
+        if payload is not None:
+            with _gc_paused(freeze=freeze and len(payload) >= FREEZE_MIN_BYTES):
+                found, data = cache.decode(payload)
+            if found:
+                return data
+    text = _decode(path, raw)
     if not text.strip():
         raise CatalogError(f"{path}: file is empty")
-    if path.suffix.lower() == ".json":
-        return _load_json(path, text)
-    return _load_yaml(path, text)
+    if is_json:
+        return _load_json(path, text, freeze=freeze)
+    data = _load_yaml(path, text, freeze=freeze)
+    if cache is not None:
+        cache.put(raw, data)
+    return data
+
+
+# Below this size a document is not worth freezing: the collector scans it in well under 1 ms.
+FREEZE_MIN_BYTES = 256 * 1024
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
     """Parsing a large catalog allocates millions of containers, and every allocation burst
     sets off the cyclic garbage collector, which rescans the whole growing heap: more than
     half the load time of a 10,000-service file, and growing faster than the file. A parsed
     document is a tree that reference counting frees on its own, so pause the collector
-    meanwhile (and only resume it if it was running)."""
+    meanwhile (and only resume it if it was running).
+
+    With `freeze`, what is alive afterwards is moved to the permanent generation (gc.freeze),
+    which later collections skip: the document stays out of every collection the rest of the
+    command sets off (building models and plans allocates enough for several full ones).
+    Frozen objects are still freed by reference counting; only a reference cycle among them
+    would outlive its use, so the collector runs once first (the heap is small then: before
+    the document exists), and the loader builds no cycle (the caller freezes only documents
+    without aliases, the one way YAML can make one). For short-lived processes (the CLI): a
+    server that loads per request should not freeze."""
     enabled = gc.isenabled()
+    if freeze:
+        gc.collect()
     gc.disable()
     try:
         yield
+        if freeze:
+            gc.freeze()
     finally:
         if enabled:
             gc.enable()
@@ -285,7 +350,7 @@ def _gc_paused() -> Iterator[None]:
 _LONG_DIGITS = re.compile(r"\d{19}")
 
 
-def _load_json(path: Path, text: str) -> Any:
+def _load_json(path: Path, text: str, *, freeze: bool = False) -> Any:
     odd: list[bool] = []
 
     def constant(name: str) -> float:  # NaN, Infinity, -Infinity: not JSON, refused below
@@ -312,7 +377,7 @@ def _load_json(path: Path, text: str) -> Any:
     if _LONG_DIGITS.search(text):
         hooks["parse_int"] = integer
     try:
-        with _gc_paused():
+        with _gc_paused(freeze=freeze and len(text) >= FREEZE_MIN_BYTES):
             data = json.loads(text, **hooks)
     except json.JSONDecodeError as e:
         hint = " (is this a YAML file named .json?)" if ":" in text and "{" not in text else ""
@@ -325,18 +390,36 @@ def _load_json(path: Path, text: str) -> Any:
     return data
 
 
-# libyaml's composer recurses once per nesting level on the C stack, so a few hundred
-# thousand levels crash the process before any Python check runs. Two defences: a linear scan
-# for long runs of openers (flow `[[[`, `[a,[b,[c`, block `- - -`), and parsing in a thread
-# with a large stack so what the scan lets through (indented block nesting, which costs its
-# square in bytes) cannot reach the limit.
+# PyYAML's C composer recurses once per nesting level on the C stack, so with a libyaml that
+# lets nesting grow without bound, a few hundred thousand levels crash the process before any
+# Python check runs. libyaml 0.2.6 and later refuse more than 1,000 levels themselves (flow and
+# block together: its scanner's "exceeded maximum nesting depth"), which the main thread's
+# stack holds easily, and MAX_DEPTH is checked on the result (`_check_shape`). Only with an
+# older libyaml are the two defences kept: a linear scan for long runs of openers (flow `[[[`,
+# `[a,[b,[c`, block `- - -`), and parsing in a thread with a large stack so what the scan lets
+# through (indented block nesting, which costs its square in bytes) cannot reach the limit.
+def _libyaml_limits_depth() -> bool:
+    if _BaseLoader is not getattr(yaml, "CSafeLoader", None):
+        return False  # the pure-Python composer: its recursion ends in a RecursionError
+    try:
+        from yaml import _yaml
+
+        version = tuple(_yaml.get_version())
+    except (ImportError, AttributeError):  # pragma: no cover - depends on how PyYAML was built
+        return False
+    return version >= (0, 2, 6)
+
+
+LIBYAML_LIMITS_DEPTH = _libyaml_limits_depth()
 _DEEP = re.compile(
     rf"(?:[\[{{][^\[\]{{}}]{{0,64}}){{{MAX_DEPTH + 1},}}|(?:-[ \t]+){{{MAX_DEPTH + 1},}}"
 )
 _PARSER_STACK_BYTES = 512 * 1024 * 1024
 
 
-def _load_yaml(path: Path, text: str) -> Any:
+def _load_yaml(path: Path, text: str, *, freeze: bool = False) -> Any:
+    if LIBYAML_LIMITS_DEPTH:
+        return _parse_yaml(path, text, freeze=freeze)
     # The scan is a cheap filter that also sees comments and quoted strings; what it flags is
     # measured exactly by libyaml's event parser, which keeps its stack on the heap.
     if _DEEP.search(text) and _event_depth(text) > MAX_DEPTH:
@@ -345,7 +428,7 @@ def _load_yaml(path: Path, text: str) -> Any:
 
     def parse() -> None:
         try:
-            result.append(_parse_yaml(path, text))
+            result.append(_parse_yaml(path, text, freeze=freeze))
         except BaseException as e:  # handed back to the calling thread
             result.append(e)
 
@@ -380,10 +463,12 @@ def _event_depth(text: str) -> int:
     return deepest
 
 
-def _parse_yaml(path: Path, text: str) -> Any:
-    loader = _Loader(text) if "*" in text else _NoAliasLoader(text)
+def _parse_yaml(path: Path, text: str, *, freeze: bool = False) -> Any:
+    aliases = "*" in text
+    loader = _Loader(text) if aliases else _NoAliasLoader(text)
     try:
-        with _gc_paused():
+        # An alias can make a cycle (`&a [*a]`), which frozen would never be collected.
+        with _gc_paused(freeze=freeze and not aliases and len(text) >= FREEZE_MIN_BYTES):
             data = loader.get_single_data()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -436,16 +521,25 @@ def _expanded_size(data: Any) -> int:
 
 
 def _check_shape(path: Path, data: Any) -> None:
-    """Refuse documents nested deeper than MAX_DEPTH before anything recurses into them."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
+    """Refuse documents nested deeper than MAX_DEPTH before anything recurses into them.
+
+    Level by level, each level's containers gathered by a comprehension: no tuple and no
+    Python call per node (half the time of a stack of (node, depth) pairs on a large file)."""
+    level = [data] if type(data) in _CONTAINERS else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > MAX_DEPTH:
             raise CatalogError(f"{path}: document is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if type(node) is dict else node
+            below += [c for c in children if type(c) in _CONTAINERS]
+        level = below
+
+
+# What the loaders build: exact types (a subclass cannot come out of yaml or json here).
+_CONTAINERS = frozenset((dict, list))
 
 
 def line_of(path: Path, json_path: JsonPath) -> int | None:

@@ -69,6 +69,8 @@ def _listing(folder: Path) -> dict[str, tuple[int, int]]:
 def _repo_analysis_untouched(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # A state URL inherited from the developer's shell must not redirect any test.
     monkeypatch.delenv("RELEASE_TRAINS_STATE", raising=False)
+    # Nor may a parsed-catalog cache turned on there (tests that use it choose its folder).
+    monkeypatch.delenv("RELEASE_TRAINS_CACHE", raising=False)
     before = _listing(REPO_ANALYSIS)
     yield
     after = _listing(REPO_ANALYSIS)

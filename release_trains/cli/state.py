@@ -63,9 +63,12 @@ def write_store(opts: Options) -> Store:
 def load_cli_catalog(opts: Options, *, services: bool = True) -> Catalog:
     """The catalog under --root with the trains defined through the API (kept in the store
     --state names) merged in, so every command sees the same trains the server does."""
+    from .cache import catalog_load_options
+
+    load = catalog_load_options(opts.root)
     store = read_store(opts)
     try:
-        return load_catalog(opts.root, services=services, store=store)
+        return load_catalog(opts.root, services=services, store=store, **load)
     finally:
         if store is not None:
             store.close()

@@ -20,7 +20,9 @@ from .context import Options, examples, pass_options, print_json
 @pass_options
 def command(opts: Options, as_json: bool) -> int:
     """Schema-check every catalog and config file; list every problem (exit 2 if any)."""
-    catalog, problems = check_catalog(opts.root)
+    from .cache import catalog_load_options
+
+    catalog, problems = check_catalog(opts.root, **catalog_load_options(opts.root))
     warnings = list(problems.warnings)
     if catalog is not None:
         graph = catalog.graph()

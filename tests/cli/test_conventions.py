@@ -132,7 +132,7 @@ def test_verbose_after_the_subcommand_shows_the_traceback(
 ) -> None:
     import release_trains.cli.validate_cmd as validate_cmd
 
-    def broken(root: Path) -> Any:  # an internal error: a bug of ours, not bad input
+    def broken(root: Path, **_: Any) -> Any:  # an internal error: a bug of ours
         raise RuntimeError("boom")
 
     monkeypatch.setattr(validate_cmd, "check_catalog", broken)
