@@ -191,9 +191,8 @@ class RunsMixin(StoreBase):
             tx.execute("UPDATE runs SET pause_requested = ? WHERE id = ?", (request, run_id))
 
     def pause_request(self, run_id: int) -> str | None:
-        with self._read() as tx:
-            row = tx.execute("SELECT pause_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return row[0] if row else None
+        rows = self._select("SELECT pause_requested FROM runs WHERE id = ?", (run_id,))
+        return rows[0][0] if rows else None
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -251,7 +250,10 @@ class RunsMixin(StoreBase):
             add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
             if audit is None:
                 return None
-            return chain.append(tx, audit, origin=origin, adopt=adopt)
+            committed = chain.append_later(
+                tx, audit, origin=origin, adopt=adopt, late=self.db.kind == "postgresql"
+            )
+        return committed()  # read once committed: see chain.append_later
 
     def deploys_in_flight(self, services: Sequence[str]) -> list[Step]:
         """Steps of any run whose deployer command for one of `services` may still run."""
