@@ -47,19 +47,16 @@ def test_each_result_belongs_to_its_own_statement_in_a_batch(store: Store) -> No
 def test_a_refused_statement_rolls_back_every_statement_of_its_transaction(
     store: Store, postgres_db_url: str, tmp_path: Path
 ) -> None:
-    with pytest.raises(StateError):
-        with store.db.tx() as tx:
-            tx.execute(
-                "INSERT INTO deployed (environment, service, version, updated_at)"
-                " VALUES (?, ?, ?, ?)",
-                ("prod", "a", "1.0", "t"),
-            )
-            # the same key again: refused by the server, in the same batch as the COMMIT
-            tx.execute(
-                "INSERT INTO deployed (environment, service, version, updated_at)"
-                " VALUES (?, ?, ?, ?)",
-                ("prod", "a", "2.0", "t"),
-            )
+    with pytest.raises(StateError), store.db.tx() as tx:
+        tx.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)",
+            ("prod", "a", "1.0", "t"),
+        )
+        # the same key again: refused by the server, in the same batch as the COMMIT
+        tx.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)",
+            ("prod", "a", "2.0", "t"),
+        )
     assert _count(store) == 0
     other = open_store(postgres_db_url, tmp_path, create=False)
     assert other is not None and other.deployed_versions("prod") == {}
