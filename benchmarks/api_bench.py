@@ -7,10 +7,12 @@
 - B7: `GET /api/v1/release-trains/bench-train/status` of a 100-service train (the generator's
   catalog, the `command` deployer sleeping a fixed time per service, `max_parallel` 1, so the
   execute lasts the whole measurement) from C concurrent keep-alive clients (C threads of
-  this process, each with its own httpx.Client) for S seconds, while the
-  train executes in the server's one worker. Requests per second, p50/p99 latency (sent to
-  answer read, as the client sees it), errors (any non-200 or exception), the server's CPU
-  share and the load average.
+  this process, each with one HTTP/1.1 connection it drives itself: `_Client`, far lighter
+  than httpx on the cores the server shares) for S seconds, while the train executes in the
+  server's one worker. Requests per second, p50/p99 latency (sent to answer read, as the
+  client sees it), errors (any non-200, a body that is not a complete JSON object, or an
+  exception), the server's CPU share (its worker's included) and the client's, and the load
+  average.
 - B8: the same 100-service train on the `local` deployer, executed through the API (POST
   execute, then GET the job every 10 ms until it is done) and by `release-trains execute`,
   each from a fresh copy of the project (no state), rounds interleaved. Per service: wall time
