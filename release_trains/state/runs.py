@@ -237,16 +237,21 @@ class RunsMixin(StoreBase):
         service: str | None,
         message: str,
         step: Mapping[str, Any] | None = None,
+        deployed: tuple[str, str, str] | None = None,
         audit: AuditEntry | None = None,
         origin: str | None = None,
         adopt: Callable[[], Adoption] | None = None,
     ) -> AuditRecord | None:
         """What the journal writes when something happens, in ONE (fenced) write transaction:
-        the event, the change to `service`'s step it reports (if any) and its audit record (if
-        audited; returned, for the caller to copy into its audit.log)."""
+        the event, the change to `service`'s step it reports (if any), the version now
+        deployed (`deployed`: environment, version, time; as record_release writes it) and its
+        audit record (if audited; returned, for the caller to copy into its audit.log)."""
         with self._write() as tx:
             if step:
                 update_step(tx, run_id, service or "", step)
+            if deployed is not None:
+                environment, version, at = deployed
+                set_deployed(tx, environment, service or "", version=version, now=at)
             add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
             if audit is None:
                 return None
