@@ -66,8 +66,10 @@ def test_a_refused_statement_rolls_back_every_statement_of_its_transaction(
     assert store.deployed_version("prod", "a") == "1.0"
 
 
-def test_question_marks_and_percent_signs_in_values_and_literals_are_text(store: Store) -> None:
-    tricky = "50% done; what? it's 'quoted' -- not a comment %s ?"
+def test_quotes_backslashes_question_marks_and_percent_signs_stay_text(store: Store) -> None:
+    """Parameters are bound into the batch by psycopg (ClientCursor), which quotes them: a
+    value cannot end its literal nor add a statement."""
+    tricky = "50% done; what? it's 'quoted' -- not a comment %s ? \\' ); DROP TABLE runs; --"
     with store.db.tx() as tx:
         tx.execute(
             "INSERT INTO deployed (environment, service, version, updated_at)"
