@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import InputError, StateBusyError, StateError
+from ..errors import InputError, LostLockError, StateBusyError, StateError
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
 
@@ -301,8 +301,9 @@ class StoreBase:
         return self.db.select(sql, params)
 
     def _lost(self, lock_id: str, *, train: str) -> None:
-        """Raise the LostLockError naming who holds `train` now (locks.LocksMixin)."""
-        raise NotImplementedError
+        """Raise the LostLockError of a fence the server found broken. locks.LocksMixin, which
+        every Store has, overrides it to name who holds `train` now (it reads the leases)."""
+        raise LostLockError(f"lost the lock on {train}: lock {lock_id} no longer holds it")
 
     def _check_fence(self, tx: Tx, lock_id: str, *, train: str) -> None:
         """Overridden by locks.LocksMixin, which every Store has (it lives there, beside the
