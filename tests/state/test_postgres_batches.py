@@ -93,3 +93,10 @@ def test_a_write_is_committed_and_seen_by_another_session_when_tx_returns(
         assert other.deployed_version("prod", "a") is None  # not sent, let alone committed
     assert other.deployed_version("prod", "a") == "1.0"
     other.close()
+
+
+def test_a_comment_ending_one_statement_does_not_swallow_the_next(store: Store) -> None:
+    with store.db.tx() as tx:
+        first = tx.execute("SELECT 1 -- a comment to the end of the line")
+        second = tx.execute("SELECT ?", (2,))
+        assert first.fetchone()[0] == 1 and second.fetchone()[0] == 2
