@@ -194,8 +194,8 @@ class PostgresTx:
         if not queue:
             return
         with self._client_cursor(self._conn) as cur:
-            # one statement a line: a `--` comment in one cannot swallow the next
-            sql = ";\n".join(q[0] for q in queue)
+            # a line break before each `;`: a `--` comment ending a statement cannot hide it
+            sql = "\n;\n".join(q[0] for q in queue)
             cur.execute(sql, tuple(p for q in queue for p in q[1]))
             for i, (_, _, target) in enumerate(queue):
                 if i:
