@@ -101,6 +101,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--services", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--durable",
+        action="store_true",
+        help="the PostgreSQL server with B3's durable settings (fsync, synchronous_commit on)",
+    )
+    ap.add_argument("--only", choices=("sqlite", "postgresql"), help="measure one backend")
     args = ap.parse_args()
     import os
 
@@ -108,7 +114,11 @@ def main() -> int:
 
     _install_counter()
     work = Path(tempfile.mkdtemp(prefix="rt-store-writes-"))
-    server = PrivateServer().start()
+    import pg
+
+    server = (
+        PrivateServer(settings=pg.DURABLE_SETTINGS) if args.durable else PrivateServer()
+    ).start()
     os.environ.update(server.env())
     try:
         root = work / "root"
@@ -121,16 +131,17 @@ def main() -> int:
                 leftover.unlink()
             yield str(path)
 
-        result = {
-            "services": args.services,
-            "sqlite": measure(root, sqlite, n=args.services, repeats=args.repeats),
-            "postgresql": measure(
+        result: dict[str, Any] = {"services": args.services, "durable": args.durable}
+        if args.only in (None, "sqlite"):
+            result["sqlite"] = measure(root, sqlite, n=args.services, repeats=args.repeats)
+        if args.only in (None, "postgresql"):
+            result["postgresql"] = measure(
                 root, server.fresh_database, n=args.services, repeats=args.repeats
-            ),
-        }
-        result["ratio"] = round(
-            result["postgresql"]["per_service_ms"] / result["sqlite"]["per_service_ms"], 2
-        )
+            )
+        if args.only is None:
+            result["ratio"] = round(
+                result["postgresql"]["per_service_ms"] / result["sqlite"]["per_service_ms"], 2
+            )
         print(json.dumps(result, indent=2))
     finally:
         server.stop()

@@ -76,9 +76,11 @@ class Journal:
         audit_detail: Any = None,
         audited: bool = False,
         step: Mapping[str, Any] | None = None,
+        deployed: tuple[str, str, str] | None = None,
     ) -> None:
         """Record that `kind` happened (and, with `step`, the change it made to `service`'s
-        step, written in the same transaction)."""
+        step; with `deployed`, (environment, version, since when) now running `service`: all in
+        the same transaction)."""
         ts = self.now()
         entry = None
         if audited:
@@ -101,6 +103,7 @@ class Journal:
                 service=service,
                 message=message,
                 step=step,
+                deployed=deployed,
                 audit=entry,
                 origin=self.origin,
                 adopt=adopt,
@@ -111,7 +114,13 @@ class Journal:
         # One line per event, whatever the message holds: a newline in a reason or in a
         # command's output must not forge a line, nor an escape sequence reach a terminal.
         line = printable(f"{ts} {self.train}{where} {kind}: {message}")
-        if self._pending is not None and not audited and not step and outbox is None:
+        if (
+            self._pending is not None
+            and not audited
+            and not step
+            and outbox is None
+            and not deployed
+        ):
             self._pending.append((ts, kind, service, message))  # written when the batch ends
         else:
             self._flush()  # in order: what waited is written before this one

@@ -18,6 +18,7 @@ gone since T" (its last sign of life), it needs attention (exit 1), and a watch 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -40,8 +41,11 @@ DRIVEN = lifecycle.ACTIVE | {"planning"}
 HealthProbe = Callable[[Service], Health]
 
 
+@functools.lru_cache(maxsize=16384)
 def parse_ts(text: str | None) -> datetime | None:
-    """A stored ISO 8601 timestamp as an aware datetime (naive ones are UTC); None if absent."""
+    """A stored ISO 8601 timestamp as an aware datetime (naive ones are UTC); None if absent.
+    Cached (a datetime is immutable): a status document parses every step's two timestamps,
+    the same ones at every request of the API's status route (B7)."""
     if not text:
         return None
     try:

@@ -111,6 +111,12 @@ class _Limit:
         return not self.hit
 
 
+def probes_anything(settings: Mapping[str, Any]) -> bool:
+    """Whether `check_health` with these settings probes anything (else it answers "not
+    verified" at once, without waiting)."""
+    return _kind(settings) != "none"
+
+
 def _kind(settings: Mapping[str, Any]) -> str:
     kind = settings.get("type")
     if kind is None:  # an untyped check says what it is by what it has

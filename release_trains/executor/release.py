@@ -10,7 +10,7 @@ from ..models import Service
 from ..signals import SIGNAL_EVENT, read_signal, reading_event, service_signal_specs
 from ..state import Step
 from .context import RunContext
-from .verification import health
+from .verification import health, probes_health
 
 
 def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
@@ -77,9 +77,19 @@ def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
                 step={"status": "failed", "error": result.detail, "finished_at": ctx.now()},
             )
             return False
-    ctx.store.record_release(
-        run_id, name, environment=ctx.environment, version=to, now=ctx.now(), status="verifying"
-    )
+    # With health probes, "verifying" and the deployed version are recorded before the check,
+    # which may take long (status shows it; a kill there is reconciled as verifying). Without
+    # any, the check answers at once, and the deployed version is written with the step's
+    # outcome in one transaction: one durable commit less per service (B3). A kill between
+    # the deploy and that commit leaves the step "deploying", which the next run reconciles
+    # by asking the deployer, as it does for a kill during the deploy itself.
+    probed = probes_health(ctx, service)
+    if probed:
+        ctx.store.record_release(
+            run_id, name, environment=ctx.environment, version=to, now=ctx.now(), status="verifying"
+        )
+    # stamped when the deploy is confirmed, as record_release stamps it
+    deployed = None if probed else (ctx.environment, to, ctx.now())
     verdict = health(ctx, service)
     if verdict.healthy is False:
         ctx.journal.event(
@@ -94,6 +104,7 @@ def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
                 "error": f"health verification failed: {verdict.detail}",
                 "finished_at": ctx.now(),
             },
+            deployed=deployed,
         )
         return False
     ctx.journal.event(
@@ -107,6 +118,7 @@ def release_one(ctx: RunContext, service: Service, step: Step) -> bool:
             "health_detail": verdict.detail,
             "finished_at": ctx.now(),
         },
+        deployed=deployed,
     )
     _record_signals(ctx, name)
     return True

@@ -10,10 +10,15 @@ from typing import Any
 from ..gates import GateContext, GateResult, Health, evaluate
 from ..models import GateCheck, Service
 from ..planning import signal_reader
-from ..probes import check_health, health_settings, health_threshold
+from ..probes import check_health, health_settings, health_threshold, probes_anything
 from ..signals import Reading, read_signal
 from ..triggers import TriggerWatch
 from .context import RunContext
+
+
+def probes_health(ctx: RunContext, service: Service) -> bool:
+    """Whether `health` probes `service` (and may take time), or answers "not verified" at once."""
+    return probes_anything(health_settings(ctx.catalog.config.health, service.release))
 
 
 def health(ctx: RunContext, service: Service) -> Health:

@@ -1,10 +1,19 @@
 """What every route needs: the project root, the state store URL and the clock, given to
-create_app once; the catalog and the store are opened per request (a catalog edited on disk,
-or a store written by another process, is read as it is now)."""
+create_app once; the catalog is re-read when its files change, and the store is read as it is
+now (a catalog edited on disk, or a store written by another process, is seen at once).
+
+Reads go through one open store per server thread (`reading`), kept between requests: opening
+a store is a new connection and a check of its tables and schema version, which was a fifth
+of a status request's time. Each read transaction still sees what every other process has
+committed. A kept store is opened again when it is older than READ_STORE_MAX_AGE_S (so a
+`state migrate` run while serving is seen within that time) or, for SQLite, when its file was
+replaced or removed (another inode at the path). Writes open a store per request."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +26,33 @@ from ..catalog import FILES, load_catalog
 from ..models import Catalog
 from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
 
+READ_STORE_MAX_AGE_S = 10.0
+
+
+@dataclass
+class _Kept:
+    """A read store kept by one thread, with what tells that it must be opened again."""
+
+    store: Store
+    opened_at: float
+    file: tuple[int, int] | None  # SQLite: (device, inode) of the file it opened
+    # requests using it now: a request's store may be used on another thread than the one
+    # that opened it (FastAPI runs a dependency and the route on any thread of its pool), so
+    # a store replaced by its thread is closed by the last request using it, not at once
+    users: int = 0
+    retired: bool = False
+
+
+def _file_id(store: Store) -> tuple[int, int] | None:
+    path = getattr(store.db, "path", None)
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)  # gone: never equal to the id it was opened with
+    return (st.st_dev, st.st_ino)
+
 
 @dataclass(frozen=True)
 class ServerContext:
@@ -28,6 +64,7 @@ class ServerContext:
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    _kept: threading.local = field(default_factory=threading.local, compare=False, repr=False)
     # set when a route has queued a job: this process's workers (serve --workers) take it at
     # once rather than at their next poll of the queue
     queued: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
@@ -87,14 +124,44 @@ class ServerContext:
         if held is not None:
             yield held
             return
+        kept = self._take_read_store()
+        try:
+            yield kept.store if kept is not None else None
+        finally:
+            if kept is not None:
+                self._give_back(kept)
+
+    def _take_read_store(self) -> _Kept | None:
+        """This thread's kept read store (see the module's docstring); None while no store
+        exists (then nothing is kept: the first execute may create one at any moment)."""
+        kept: _Kept | None = getattr(self._kept, "slot", None)
+        if kept is not None:
+            fresh = time.monotonic() - kept.opened_at < READ_STORE_MAX_AGE_S
+            if fresh and _file_id(kept.store) == kept.file:
+                with self._lock:
+                    kept.users += 1
+                return kept
+            self._kept.slot = None
+            with self._lock:
+                kept.retired = True
+                idle = kept.users == 0
+            if idle:
+                kept.store.close()
         store = open_store(
             self.state_url, self.root, create=False, busy_timeout_s=self.busy_timeout_s
         )
-        try:
-            yield store
-        finally:
-            if store is not None:
-                store.close()
+        if store is None:
+            return None
+        kept = _Kept(store, time.monotonic(), _file_id(store), users=1)
+        self._kept.slot = kept
+        return kept
+
+    def _give_back(self, kept: _Kept) -> None:
+        with self._lock:
+            kept.users -= 1
+            last = kept.retired and kept.users == 0
+        if last:
+            kept.store.close()
 
     @contextmanager
     def writing(self) -> Iterator[Store]:

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import InputError, StateBusyError, StateError
+from ..errors import InputError, LostLockError, StateBusyError, StateError
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
 
@@ -52,6 +52,12 @@ class Database(Protocol):
 
     def tx(self, *, write: bool = True) -> AbstractContextManager[Tx]: ...
 
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of ONE read statement, run on its own (no transaction around it: a single
+        statement always reads one consistent snapshot); one round trip on PostgreSQL where a
+        read transaction takes three statements."""
+        ...
+
     def close(self) -> None: ...
 
     # Introspection for schema.py (identity checks and migrations), inside a transaction.
@@ -60,6 +66,11 @@ class Database(Protocol):
     def columns(self, tx: Tx, table: str) -> set[str]: ...
 
     def integrity_ok(self) -> bool: ...
+
+
+class FenceBroken(Exception):
+    """Raised by a backend whose fence check fails inside the server (postgres.py): the
+    transaction was rolled back; StoreBase._write turns it into LostLockError."""
 
 
 def not_a_store(where: str, why: str) -> InputError:
@@ -143,6 +154,13 @@ class SQLiteDatabase:
                 if self._con.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         self._con.execute("ROLLBACK")
+                raise self.translate(e) from None
+
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._mutex:
+            try:
+                return self._con.execute(sql, tuple(params)).fetchall()
+            except sqlite3.DatabaseError as e:
                 raise self.translate(e) from None
 
     def tables(self, tx: Tx) -> set[str]:
@@ -264,14 +282,28 @@ class StoreBase:
             from ..errors import SchemaVersionError
 
             raise SchemaVersionError(self._read_only)
-        with self.db.tx() as tx:
-            if fenced and self._fence is not None:
-                lock_id, train = self._fence
-                self._check_fence(tx, lock_id, train=train)
-            yield tx
+        fence = self._fence if fenced else None
+        try:
+            with self.db.tx() as tx:
+                if fence is not None:
+                    self._check_fence(tx, fence[0], train=fence[1])
+                yield tx
+        except FenceBroken:
+            assert fence is not None
+            self._lost(fence[0], train=fence[1])
+            raise  # _lost always raises
 
     def _read(self) -> AbstractContextManager[Tx]:
         return self.db.tx(write=False)
+
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """One read statement on its own (Database.select)."""
+        return self.db.select(sql, params)
+
+    def _lost(self, lock_id: str, *, train: str) -> None:
+        """Raise the LostLockError of a fence the server found broken. locks.LocksMixin, which
+        every Store has, overrides it to name who holds `train` now (it reads the leases)."""
+        raise LostLockError(f"lost the lock on {train}: lock {lock_id} no longer holds it")
 
     def _check_fence(self, tx: Tx, lock_id: str, *, train: str) -> None:
         """Overridden by locks.LocksMixin, which every Store has (it lives there, beside the

@@ -42,12 +42,11 @@ class HistoryMixin(StoreBase):
     # --- deployed versions (the embedded `local` environment, and what others reported) ----
 
     def deployed_version(self, environment: str, service: str) -> str | None:
-        with self._read() as tx:
-            row = tx.execute(
-                "SELECT version FROM deployed WHERE environment = ? AND service = ?",
-                (environment, service),
-            ).fetchone()
-        return row[0] if row else None
+        rows = self._select(
+            "SELECT version FROM deployed WHERE environment = ? AND service = ?",
+            (environment, service),
+        )
+        return rows[0][0] if rows else None
 
     def deployed_versions(self, environment: str) -> dict[str, str]:
         with self._read() as tx:

@@ -102,7 +102,10 @@ def run_of(row: Any) -> Run:
 
 def step_of(row: Any, columns: tuple[str, ...] = STEP_COLUMNS) -> Step:
     """A Step from a row selected as `columns` (a store of an older schema may lack some)."""
-    return Step(**dict(zip(columns, tuple(row), strict=True)))
+    values = tuple(row)
+    if columns == STEP_COLUMNS:  # every field, in the dataclass's order: fields(Step)
+        return Step(*values)
+    return Step(**dict(zip(columns, values, strict=True)))
 
 
 def event_of(row: Any) -> Event:

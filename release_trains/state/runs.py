@@ -219,9 +219,8 @@ class RunsMixin(StoreBase):
             tx.execute("UPDATE runs SET pause_requested = ? WHERE id = ?", (request, run_id))
 
     def pause_request(self, run_id: int) -> str | None:
-        with self._read() as tx:
-            row = tx.execute("SELECT pause_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return row[0] if row else None
+        rows = self._select("SELECT pause_requested FROM runs WHERE id = ?", (run_id,))
+        return rows[0][0] if rows else None
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -266,25 +265,34 @@ class RunsMixin(StoreBase):
         service: str | None,
         message: str,
         step: Mapping[str, Any] | None = None,
+        deployed: tuple[str, str, str] | None = None,
         audit: AuditEntry | None = None,
         origin: str | None = None,
         adopt: Callable[[], Adoption] | None = None,
         outbox: Callable[[int], Sequence[OutboxRow]] | None = None,
     ) -> AuditRecord | None:
         """What the journal writes when something happens, in ONE (fenced) write transaction:
-        the event, the change to `service`'s step it reports (if any), the notifications that
-        announce it (`outbox`: made from the new event's id, their idempotency key) and its
+        the event, the change to `service`'s step it reports (if any), the version now
+        deployed (`deployed`: environment, version, time; as record_release writes it), the
+        notifications that announce it (`outbox`: made from the new event's id, their
+        idempotency key) and its
         audit record (if audited; returned, for the caller to copy into its audit.log)."""
         with self._write() as tx:
             if step:
                 update_step(tx, run_id, service or "", step)
+            if deployed is not None:
+                environment, version, at = deployed
+                set_deployed(tx, environment, service or "", version=version, now=at)
             add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
             if outbox is not None:
                 row = tx.execute("SELECT MAX(id) FROM events WHERE run_id = ?", (run_id,))
                 insert_outbox(tx, outbox(int(row.fetchone()[0])))
             if audit is None:
                 return None
-            return chain.append(tx, audit, origin=origin, adopt=adopt)
+            committed = chain.append_later(
+                tx, audit, origin=origin, adopt=adopt, late=self.db.kind == "postgresql"
+            )
+        return committed()  # read once committed: see chain.append_later
 
     def deploys_in_flight(self, services: Sequence[str]) -> list[Step]:
         """Steps of any run whose deployer command for one of `services` may still run."""

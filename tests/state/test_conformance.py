@@ -554,7 +554,7 @@ def test_transition_with_a_lock_id_needs_the_lease_to_hold_the_train(
 
 
 def test_writes_through_a_fenced_store_fail_once_its_lease_is_taken_over(
-    store: Store, opener: Callable[[], Store]
+    store: Store, opener: Callable[[], Store], capfd: pytest.CaptureFixture[str]
 ) -> None:
     run_id = new_run(store)
     store.add_steps(_steps(run_id))
@@ -577,11 +577,27 @@ def test_writes_through_a_fenced_store_fail_once_its_lease_is_taken_over(
             run_id, expected=RunStatus.VALIDATING, new=RunStatus.STAGING, now=at(31)
         ),
         lambda: old.add_steps([Step(run_id, "c", 2, StepStatus.PENDING, None, "2.0.0")]),
+        # an audited event: the step, the event and the audit record in one transaction
+        lambda: old.record(
+            run_id,
+            ts=at(31),
+            kind="released",
+            service="a",
+            message="A",
+            step={"status": StepStatus.RELEASED},
+            audit=AuditEntry(at(31), "a@h1", "released", "T", "a", "A"),
+            origin="h1:/a",
+        ),
+        lambda: old.add_events(run_id, [(at(31), "note", None, "A")]),
     ]
     for write in writes:
         with pytest.raises(LostLockError) as lost:
             write()
         assert lost.value.exit_code == 3 and "lost the lock on T" in str(lost.value)
+        # the new holder is named, however the backend noticed the loss
+        assert "lock B" in str(lost.value), str(lost.value)
+    assert capfd.readouterr().err == ""  # the library prints nothing (no driver warnings)
+    assert newcomer.audit_chain() == []
     # nothing of those writes landed
     assert [s.status for s in newcomer.steps(run_id)] == [StepStatus.DEPLOYING, StepStatus.PENDING]
     assert [e.message for e in newcomer.events(run_id)] == ["by A"]

@@ -1,6 +1,8 @@
-"""A request to the API opens the state store once: the route reads through the store its
-token was checked against (server/auth.py keeps it open until the request ends), and it is
-closed afterwards. Each open is a connection and a check of the store's tables."""
+"""Requests to the API read through a store kept open per server thread: the route reads
+through the store its token was checked against (server/auth.py keeps it until the request
+ends), and the next request of that thread reuses it. Each open is a connection and a check
+of the store's tables. A kept store is opened again once it is too old, or when its file was
+replaced, and a store replaced while a request uses it is closed when that request ends."""
 
 from __future__ import annotations
 
@@ -45,14 +47,7 @@ def _root(tmp_path: Path) -> Path:
     return root
 
 
-def test_a_status_request_opens_the_store_once_and_closes_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = _root(tmp_path)
-    store = open_store(str(default_path(root)), root, create=True)
-    assert store is not None
-    secret = tokens.create(store, name="viewer-bot", role="viewer", now=now().isoformat())
-    store.close()
+def _counting(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
     opened: list[Any] = []
     closed: list[Any] = []
     real = context.open_store
@@ -66,19 +61,85 @@ def test_a_status_request_opens_the_store_once_and_closes_it(
         return s
 
     monkeypatch.setattr(context, "open_store", counting)
+    return opened, closed
+
+
+def _token(root: Path) -> str:
+    store = open_store(str(default_path(root)), root, create=True)
+    assert store is not None
+    secret = tokens.create(store, name="viewer-bot", role="viewer", now=now().isoformat())
+    store.close()
+    return secret
+
+
+def test_status_requests_share_one_kept_store_and_see_every_new_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _root(tmp_path)
+    secret = _token(root)
+    opened, closed = _counting(monkeypatch)
     app = create_app(root=root, state_url=None, clock=now)
+    headers = {"Authorization": f"Bearer {secret}"}
     with TestClient(app) as client:
-        headers = {"Authorization": f"Bearer {secret}"}
-        client.get("/api/v1/release-trains/T/status", headers=headers)  # loads the catalog
-        opened.clear()
-        closed.clear()
-        r = client.get("/api/v1/release-trains/T/status", headers=headers)
-        assert r.status_code == 200, r.text
-        assert r.json()["train"] == "T"
-        assert len(opened) == 1  # the token check and the route share it
-        assert closed == opened  # and it is closed once the request is done
+        for _ in range(5):
+            r = client.get("/api/v1/release-trains/T/status", headers=headers)
+            assert r.status_code == 200, r.text
         bad = client.get("/api/v1/release-trains/T/status", headers={"Authorization": "Bearer x"})
         assert bad.status_code == 401
         missing = client.get("/api/v1/release-trains/nope/status", headers=headers)
-        assert missing.status_code == 404  # an error in the route still closes it
-        assert len(closed) == len(opened) == 3
+        assert missing.status_code == 404  # an error in the route leaves the store usable
+        # at most one per thread of the server's pool, never one per request
+        assert 1 <= len(opened) < 8 and closed == []
+        # another process revokes the token: the kept store sees the commit at once
+        other = open_store(str(default_path(root)), root, create=False)
+        assert other is not None
+        tokens.revoke(other, "viewer-bot", now=now().isoformat())
+        other.close()
+        assert client.get("/api/v1/release-trains/T/status", headers=headers).status_code == 401
+
+
+def test_a_kept_store_is_opened_again_when_too_old_or_its_file_was_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _root(tmp_path)
+    secret = _token(root)
+    opened, closed = _counting(monkeypatch)
+    ctx = context.ServerContext(root=root, state_url=None, clock=now)
+    with ctx.reading() as first:
+        assert first is not None
+    with ctx.reading() as again:
+        assert again is first and len(opened) == 1
+    clock = [0.0]
+    monkeypatch.setattr(context.time, "monotonic", lambda: clock[0])
+    ctx2 = context.ServerContext(root=root, state_url=None, clock=now)
+    with ctx2.reading() as young:
+        pass
+    clock[0] = context.READ_STORE_MAX_AGE_S + 1
+    with ctx2.reading() as renewed:
+        assert renewed is not young and young in closed  # too old: opened again, old closed
+    # the store's file replaced (restored from a backup, say): the new file is read
+    path = default_path(root)
+    copy = path.with_name("copy.db")
+    copy.write_bytes(path.read_bytes())
+    copy.replace(path)
+    with ctx2.reading() as replaced:
+        assert replaced is not renewed and renewed in closed
+        assert replaced is not None and tokens.authenticate(replaced, f"Bearer {secret}", now=now())
+
+
+def test_a_kept_store_replaced_while_in_use_is_closed_by_its_last_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _root(tmp_path)
+    _token(root)
+    _opened, closed = _counting(monkeypatch)
+    clock = [0.0]
+    monkeypatch.setattr(context.time, "monotonic", lambda: clock[0])
+    ctx = context.ServerContext(root=root, state_url=None, clock=now)
+    with ctx.reading() as in_use:  # a request still using it (on another thread, say)
+        clock[0] = context.READ_STORE_MAX_AGE_S + 1
+        with ctx.reading() as newer:
+            assert newer is not in_use
+        assert closed == []  # not closed under the request using it
+        assert in_use is not None and in_use.latest_run("T") is None  # still usable
+    assert closed == [in_use]

@@ -160,15 +160,15 @@ def test_writes_serialised_across_processes(db: PostgresDatabase, postgres_db_ur
 def test_wait_past_busy_timeout_is_exit_3(db: PostgresDatabase, postgres_db_url: str) -> None:
     impatient = open_db(postgres_db_url, busy_timeout_s=0.2)
     try:
-        with db.tx() as tx:  # holds the store's write lock
-            tx.execute("UPDATE counter SET n = 1")
+        with db.tx() as tx:  # holds the store's write lock once its first batch is sent
+            assert tx.execute("UPDATE counter SET n = 1").rowcount == 1  # (reading sends it)
             with pytest.raises(StateBusyError) as caught, impatient.tx() as itx:
                 itx.execute("UPDATE counter SET n = 2")
         assert caught.value.exit_code == 3
         assert "0.2 s" in str(caught.value) and impatient.where in str(caught.value)
         # reads never wait for a writer
         with db.tx() as tx:
-            tx.execute("UPDATE counter SET n = 3")
+            assert tx.execute("UPDATE counter SET n = 3").rowcount == 1  # sent: lock held
             assert count(impatient) == 1
         with impatient.tx() as itx:  # the lock is free again: no leftover state
             itx.execute("UPDATE counter SET n = 4")

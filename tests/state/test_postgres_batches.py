@@ -1,0 +1,102 @@
+"""The PostgreSQL backend sends a transaction's statements in batches (state/postgres.py):
+a statement is queued and sent with the next one whose result is read, or with the COMMIT.
+These tests pin what that must not change: results go to the statement that asked for them,
+a statement the server refuses rolls the whole transaction back, text that looks like a
+placeholder is text, and a write has committed when `tx()` returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from release_trains.errors import StateError
+from release_trains.state import Store, open_store
+
+
+@pytest.fixture
+def store(postgres_db_url: str, tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(postgres_db_url, tmp_path, create=True)
+    assert opened is not None
+    yield opened
+    opened.close()
+
+
+def _count(store: Store) -> int:
+    return int(store.db.select("SELECT COUNT(*) FROM deployed")[0][0])
+
+
+def test_each_result_belongs_to_its_own_statement_in_a_batch(store: Store) -> None:
+    with store.db.tx() as tx:
+        first = tx.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at)"
+            " VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
+            ("prod", "a", "1.0", "t", "prod", "b", "2.0", "t"),
+        )
+        second = tx.execute("UPDATE deployed SET version = ? WHERE service = ?", ("3.0", "b"))
+        rows = tx.execute("SELECT service, version FROM deployed ORDER BY service")
+        nothing = tx.execute("SELECT version FROM deployed WHERE service = ?", ("zzz",))
+        # read out of order: the later reads come from the same batch
+        assert [tuple(r) for r in rows.fetchall()] == [("a", "1.0"), ("b", "3.0")]
+        assert nothing.fetchone() is None
+        assert first.rowcount == 2 and second.rowcount == 1
+    assert _count(store) == 2
+
+
+def test_a_refused_statement_rolls_back_every_statement_of_its_transaction(
+    store: Store, postgres_db_url: str, tmp_path: Path
+) -> None:
+    with pytest.raises(StateError), store.db.tx() as tx:
+        tx.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)",
+            ("prod", "a", "1.0", "t"),
+        )
+        # the same key again: refused by the server, in the same batch as the COMMIT
+        tx.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)",
+            ("prod", "a", "2.0", "t"),
+        )
+    assert _count(store) == 0
+    other = open_store(postgres_db_url, tmp_path, create=False)
+    assert other is not None and other.deployed_versions("prod") == {}
+    other.close()
+    # the connection is usable afterwards
+    store.set_deployed_version("prod", "a", "1.0", now="t")
+    assert store.deployed_version("prod", "a") == "1.0"
+
+
+def test_quotes_backslashes_question_marks_and_percent_signs_stay_text(store: Store) -> None:
+    """Parameters are bound into the batch by psycopg (ClientCursor), which quotes them: a
+    value cannot end its literal nor add a statement."""
+    tricky = "50% done; what? it's 'quoted' -- not a comment %s ? \\' ); DROP TABLE runs; --"
+    with store.db.tx() as tx:
+        tx.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at)"
+            " VALUES ('lit?%', ?, ?, ?)",
+            ("s", tricky, "t"),
+        )
+    rows = store.db.select("SELECT environment, version FROM deployed")
+    assert [tuple(r) for r in rows] == [("lit?%", tricky)]
+
+
+def test_a_write_is_committed_and_seen_by_another_session_when_tx_returns(
+    store: Store, postgres_db_url: str, tmp_path: Path
+) -> None:
+    other = open_store(postgres_db_url, tmp_path, create=False)
+    assert other is not None
+    with store.db.tx() as tx:
+        tx.execute(
+            "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)",
+            ("prod", "a", "1.0", "t"),
+        )
+        assert other.deployed_version("prod", "a") is None  # not sent, let alone committed
+    assert other.deployed_version("prod", "a") == "1.0"
+    other.close()
+
+
+def test_a_comment_ending_one_statement_does_not_swallow_the_next(store: Store) -> None:
+    with store.db.tx() as tx:
+        first = tx.execute("SELECT 1 -- a comment to the end of the line")
+        second = tx.execute("SELECT ?", (2,))
+        assert first.fetchone()[0] == 1 and second.fetchone()[0] == 2
