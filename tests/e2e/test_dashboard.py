@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -414,3 +415,70 @@ def test_pages_and_assets_need_no_token_and_allow_only_this_server(dashboard: Da
         assert "/api/v1/whoami" in doc["paths"]
         assert "/api/v1/services/{service}/history" in doc["paths"]
         assert "/" not in doc["paths"]  # the pages are not API routes
+
+
+def test_a_platform_freeze_shows_live_and_execute_from_the_page_is_refused(
+    dashboard: Dashboard, page: Any
+) -> None:
+    """The freeze banner against the real freeze route: declared by the console script and by
+    the API, shown (reason, until or none) on both pages without a reload, gone after the
+    unfreeze; Execute is refused with the 409 problem's detail on the page."""
+    d = dashboard
+    banner = page.locator("#freeze")
+    sign_in(page, d, "/", d.tokens["operator"])
+    row = page.locator(f'tr[data-train="{TRAIN}"]')
+    expect(row.locator("td.c-sched")).to_have_text("no schedule", timeout=UI_TIMEOUT_MS)
+    expect(banner).to_be_hidden()
+    page.evaluate("window.__sameDocument = true")
+
+    frozen = d.project.run("freeze", "--reason", "quarter close")
+    assert frozen.code == 0, frozen
+    expect(banner).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(banner).to_contain_text("platform freeze")
+    expect(banner).to_contain_text("quarter close")
+    expect(banner).to_contain_text("until: none")  # no --until: until someone unfreezes
+    expect(row.locator("td.c-sched")).to_have_text("frozen · until: none (until unfrozen)")
+    assert page.evaluate("window.__sameDocument") is True
+
+    row.locator("a").click()
+    page.wait_for_url(f"{d.base}/trains/{TRAIN}", timeout=UI_TIMEOUT_MS)
+    expect(banner).to_contain_text("quarter close", timeout=UI_TIMEOUT_MS)
+    execute = page.locator("#btn-execute")
+    expect(execute).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    page.evaluate("window.__sameDocument = true")
+
+    assert d.project.run("unfreeze").code == 0
+    expect(banner).to_be_hidden(timeout=UI_TIMEOUT_MS)
+
+    # declared again through the API, with an end: the page shows when it ends
+    until = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(microsecond=0)
+    admin = {"Authorization": f"Bearer {d.tokens['admin']}"}
+    with httpx.Client(base_url=d.base, timeout=30) as c:
+        r = c.post(
+            "/api/v1/freeze",
+            json={"reason": "INC-9 " + MARKUP, "until": until.isoformat()},
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+    shown_until = until.strftime("%Y-%m-%d %H:%M:%SZ")
+    expect(banner).to_contain_text("until " + shown_until, timeout=UI_TIMEOUT_MS)
+    expect(banner).to_contain_text("INC-9 " + MARKUP)  # the reason as text, never markup
+
+    execute.click()
+    message = page.locator("#action-msg")
+    expect(message).to_contain_text("execute refused", timeout=UI_TIMEOUT_MS)
+    expect(message).to_contain_text("frozen by platform freeze")
+    expect(message).to_contain_text("INC-9")
+    expect(message).to_contain_text(until.strftime("%Y-%m-%dT%H:%M"))  # when it ends
+    assert d.status() is None  # nothing started
+    with httpx.Client(base_url=d.base, timeout=30) as c:
+        assert c.delete("/api/v1/freeze", headers=admin).status_code == 200
+    expect(banner).to_be_hidden(timeout=UI_TIMEOUT_MS)
+    assert page.evaluate("window.__sameDocument") is True
+
+    assert page.locator("body img, body script:not([src])").count() == 0
+    # the refusal is on the page; the console has only the browser's own line for the 409
+    refused = "Failed to load resource: the server responded with a status of 409"
+    assert [e for e in page.console_errors if not e.startswith(refused)] == []
+    assert page.dialogs == []
+    only_the_server(page, d)

@@ -239,8 +239,13 @@ function renderFreeze(doc) {
     return;
   }
   box.hidden = false;
-  const until = doc.until ? " until " + fmtTs(doc.until) : "";
-  setText(box, "‖ Frozen: " + (doc.name || "freeze") + until + (doc.reason ? " — " + doc.reason : ""));
+  setText(box, "‖ Frozen: " + (doc.name || "freeze") + (doc.reason ? " — " + doc.reason : "") + " · " + freezeUntil(doc));
+}
+
+// When a freeze ends; a platform freeze declared without --until has no end: "until: none"
+// (starts stay refused until someone runs `unfreeze`), said so rather than left out.
+function freezeUntil(doc) {
+  return doc.until ? "until " + fmtTs(doc.until) : "until: none (until unfrozen)";
 }
 
 function pageError(message) {
@@ -460,7 +465,7 @@ function trainsPage() {
           : r.status;
       setText(cells[3], phase);
       setTitle(cells[3], since === null ? "" : r.status + " since " + fmtTs(r.phase_started_at));
-      const sched = freeze ? "frozen" + (freeze.until ? " until " + fmtTs(freeze.until) : "") : schedules.get(r.train) || "unknown";
+      const sched = freeze ? "frozen · " + freezeUntil(freeze) : schedules.get(r.train) || "unknown";
       setText(cells[4], sched);
       setText(cells[5], r.updated_at ? fmtTs(r.updated_at) : "–");
     });
