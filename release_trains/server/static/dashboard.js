@@ -666,15 +666,19 @@ function trainPage(name) {
       setText(c[4], d.detail || (d.found && d.found.length ? "found " + d.found.join(", ") : "nothing found"));
     });
     approvals.update(doc);
-    const sent = Array.isArray(doc.notifications) // newest first, whatever order they come in
-      ? doc.notifications.slice().sort((x, y) => (parseTs(y.ts) ?? 0) - (parseTs(x.ts) ?? 0)) : [];
+    // The status document lists them oldest first (outbox order) and a row's `ts` moves as it
+    // goes pending -> sent/failed, so the key is its place in that list (new ones only come
+    // after it): a row is updated in place when its outcome changes, never replaced. Shown
+    // newest first.
+    const listed = Array.isArray(doc.notifications) ? doc.notifications : [];
+    const sent = listed.map((n, i) => ({ n, key: i + "|" + n.event + "|" + n.channel })).reverse();
     emptyNote(notesNone, sent, "none");
-    syncRows(notes.tbody, sent, (n) => [n.ts, n.event, n.channel].join("|"), () => el("tr", null,
+    syncRows(notes.tbody, sent, (x) => x.key, () => el("tr", null,
       el("td", { class: "c-name" }), el("td", { class: "c-when" }), el("td", { class: "c-status" }, badge("unknown")),
-      el("td", { class: "c-detail" }), el("td", { class: "c-ts" })), (row, n) => {
+      el("td", { class: "c-detail" }), el("td", { class: "c-ts" })), (row, { n }) => {
       const c = row.children;
       setText(c[0], n.event); setText(c[1], n.channel); setBadge(c[2].firstChild, n.outcome);
-      setText(c[3], n.detail || ""); setText(c[4], fmtTs(n.ts));
+      setText(c[3], n.detail || ""); setTitle(c[3], n.detail); setText(c[4], fmtTs(n.ts));
     });
     const recent = (doc.events || []).slice().reverse();
     emptyNote(eventsNone, recent, "none");
