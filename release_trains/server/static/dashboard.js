@@ -242,10 +242,12 @@ function renderFreeze(doc) {
   setText(box, "‖ Frozen: " + (doc.name || "freeze") + (doc.reason ? " — " + doc.reason : "") + " · " + freezeUntil(doc));
 }
 
-// When a freeze ends; a platform freeze declared without --until has no end: "until: none"
-// (starts stay refused until someone runs `unfreeze`), said so rather than left out.
+// When a freeze ends, said even when it has no end (freezes.Freeze.describe's words): a
+// platform freeze declared without --until lasts until someone unfreezes; a config window
+// that keeps firing has no end in sight (only the config ends it).
 function freezeUntil(doc) {
-  return doc.until ? "until " + fmtTs(doc.until) : "until: none (until unfrozen)";
+  if (doc.until) return "until " + fmtTs(doc.until);
+  return "until: none (" + (doc.source === "window" ? "no end in sight" : "until unfrozen") + ")";
 }
 
 function pageError(message) {
@@ -603,8 +605,11 @@ function trainPage(name) {
   );
 
   poll(async () => {
-    const [doc, fz] = await Promise.all([api(path + "/status"), (routes.has("/freeze") ? api("/freeze", { optional: true }) : Promise.resolve(null))]);
-    renderFreeze(fz);
+    // the status document says the freeze in force (`freeze`, as plan --json has it): one
+    // request per poll; GET /freeze only from a server whose status does not have it yet
+    const doc = await api(path + "/status");
+    renderFreeze("freeze" in doc ? doc.freeze
+      : routes.has("/freeze") ? await api("/freeze", { optional: true }) : null);
     current = doc;
     const gen = parseTs(doc.generated_at);
     if (gen !== null) session.offsetMs = gen - Date.now();
