@@ -27,6 +27,7 @@ from typing import Any
 
 from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
+from .freezes import Freeze, freeze_in_force
 from .gates import Health
 from .models import Catalog, Service, Train
 from .notify.outcomes import outcomes
@@ -215,6 +216,9 @@ class Snapshot:
     timeline: Mapping[str, Any] | None = None
     # the run's notifications: {event, channel, outcome, detail, ts} (notify/outcomes.py)
     notifications: tuple[Mapping[str, Any], ...] = ()
+    # the freeze in force when the snapshot was taken (freezes.freeze_in_force, as `plan`
+    # and the start refusals read it): why a train that could run does not start now
+    freeze: Freeze | None = None
 
     @property
     def released(self) -> int:
@@ -291,6 +295,7 @@ class Snapshot:
             "approvals": [dict(a) for a in self.approvals],
             "timeline": dict(self.timeline) if self.timeline is not None else None,
             "notifications": [dict(n) for n in self.notifications],
+            "freeze": self.freeze.to_json() if self.freeze else None,  # plan --json's shape
             "generated_at": self.taken_at,
         }
 
@@ -405,6 +410,7 @@ def snapshot(
         approvals=tuple(approvals_document(definition, run, votes)),
         timeline=timeline(run, changes, estimated_s=phase.estimated_s, now=now),
         notifications=outcomes(store.notifications(run.id)) if store and run else (),
+        freeze=freeze_in_force(catalog.config, store, now),
     )
 
 

@@ -8,6 +8,7 @@ for an unknown train or a state file that is not a release-trains store.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -104,6 +105,9 @@ def plain(snap: Snapshot) -> list[str]:
         lines.append(f"  {snap.executor.describe()}")
     if snap.reason:
         lines.append(f"  reason: {snap.reason}")
+    frozen = freeze_line(snap)
+    if frozen:
+        lines.append(f"  {frozen}")
     lines.append("Services, in release order:")
     for s in snap.services:
         line = f"  {s.service}: {s.status} {s.from_version or '(first install)'} -> "
@@ -133,6 +137,14 @@ def plain(snap: Snapshot) -> list[str]:
             where = f" {e.service}" if e.service else ""
             lines.append(f"  {e.ts}{where} {e.kind}: {e.message}")
     return lines
+
+
+def freeze_line(snap: Snapshot) -> str | None:
+    """The freeze in force, named as the start refusal names it (freezes.Freeze.describe)."""
+    if snap.freeze is None:
+        return None
+    now = datetime.fromisoformat(snap.taken_at)
+    return f"frozen by {snap.freeze.describe(now)}: starts and resumes are refused"
 
 
 def approval_lines(snap: Snapshot) -> list[str]:
@@ -231,6 +243,9 @@ def render(snap: Snapshot, *, footer: str | None = None) -> Any:
         parts.append(Text(snap.executor.describe(), "bold red" if snap.executor.gone else ""))
     if snap.reason:
         parts.append(cell(f"reason: {snap.reason}"))
+    frozen = freeze_line(snap)
+    if frozen:
+        parts.append(cell(frozen, style="bold yellow"))
 
     services = Table(title="Services, in release order", title_justify="left")
     for col in ("service", "status", "from", "to", "health", "attempts", "duration", "error"):

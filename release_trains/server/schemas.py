@@ -80,6 +80,7 @@ class Status(Open):
     executor: dict[str, Any] | None
     # {event, channel, outcome, detail, attempts, ts} per notification of the run
     notifications: list[dict[str, Any]] = []
+    freeze: FreezeDoc | None  # the freeze in force (config window or platform), null if none
     generated_at: str
 
 

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,51 @@ def test_status_without_a_train_lists_every_train(sample_root: Path, run_cli: Ru
     plain = run_cli("--root", sample_root, "status")
     assert plain.out.splitlines()[0].startswith(f"{TRAIN}: failed 66.7% (2/3; run 1, updated ")
     assert "pricing-refresh: planning 0.0% (0/3; never ran)" in plain.out
+
+
+def test_status_shows_the_freeze_in_force_as_plan_does(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status TRAIN --json` has `freeze: {name, reason, until, ...} | null`, the very
+    document `plan --json` has; the human status says it, on a terminal too."""
+    _, doc = status_json(run_cli, sample_root)
+    assert doc["freeze"] is None
+    assert "frozen" not in run_cli("--root", sample_root, "status", TRAIN).out
+
+    assert run_cli("--root", sample_root, "freeze", "--reason", "quarter close").code == 0
+    code, doc = status_json(run_cli, sample_root)
+    assert code == 0
+    freeze = doc["freeze"]
+    assert freeze["name"] == "platform freeze" and freeze["reason"] == "quarter close", freeze
+    assert freeze["until"] is None and freeze["source"] == "platform"
+    plan = json.loads(run_cli("--root", sample_root, "plan", TRAIN, "--json", "--dry-run").out)
+    assert freeze == plan["freeze"]
+    human = run_cli("--root", sample_root, "status", TRAIN).out
+    line = (
+        "frozen by platform freeze (quarter close) until unfrozen: starts and resumes are refused"
+    )
+    assert line in human, human
+    assert run_cli("--root", sample_root, "unfreeze").code == 0
+
+    # a config window, ending an hour from now: its end is shown, and how far off it is
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    start, end = (now - timedelta(hours=1)).isoformat(), (now + timedelta(hours=1)).isoformat()
+    window = {"name": "month-end", "start": start, "end": end, "reason": "books [b]closing[/b]"}
+    release_settings(sample_root, freeze_windows=[window])
+    _, doc = status_json(run_cli, sample_root)
+    assert doc["freeze"]["name"] == "month-end" and doc["freeze"]["source"] == "window"
+    assert datetime.fromisoformat(doc["freeze"]["until"]) == datetime.fromisoformat(end)
+    human = run_cli("--root", sample_root, "status", TRAIN).out
+    assert (
+        f"frozen by month-end (books [b]closing[/b]) until {doc['freeze']['until']} (in " in human
+    )
+    monkeypatch.setattr("release_trains.cli.status_cmd.is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "300")
+    table = run_cli("--root", sample_root, "status", TRAIN).out
+    assert "frozen by month-end (books [b]closing[/b]) until " in table, table  # not markup
+
+    release_settings(sample_root, freeze_windows=[])
+    assert status_json(run_cli, sample_root)[1]["freeze"] is None
 
 
 def test_status_on_a_terminal_draws_tables(

@@ -71,10 +71,13 @@ def test_freeze_endpoints_roles_audit_and_refused_starts(tmp_path: Path) -> None
             assert put.status_code == 409 and "INC-7" in put.json()["detail"], put.text
             plan = viewer.get(f"{API}/release-trains/{TRAIN}/plan").json()
             assert plan["freeze"]["reason"] == "INC-7"
+            status = viewer.get(f"{API}/release-trains/{TRAIN}/status").json()
+            assert status["freeze"] == plan["freeze"] == got  # one library function says it
 
             r = admin.delete(f"{API}/freeze")
             assert r.status_code == 200 and r.json()["frozen"] is False, r.text
             assert viewer.get(f"{API}/freeze").json() is None
+            assert viewer.get(f"{API}/release-trains/{TRAIN}/status").json()["freeze"] is None
             again = admin.delete(f"{API}/freeze")
             assert again.status_code == 409 and "nothing to unfreeze" in again.json()["detail"]
 

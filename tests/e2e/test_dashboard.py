@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ import httpx
 import pytest
 from e2e_support import TRAIN, Project, chain, child_env, make_project
 from helpers import closed_port, wait_until
+from notify_receivers import http_receiver
 from playwright.sync_api import expect
 from test_api_server import make_tokens
 
@@ -414,3 +416,148 @@ def test_pages_and_assets_need_no_token_and_allow_only_this_server(dashboard: Da
         assert "/api/v1/whoami" in doc["paths"]
         assert "/api/v1/services/{service}/history" in doc["paths"]
         assert "/" not in doc["paths"]  # the pages are not API routes
+
+
+def test_a_platform_freeze_shows_live_and_execute_from_the_page_is_refused(
+    dashboard: Dashboard, page: Any
+) -> None:
+    """The freeze banner against the real freeze route: declared by the console script and by
+    the API, shown (reason, until or none) on both pages without a reload, gone after the
+    unfreeze; Execute is refused with the 409 problem's detail on the page."""
+    d = dashboard
+    banner = page.locator("#freeze")
+    sign_in(page, d, "/", d.tokens["operator"])
+    row = page.locator(f'tr[data-train="{TRAIN}"]')
+    expect(row.locator("td.c-sched")).to_have_text("no schedule", timeout=UI_TIMEOUT_MS)
+    expect(banner).to_be_hidden()
+    page.evaluate("window.__sameDocument = true")
+
+    frozen = d.project.run("freeze", "--reason", "quarter close")
+    assert frozen.code == 0, frozen
+    expect(banner).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(banner).to_contain_text("platform freeze")
+    expect(banner).to_contain_text("quarter close")
+    expect(banner).to_contain_text("until: none")  # no --until: until someone unfreezes
+    expect(row.locator("td.c-sched")).to_have_text("frozen · until: none (until unfrozen)")
+    assert page.evaluate("window.__sameDocument") is True
+
+    row.locator("a").click()
+    page.wait_for_url(f"{d.base}/trains/{TRAIN}", timeout=UI_TIMEOUT_MS)
+    expect(banner).to_contain_text("quarter close", timeout=UI_TIMEOUT_MS)
+    execute = page.locator("#btn-execute")
+    expect(execute).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    page.evaluate("window.__sameDocument = true")
+
+    assert d.project.run("unfreeze").code == 0
+    expect(banner).to_be_hidden(timeout=UI_TIMEOUT_MS)
+
+    # declared again through the API, with an end: the page shows when it ends
+    until = (datetime.now(timezone.utc) + timedelta(hours=2)).replace(microsecond=0)
+    admin = {"Authorization": f"Bearer {d.tokens['admin']}"}
+    with httpx.Client(base_url=d.base, timeout=30) as c:
+        r = c.post(
+            "/api/v1/freeze",
+            json={"reason": "INC-9 " + MARKUP, "until": until.isoformat()},
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+    shown_until = until.strftime("%Y-%m-%d %H:%M:%SZ")
+    expect(banner).to_contain_text("until " + shown_until, timeout=UI_TIMEOUT_MS)
+    expect(banner).to_contain_text("INC-9 " + MARKUP)  # the reason as text, never markup
+
+    execute.click()
+    message = page.locator("#action-msg")
+    expect(message).to_contain_text("execute refused", timeout=UI_TIMEOUT_MS)
+    expect(message).to_contain_text("frozen by platform freeze")
+    expect(message).to_contain_text("INC-9")
+    expect(message).to_contain_text(until.strftime("%Y-%m-%dT%H:%M"))  # when it ends
+    assert d.status() is None  # nothing started
+    with httpx.Client(base_url=d.base, timeout=30) as c:
+        assert c.delete("/api/v1/freeze", headers=admin).status_code == 200
+    expect(banner).to_be_hidden(timeout=UI_TIMEOUT_MS)
+    assert page.evaluate("window.__sameDocument") is True
+
+    assert page.locator("body img, body script:not([src])").count() == 0
+    # the refusal is on the page; the console has only the browser's own line for the 409
+    refused = "Failed to load resource: the server responded with a status of 409"
+    assert [e for e in page.console_errors if not e.startswith(refused)] == []
+    assert page.dialogs == []
+    only_the_server(page, d)
+
+
+def test_the_notifications_sent_by_a_run_show_in_the_train_page(tmp_path: Path, page: Any) -> None:
+    """A train with its own channels (a webhook receiver on 127.0.0.1, and a Slack URL where
+    nothing listens): run from the page by serve's worker, whose sender delivers; the pane
+    shows each notification's event, channel and outcome (the dead channel failed, with why),
+    newest first, without a reload, a pending row turning `sent` in place."""
+    with http_receiver() as hook:
+        dead = f"http://127.0.0.1:{closed_port()}/services/nobody-listens"
+        train = {
+            "name": TRAIN,
+            "target_version": "2.0.0",
+            "participants": ["a", "b"],
+            "notifications": {"channels": ["webhook", "slack"], "events": ["started", "completed"]},
+        }
+        settings = {
+            "channels": ["webhook"],  # the platform default; the train asks for slack too
+            "webhook": {"url": f"{hook.url}/release", "headers": {"X-Team": "platform"}},
+            "slack": {"webhook_url": dead},
+            "events": ["started", "completed", "failed"],
+            "timeout": 30,  # the held `started` outlasts no attempt: it is let go first
+            "retries": 0,  # the dead channel fails at its first attempt: no backoff to wait out
+        }
+        project = make_project(
+            tmp_path,
+            services=chain(["a", "b"]),
+            trains=[train],
+            release_trains={"notifications": settings},
+        )
+        d = Dashboard(project, make_tokens(project))
+        d.start()
+        try:
+            sign_in(page, d, f"/trains/{TRAIN}", d.tokens["operator"])
+            pane = page.locator("#notifications")
+            expect(pane.locator("p.empty")).to_have_text("none", timeout=UI_TIMEOUT_MS)
+            page.evaluate("window.__sameDocument = true")
+            hook.hold()  # `started` to the webhook stays in flight: its row shows pending
+            page.locator("#btn-execute").click()
+            # the run may be done by now (its `completed` rows queued behind the held one)
+            first = pane.locator("tbody tr", has_text="webhook").filter(has_text="started")
+            expect(first.locator("td.c-status")).to_have_text("○ pending", timeout=UI_TIMEOUT_MS)
+            first.evaluate("row => { row.__seen = true; }")  # the same node once it is sent?
+            hook.let_go()
+            wait_until(lambda: d.status() == "completed", timeout_s=60, what="the run completed")
+            assert hook.wait_for(2) and hook.events() == ["started", "completed"]
+
+            rows = pane.locator("tbody tr")
+            expect(rows).to_have_count(4, timeout=UI_TIMEOUT_MS)
+            expect(pane.locator("td.c-status", has_text="✓ sent")).to_have_count(
+                2, timeout=UI_TIMEOUT_MS
+            )
+            expect(pane.locator("td.c-status", has_text="✗ failed")).to_have_count(
+                2, timeout=UI_TIMEOUT_MS
+            )
+            cells = rows.evaluate_all(
+                "rows => rows.map(r => [...r.cells].slice(0, 3).map(c => c.textContent))"
+            )
+            assert sorted(map(tuple, cells)) == [
+                ("completed", "slack", "✗ failed"),
+                ("completed", "webhook", "✓ sent"),
+                ("started", "slack", "✗ failed"),
+                ("started", "webhook", "✓ sent"),
+            ], cells
+            assert [c[0] for c in cells] == ["completed", "completed", "started", "started"]
+            webhook_sent = rows.filter(has_text="webhook").filter(has_text="sent").first
+            expect(webhook_sent.locator("td.c-detail")).to_contain_text("HTTP 200")
+            slack_failed = rows.filter(has_text="slack").first.locator("td.c-detail")
+            expect(slack_failed).to_contain_text("giving up")
+            expect(slack_failed).not_to_contain_text("nobody-listens")  # a URL is redacted
+            # the pending row was updated in place, not replaced (no layout jump)
+            started = rows.filter(has_text="started").filter(has_text="webhook")
+            assert started.evaluate("row => row.__seen === true")
+            expect(pane.locator("p.empty")).to_be_hidden()
+            assert page.evaluate("window.__sameDocument") is True
+            assert page.console_errors == []
+            only_the_server(page, d)
+        finally:
+            d.stop()

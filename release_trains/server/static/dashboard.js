@@ -239,8 +239,15 @@ function renderFreeze(doc) {
     return;
   }
   box.hidden = false;
-  const until = doc.until ? " until " + fmtTs(doc.until) : "";
-  setText(box, "‖ Frozen: " + (doc.name || "freeze") + until + (doc.reason ? " — " + doc.reason : ""));
+  setText(box, "‖ Frozen: " + (doc.name || "freeze") + (doc.reason ? " — " + doc.reason : "") + " · " + freezeUntil(doc));
+}
+
+// When a freeze ends, said even when it has no end (freezes.Freeze.describe's words): a
+// platform freeze declared without --until lasts until someone unfreezes; a config window
+// that keeps firing has no end in sight (only the config ends it).
+function freezeUntil(doc) {
+  if (doc.until) return "until " + fmtTs(doc.until);
+  return "until: none (" + (doc.source === "window" ? "no end in sight" : "until unfrozen") + ")";
 }
 
 function pageError(message) {
@@ -460,7 +467,7 @@ function trainsPage() {
           : r.status;
       setText(cells[3], phase);
       setTitle(cells[3], since === null ? "" : r.status + " since " + fmtTs(r.phase_started_at));
-      const sched = freeze ? "frozen" + (freeze.until ? " until " + fmtTs(freeze.until) : "") : schedules.get(r.train) || "unknown";
+      const sched = freeze ? "frozen · " + freezeUntil(freeze) : schedules.get(r.train) || "unknown";
       setText(cells[4], sched);
       setText(cells[5], r.updated_at ? fmtTs(r.updated_at) : "–");
     });
@@ -598,8 +605,11 @@ function trainPage(name) {
   );
 
   poll(async () => {
-    const [doc, fz] = await Promise.all([api(path + "/status"), (routes.has("/freeze") ? api("/freeze", { optional: true }) : Promise.resolve(null))]);
-    renderFreeze(fz);
+    // the status document says the freeze in force (`freeze`, as plan --json has it): one
+    // request per poll; GET /freeze only from a server whose status does not have it yet
+    const doc = await api(path + "/status");
+    renderFreeze("freeze" in doc ? doc.freeze
+      : routes.has("/freeze") ? await api("/freeze", { optional: true }) : null);
     current = doc;
     const gen = parseTs(doc.generated_at);
     if (gen !== null) session.offsetMs = gen - Date.now();
@@ -661,15 +671,19 @@ function trainPage(name) {
       setText(c[4], d.detail || (d.found && d.found.length ? "found " + d.found.join(", ") : "nothing found"));
     });
     approvals.update(doc);
-    const sent = Array.isArray(doc.notifications) // newest first, whatever order they come in
-      ? doc.notifications.slice().sort((x, y) => (parseTs(y.ts) ?? 0) - (parseTs(x.ts) ?? 0)) : [];
+    // The status document lists them oldest first (outbox order) and a row's `ts` moves as it
+    // goes pending -> sent/failed, so the key is its place in that list (new ones only come
+    // after it): a row is updated in place when its outcome changes, never replaced. Shown
+    // newest first.
+    const listed = Array.isArray(doc.notifications) ? doc.notifications : [];
+    const sent = listed.map((n, i) => ({ n, key: i + "|" + n.event + "|" + n.channel })).reverse();
     emptyNote(notesNone, sent, "none");
-    syncRows(notes.tbody, sent, (n) => [n.ts, n.event, n.channel].join("|"), () => el("tr", null,
+    syncRows(notes.tbody, sent, (x) => x.key, () => el("tr", null,
       el("td", { class: "c-name" }), el("td", { class: "c-when" }), el("td", { class: "c-status" }, badge("unknown")),
-      el("td", { class: "c-detail" }), el("td", { class: "c-ts" })), (row, n) => {
+      el("td", { class: "c-detail" }), el("td", { class: "c-ts" })), (row, { n }) => {
       const c = row.children;
       setText(c[0], n.event); setText(c[1], n.channel); setBadge(c[2].firstChild, n.outcome);
-      setText(c[3], n.detail || ""); setText(c[4], fmtTs(n.ts));
+      setText(c[3], n.detail || ""); setTitle(c[3], n.detail); setText(c[4], fmtTs(n.ts));
     });
     const recent = (doc.events || []).slice().reverse();
     emptyNote(eventsNone, recent, "none");
