@@ -42,9 +42,9 @@ from .release_settings import (
     signal_problems,
 )
 from .schedule import parse_instant
-from .validation import problem, schema_errors
+from .validation import check_key, passes_exactly, problem, schema_errors
 from .windows import build_windows
-from .yaml_io import json_path, line_of, load_file
+from .yaml_io import json_path, line_of, load_source
 
 if TYPE_CHECKING:
     from .parse_cache import ParseCache
@@ -125,12 +125,12 @@ def check_catalog(
             continue
         files[kind] = path
         try:
-            docs[kind] = load_file(path, cache=cache, freeze=freeze)
+            docs[kind], raw = load_source(path, cache=cache, freeze=freeze)
         except CatalogError as e:
             problems.errors.append(str(e))
             continue
         if validate:
-            found = schema_errors(kind, docs[kind])
+            found = _schema_check(kind, docs[kind], raw, cache)
             problems.errors.extend(problem(path, p, m) for p, m in found)
             # Models are built from what passed: a broken train or service is left out, so the
             # other entries' problems (gates, versions, names) are still found and reported.
@@ -184,6 +184,23 @@ def check_catalog(
     if store is not None:
         catalog = _merge_api_trains(catalog, store, problems, check=services_ok)
     return catalog, problems
+
+
+def _schema_check(
+    kind: str, doc: Any, raw: bytes, cache: ParseCache | None
+) -> list[tuple[list[str | int], str]]:
+    """schema_errors, skipped for a document whose cache entry records that it passed this
+    very check (same bytes, same schemas, same checker: validation.check_key); a document
+    that passes is recorded so in its entry (a file the cache holds no entry for: nothing)."""
+    if cache is None:
+        return schema_errors(kind, doc)
+    key = check_key(kind)
+    if cache.checked(raw, key):
+        return []
+    if passes_exactly(kind, doc):
+        cache.mark_checked(raw, key)
+        return []
+    return schema_errors(kind, doc)
 
 
 def api_source(name: str) -> Path:

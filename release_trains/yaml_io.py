@@ -284,7 +284,15 @@ def read_at_most(fd: int, limit: int) -> bytes:
 
 
 def load_file(path: Path, *, cache: ParseCache | None = None, freeze: bool = False) -> Any:
-    """Load a YAML or JSON file (by extension) into plain Python data.
+    """Load a YAML or JSON file (by extension) into plain Python data (see load_source)."""
+    return load_source(path, cache=cache, freeze=freeze)[0]
+
+
+def load_source(
+    path: Path, *, cache: ParseCache | None = None, freeze: bool = False
+) -> tuple[Any, bytes]:
+    """(document, the exact bytes it was read from) of a YAML or JSON file (by extension):
+    the bytes name its cache entry, for the checks a caller records there (ParseCache.checked).
 
     `cache`: a YAML file whose exact bytes this loader has loaded before is read back from the
     cache (an entry that is missing, stale or damaged is ignored, and the file parsed); what is
@@ -300,16 +308,16 @@ def load_file(path: Path, *, cache: ParseCache | None = None, freeze: bool = Fal
             with _gc_paused(freeze=freeze and len(payload) >= FREEZE_MIN_BYTES):
                 found, data = cache.decode(payload)
             if found:
-                return data
+                return data, raw
     text = _decode(path, raw)
     if not text.strip():
         raise CatalogError(f"{path}: file is empty")
     if is_json:
-        return _load_json(path, text, freeze=freeze)
+        return _load_json(path, text, freeze=freeze), raw
     data = _load_yaml(path, text, freeze=freeze)
     if cache is not None:
         cache.put(raw, data)
-    return data
+    return data, raw
 
 
 # Below this size a document is not worth freezing: the collector scans it in well under 1 ms.
