@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,18 +64,9 @@ def command(
 
 
 def _read_store(opts: Options) -> Store | None:
-    """cli.state.read_store, without importing the store (~8 ms of start-up) where its answer is
-    known in advance: no --state, no RELEASE_TRAINS_BUSY_TIMEOUT for it to check, and no
-    analysis/state/ folder, where the embedded store lives (CONTRACT.md): nothing ran here."""
-    if (
-        opts.state is None
-        and "RELEASE_TRAINS_BUSY_TIMEOUT" not in os.environ
-        and not (opts.root / "analysis" / "state").exists()
-    ):
-        return None
-    from .state import read_store
+    from .state import read_store_if_any
 
-    return read_store(opts)
+    return read_store_if_any(opts)
 
 
 def show(plan: Plan, *, local: Sequence[str] = ()) -> None:
