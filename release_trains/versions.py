@@ -120,6 +120,8 @@ def split_requirement(text: str) -> tuple[str, str]:
 
 def split_pinned(text: str) -> tuple[str, str | None]:
     """Split "name@1.2.0" into ("name", "1.2.0"); a bare "name" gives ("name", None)."""
+    if "@" not in text and _NAME.fullmatch(text):  # the common case, with nothing to strip
+        return text, None
     name, at, version = (part.strip() for part in text.strip().partition("@"))
     if not _NAME.fullmatch(name):
         raise InputError(
