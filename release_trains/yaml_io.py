@@ -192,11 +192,79 @@ def json_path(parts: Iterable[PathItem]) -> str:
     return out
 
 
+class _Fallback(Exception):
+    """The direct builder met something it does not build exactly as the generic one does."""
+
+
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+# Scalar tags the direct builder hands to the loader's own constructor for the tag (the same
+# function the generic path calls); any other tag goes the generic way.
+_SCALAR_TAGS = frozenset(
+    "tag:yaml.org,2002:" + t for t in ("null", "bool", "int", "float", "timestamp")
+)
+
+
 class _NoAliasLoader(_Loader):
     """_Loader for a text without a `*`: it holds no alias (an alias is written `*name`), so
-    `alias_uses` stays 0 without a Python call per node to count it (10 % of a large load)."""
+    `alias_uses` stays 0 without a Python call per node to count it (10 % of a large load),
+    and every node is built once, so the tree can be built directly (`_build`)."""
 
     construct_object = _BaseLoader.construct_object
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        """The document built directly from the composed nodes; for anything unusual (a
+        merge key, another tag, an unhashable key, a duplicate key, a value its tag cannot
+        hold, very deep nesting) the generic constructor builds it from scratch instead, so
+        what is refused is refused with the very message (and the first problem in the very
+        order) it always was."""
+        try:
+            return self._build(node)
+        except (_Fallback, yaml.YAMLError, RecursionError):
+            pass
+        self.odd_numbers = False  # the generic pass notes them again
+        return super().construct_document(node)
+
+    def _build(self, node: yaml.Node) -> Any:
+        # PyYAML's generic constructor spends half a large load in per-node bookkeeping
+        # (generators for every collection, a memo of constructed nodes for aliases, a
+        # recursion guard). Without aliases none of it is needed: strings, the commonest
+        # node, are taken inline, other scalars go through the loader's own constructor.
+        scalar, sequence, mapping = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+        constructors = self.yaml_constructors
+        build = self._build
+        kind = type(node)
+        tag = node.tag
+        if kind is scalar:
+            if tag == _STR:
+                return node.value
+            if tag not in _SCALAR_TAGS:
+                raise _Fallback
+            return constructors[tag](self, node)
+        if kind is sequence:
+            if tag != _SEQ:
+                raise _Fallback
+            return [
+                v.value if type(v) is scalar and v.tag == _STR else build(v) for v in node.value
+            ]
+        if kind is mapping:
+            if tag != _MAP:
+                raise _Fallback
+            out: dict[Any, Any] = {}
+            for k, v in node.value:
+                if type(k) is not scalar:
+                    raise _Fallback  # a collection as a key: unhashable, the generic refuses it
+                if k.tag == _STR:
+                    key = k.value
+                elif k.tag in _SCALAR_TAGS:
+                    key = constructors[k.tag](self, k)
+                else:
+                    raise _Fallback  # a merge key (`<<`) and any other tag
+                out[key] = v.value if type(v) is scalar and v.tag == _STR else build(v)
+            if len(out) != len(node.value):
+                raise _Fallback  # a key written twice: the generic path names it and its line
+            return out
+        raise _Fallback
 
 
 def read_text(path: Path) -> str:
