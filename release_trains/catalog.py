@@ -44,7 +44,7 @@ from .release_settings import (
 from .schedule import parse_instant
 from .validation import check_key, passes_exactly, problem, schema_errors
 from .windows import build_windows
-from .yaml_io import json_path, line_of, load_source
+from .yaml_io import collector_paused, json_path, line_of, load_source
 
 if TYPE_CHECKING:
     from .parse_cache import ParseCache
@@ -112,7 +112,29 @@ def check_catalog(
     cache: ParseCache | None = None,
     freeze: bool = False,
 ) -> tuple[Catalog | None, Problems]:
-    """Load everything under `root`, collecting (not raising) every problem."""
+    """Load everything under `root`, collecting (not raising) every problem.
+
+    With `freeze` (a short-lived process: the CLI), the collector is paused while the models
+    are built as well as while the files are parsed, and what is built is frozen out of its
+    view (yaml_io.collector_paused): at 100,000 services, collections set off by building the
+    models rescanned the growing heap for 2.3 s of an 8 s load."""
+    if not freeze:
+        return _check_catalog(root, validate=validate, services=services, store=store, cache=cache)
+    with collector_paused(freeze=True):
+        return _check_catalog(
+            root, validate=validate, services=services, store=store, cache=cache, freeze=True
+        )
+
+
+def _check_catalog(
+    root: Path,
+    *,
+    validate: bool,
+    services: bool,
+    store: Store | None,
+    cache: ParseCache | None,
+    freeze: bool = False,
+) -> tuple[Catalog | None, Problems]:
     problems = Problems()
     files: dict[str, Path] = {}
     docs: dict[str, Any] = {"services": {"services": []}} if not services else {}

@@ -16,6 +16,7 @@ this same loader is read back from its JSON copy instead of parsed again.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -386,6 +387,12 @@ def load_source(
     if cache is not None:
         cache.put(raw, data)
     return data, raw
+
+
+def collector_paused(*, freeze: bool = False) -> contextlib.AbstractContextManager[None]:
+    """`_gc_paused`, for callers that build large structures from what was loaded (see there:
+    `freeze` only in short-lived processes)."""
+    return _gc_paused(freeze=freeze)
 
 
 # Below this size a document is not worth freezing: the collector scans it in well under 1 ms.
