@@ -117,7 +117,9 @@ def check_catalog(
     With `freeze` (a short-lived process: the CLI), the collector is paused while the models
     are built as well as while the files are parsed, and what is built is frozen out of its
     view (yaml_io.collector_paused): at 100,000 services, collections set off by building the
-    models rescanned the growing heap for 2.3 s of an 8 s load."""
+    models rescanned the growing heap for 2.3 s of an 8 s load. A document with aliases is
+    frozen too: the one that could hold a cycle (`&a [*a]`) is refused as nested too deeply,
+    and the process ends."""
     if not freeze:
         return _check_catalog(root, validate=validate, services=services, store=store, cache=cache)
     with collector_paused(freeze=True):
@@ -388,7 +390,7 @@ def _service(name: str, s: dict[str, Any], snap: dict[str, Any]) -> Service:
         name=name,
         version=s.get("version"),
         aliases=tuple(dict.fromkeys(s.get("aliases") or ())),
-        depends_on=tuple(dict.fromkeys(versions.split_pinned(d)[0] for d in deps)),
+        depends_on=tuple(dict.fromkeys(versions.pinned_names(deps))),
         api_contracts=tuple(versions.split_pinned(c) for c in s.get("api_contracts") or ()),
         quality_score=float(score) if score is not None else None,
         coverage=to_percent(coverage),

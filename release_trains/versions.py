@@ -8,6 +8,7 @@ no ordering, so they compare only for equality and never satisfy a constraint.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
@@ -126,6 +127,15 @@ def split_requirement(text: str) -> tuple[str, str]:
             "or digit and contain only letters, digits, '.', '_' and '-'"
         )
     return name, constraint.strip()
+
+
+def pinned_names(texts: Iterable[str]) -> list[str]:
+    """The names of `texts` (split_pinned's first part, same checks), a bare name taken at
+    once: a catalog's dependency lists are tens of thousands of them."""
+    fullmatch = _NAME.fullmatch
+    return [
+        t if type(t) is str and "@" not in t and fullmatch(t) else split_pinned(t)[0] for t in texts
+    ]
 
 
 def split_pinned(text: str) -> tuple[str, str | None]:
