@@ -1,8 +1,8 @@
-"""The warm plan: parsed YAML files kept as JSON in a user cache folder, keyed by their bytes.
+"""The warm plan: parsed catalog files kept as JSON in a user cache folder, keyed by their bytes.
 
 Opt-in (the CLI turns it on with RELEASE_TRAINS_CACHE=1; see README "Parsed-catalog cache").
-An entry is the document a YAML file parsed to, stored under the SHA-256 of the file's exact
-bytes, in a folder named after a fingerprint of the loader (the tool's version, this module's
+An entry is the document a YAML or JSON file parsed to, stored under the SHA-256 of the file's
+exact bytes, in a folder named after a fingerprint of the loader (the tool's version, this module's
 and yaml_io's source, PyYAML's and libyaml's versions, the entry format). So:
 
 - any byte changed in a file is a different key (the old entry is simply never asked for);

@@ -10,8 +10,8 @@ followed), and the size limit (MAX_FILE_BYTES, 64 MiB) holds while reading: see 
 Line numbers are not collected while loading (that would cost time on every run); when a
 message needs one, `line_of` composes the file again and walks to the JSON path.
 
-With a `ParseCache` (parse_cache.py, opt-in), a YAML file whose exact bytes were loaded before by
-this same loader is read back from its JSON copy instead of parsed again.
+With a `ParseCache` (parse_cache.py, opt-in), a file whose exact bytes were loaded before by
+this same loader is read back from its JSON copy instead of parsed (and checked) again.
 """
 
 from __future__ import annotations
@@ -365,13 +365,15 @@ def load_source(
 
     `cache`: a YAML file whose exact bytes this loader has loaded before is read back from the
     cache (an entry that is missing, stale or damaged is ignored, and the file parsed); what is
-    parsed is stored there. JSON files are not cached: json.loads is the cache's own reader.
+    parsed is stored there. JSON files are cached as well: their parse is as fast as reading an
+    entry, but a hit skips the loader's checks (numbers, depth: an entry is only stored after
+    they passed) and lets the caller skip the schema check recorded in the entry.
     `freeze`: move what was loaded (and everything alive before it) out of the cyclic garbage
     collector's view (`gc.freeze`), so that the collections the rest of a short-lived command
     sets off do not rescan a large catalog again and again; see `_gc_paused`."""
     raw = read_bytes(path)
     is_json = path.suffix.lower() == ".json"
-    if cache is not None and not is_json:
+    if cache is not None:
         payload = cache.payload(raw)
         if payload is not None:
             with _gc_paused(freeze=freeze and len(payload) >= FREEZE_MIN_BYTES):
@@ -381,9 +383,9 @@ def load_source(
     text = _decode(path, raw)
     if not text.strip():
         raise CatalogError(f"{path}: file is empty")
-    if is_json:
-        return _load_json(path, text, freeze=freeze), raw
-    data = _load_yaml(path, text, freeze=freeze)
+    data = (
+        _load_json(path, text, freeze=freeze) if is_json else _load_yaml(path, text, freeze=freeze)
+    )
     if cache is not None:
         cache.put(raw, data)
     return data, raw
@@ -415,17 +417,27 @@ def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
     the document exists), and the loader builds no cycle (the caller freezes only documents
     without aliases, the one way YAML can make one). For short-lived processes (the CLI): a
     server that loads per request should not freeze."""
+    global _freezing
+    if _freezing:  # inside a freezing pause (collector_paused): it collects and freezes once
+        yield
+        return
     enabled = gc.isenabled()
     if freeze:
         gc.collect()
     gc.disable()
+    _freezing = freeze
     try:
         yield
         if freeze:
             gc.freeze()
     finally:
+        _freezing = False
         if enabled:
             gc.enable()
+
+
+# Whether a freezing pause is open: the pauses of the files it loads need not collect first.
+_freezing = False
 
 
 # Only a run of 19 digits can be an integer out of range: rare, so the int hook (a Python call
