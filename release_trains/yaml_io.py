@@ -360,10 +360,11 @@ def load_file(path: Path, *, cache: ParseCache | None = None, freeze: bool = Fal
 def load_source(
     path: Path, *, cache: ParseCache | None = None, freeze: bool = False
 ) -> tuple[Any, bytes]:
-    """(document, the exact bytes it was read from) of a YAML or JSON file (by extension):
-    the bytes name its cache entry, for the checks a caller records there (ParseCache.checked).
+    """(document, the bytes that name its cache entry) of a YAML or JSON file (by extension),
+    for the checks a caller records there (ParseCache.checked): the file's exact bytes, for a
+    JSON file behind a prefix of their own (JSON_ENTRY_PREFIX).
 
-    `cache`: a YAML file whose exact bytes this loader has loaded before is read back from the
+    `cache`: a file whose exact bytes this loader has loaded before is read back from the
     cache (an entry that is missing, stale or damaged is ignored, and the file parsed); what is
     parsed is stored there. JSON files are cached as well: their parse is as fast as reading an
     entry, but a hit skips the loader's checks (numbers, depth: an entry is only stored after
@@ -373,13 +374,14 @@ def load_source(
     sets off do not rescan a large catalog again and again; see `_gc_paused`."""
     raw = read_bytes(path)
     is_json = path.suffix.lower() == ".json"
+    source = JSON_ENTRY_PREFIX + raw if is_json else raw
     if cache is not None:
-        payload = cache.payload(raw)
+        payload = cache.payload(source)
         if payload is not None:
             with _gc_paused(freeze=freeze and len(payload) >= FREEZE_MIN_BYTES):
                 found, data = cache.decode(payload)
             if found:
-                return data, raw
+                return data, source
     text = _decode(path, raw)
     if not text.strip():
         raise CatalogError(f"{path}: file is empty")
@@ -387,8 +389,14 @@ def load_source(
         _load_json(path, text, freeze=freeze) if is_json else _load_yaml(path, text, freeze=freeze)
     )
     if cache is not None:
-        cache.put(raw, data)
-    return data, raw
+        cache.put(source, data)
+    return data, source
+
+
+# The same bytes can read differently as JSON and as YAML 1.1 (`{"a": 1e3}`: 1000.0 in JSON,
+# the text "1e3" in YAML), so a JSON file's entry is keyed by its bytes behind this prefix. No
+# YAML file has these bytes and is stored: libyaml refuses the NUL byte, so it never parses.
+JSON_ENTRY_PREFIX = b"release-trains json\0"
 
 
 def collector_paused(*, freeze: bool = False) -> contextlib.AbstractContextManager[None]:

@@ -93,6 +93,21 @@ def test_a_json_file_is_cached_and_its_checks_recorded(tmp_path: Path) -> None:
     assert not again.entry_path(bad.read_bytes()).exists()
 
 
+def test_the_same_bytes_as_json_and_as_yaml_have_entries_of_their_own(tmp_path: Path) -> None:
+    text = '{"a": 1e3, "b": [1, 2]}'  # JSON: 1000.0; YAML 1.1: the text "1e3"
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "x.json").write_text(text)
+    (folder / "x.yaml").write_text(text)
+    as_json, as_yaml = load_file(folder / "x.json"), load_file(folder / "x.yaml")
+    assert as_json["a"] == 1000.0 and as_yaml["a"] == "1e3"
+    cache = ParseCache(tmp_path / "cache")
+    for _ in range(2):  # filled, then read back
+        for name, expected in (("x.yaml", as_yaml), ("x.json", as_json)):
+            assert load_file(folder / name, cache=cache) == expected
+    assert (cache.stats.stored, cache.stats.hits) == (2, 2)
+
+
 def test_the_key_follows_the_schema_files_and_the_checker() -> None:
     keys = {validation.check_key(kind) for kind in validation.SCHEMA_FILES}
     assert len(keys) == len(validation.SCHEMA_FILES)  # one per kind
