@@ -218,7 +218,10 @@ def _schema_check(
     that passes is recorded so in its entry (a file the cache holds no entry for: nothing)."""
     if cache is None:
         return schema_errors(kind, doc)
-    key = check_key(kind)
+    try:
+        key = check_key(kind)
+    except OSError:  # the checker's source cannot be read (a zipped install): nothing recorded
+        return schema_errors(kind, doc)
     if cache.checked(raw, key):
         return []
     if passes_exactly(kind, doc):
