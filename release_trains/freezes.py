@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit
 from .errors import InputError, NotNowError
 from .models import Catalog, Config
 from .schedule import iso, parse_instant, wait_text
@@ -116,6 +115,8 @@ def freeze_platform(
         reason=reason, actor=who, now=iso(now), until=iso(end) if end else None
     )
     detail = reason + (f" (until {iso(end)})" if end else " (until unfrozen)")
+    from . import audit  # the audit log pulls in the store: only the writers need it
+
     audit.append(
         audit_path,
         store=store,
@@ -181,6 +182,8 @@ def unfreeze_platform(
     detail = "; ".join(
         f"lifted the freeze by {f.actor} since {f.started_at}: {f.reason}" for f in lifted
     )
+    from . import audit
+
     audit.append(
         audit_path,
         store=store,

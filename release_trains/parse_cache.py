@@ -1,8 +1,8 @@
-"""The warm plan: parsed YAML files kept as JSON in a user cache folder, keyed by their bytes.
+"""The warm plan: parsed catalog files kept as JSON in a user cache folder, keyed by their bytes.
 
 Opt-in (the CLI turns it on with RELEASE_TRAINS_CACHE=1; see README "Parsed-catalog cache").
-An entry is the document a YAML file parsed to, stored under the SHA-256 of the file's exact
-bytes, in a folder named after a fingerprint of the loader (the tool's version, this module's
+An entry is the document a YAML or JSON file parsed to, stored under the SHA-256 of the file's
+exact bytes, in a folder named after a fingerprint of the loader (the tool's version, this module's
 and yaml_io's source, PyYAML's and libyaml's versions, the entry format). So:
 
 - any byte changed in a file is a different key (the old entry is simply never asked for);
@@ -17,7 +17,13 @@ and yaml_io's source, PyYAML's and libyaml's versions, the entry format). So:
 - entries are written to a temporary file in the same folder, then renamed: concurrent writers
   each rename a whole entry (the same bytes, for the same key), a reader never sees half of one;
   no fsync: a file cut short by a power loss fails its digest and is ignored;
-- deleting the folder at any time is safe: a missing entry is a miss.
+- deleting the folder at any time is safe: a missing entry is a miss;
+- an entry's header may also list the checks its document is known to pass (`checked`: the
+  schema check, keyed by the kind and a digest of the schemas and of the checker's source,
+  validation.check_key); the caller skips a check listed there and re-runs any other. The
+  list is only added by rewriting the whole entry (same payload, same digests) after the
+  check passed in this process, and it is covered by the same header test: an entry whose
+  header holds anything else is not believed.
 
 Why JSON and not pickle or marshal: reading an entry can never run code or build anything but
 dicts, lists, strings, numbers, booleans and None, whoever wrote the file; json's C decoder
@@ -49,6 +55,7 @@ ENTRY_FORMAT = "release-trains parsed-file cache 1"
 # The payload is the document with aliases expanded: it may be larger than its source.
 MAX_ENTRY_BYTES = 4 * MAX_FILE_BYTES
 _HEADER_MAX = 4096
+_ABSENT = object()  # an entry without a `checked` list (`"checked": null` is not one)
 
 
 @dataclass
@@ -88,6 +95,9 @@ class ParseCache:
         self.fingerprint = fingerprint if fingerprint is not None else loader_fingerprint()
         self.entries = folder / "parsed" / self.fingerprint[:32]
         self.stats = CacheStats()
+        # digest -> (payload, checks) of the entries this process believed or stored: what
+        # `checked` answers from, and what `mark_checked` rewrites (no second read or dump).
+        self._known: dict[str, tuple[bytes, tuple[str, ...]]] = {}
 
     def entry_path(self, content: bytes) -> Path:
         return self.entries / f"{hashlib.sha256(content).hexdigest()}.json"
@@ -112,9 +122,12 @@ class ParseCache:
         except OSError:  # not a regular file, unreadable, over the limit: not ours to trust
             self.stats.ignored += 1
             return None
-        payload = self._believe(raw, digest)
-        if payload is None:
+        believed = self._believe(raw, digest)
+        if believed is None:
             self.stats.ignored += 1
+            return None
+        payload, checks = believed
+        self._known[digest] = (payload, checks)
         return payload
 
     def decode(self, payload: bytes) -> tuple[bool, Any]:
@@ -128,7 +141,44 @@ class ParseCache:
         self.stats.hits += 1
         return True, data
 
-    def _believe(self, raw: bytes, digest: str) -> bytes | None:
+    def checked(self, content: bytes, key: str) -> bool:
+        """Whether the believed entry of exactly these bytes (read or stored by this process)
+        records that its document passed the check `key`."""
+        known = self._known.get(hashlib.sha256(content).hexdigest())
+        return known is not None and key in known[1]
+
+    def mark_checked(self, content: bytes, key: str) -> None:
+        """Record in the entry of these bytes that its document passed the check `key`: the
+        entry is rewritten whole (temp file + rename), with the payload this process read or
+        stored for it; nothing happens for bytes it has no entry for. Never raises for a
+        folder that cannot be written."""
+        digest = hashlib.sha256(content).hexdigest()
+        known = self._known.get(digest)
+        if known is None or key in known[1]:
+            return
+        payload, checks = known
+        checks = tuple(sorted({*checks, key}))
+        try:
+            self._write(self.entries / f"{digest}.json", self._header(digest, payload, checks))
+        except OSError:
+            self.stats.write_errors += 1
+            return
+        self._known[digest] = (payload, checks)
+
+    def _header(self, digest: str, payload: bytes, checks: tuple[str, ...]) -> bytes:
+        """The entry's bytes: its header line, then the payload."""
+        header: dict[str, Any] = {
+            "format": ENTRY_FORMAT,
+            "fingerprint": self.fingerprint,
+            "source_sha256": digest,
+            "payload_bytes": len(payload),
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        }
+        if checks:
+            header["checked"] = list(checks)
+        return json.dumps(header).encode("ascii") + b"\n" + payload
+
+    def _believe(self, raw: bytes, digest: str) -> tuple[bytes, tuple[str, ...]] | None:
         newline = raw.find(b"\n", 0, _HEADER_MAX)
         if newline < 0:
             return None
@@ -136,7 +186,19 @@ class ParseCache:
             header = json.loads(raw[:newline])
         except ValueError:
             return None
+        if not isinstance(header, dict):
+            return None
         payload = raw[newline + 1 :]
+        checks = header.pop("checked", _ABSENT)
+        if checks is _ABSENT:
+            checks = []
+        elif not (  # only ever written as a non-empty sorted list of distinct strings
+            isinstance(checks, list)
+            and checks
+            and all(isinstance(c, str) for c in checks)
+            and checks == sorted(set(checks))
+        ):
+            return None
         expected = {
             "format": ENTRY_FORMAT,
             "fingerprint": self.fingerprint,
@@ -144,7 +206,7 @@ class ParseCache:
             "payload_bytes": len(payload),
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
         }
-        return payload if header == expected else None
+        return (payload, tuple(checks)) if header == expected else None
 
     def put(self, content: bytes, data: Any) -> None:
         """Store `data` as the document of `content`, if JSON holds it exactly; never raises
@@ -160,19 +222,12 @@ class ParseCache:
             self.stats.not_cacheable += 1
             return
         digest = hashlib.sha256(content).hexdigest()
-        header = {
-            "format": ENTRY_FORMAT,
-            "fingerprint": self.fingerprint,
-            "source_sha256": digest,
-            "payload_bytes": len(body),
-            "payload_sha256": hashlib.sha256(body).hexdigest(),
-        }
-        line = json.dumps(header).encode("ascii") + b"\n"
         try:
-            self._write(self.entries / f"{digest}.json", line + body)
+            self._write(self.entries / f"{digest}.json", self._header(digest, body, ()))
         except OSError:
             self.stats.write_errors += 1
             return
+        self._known[digest] = (body, ())
         self.stats.stored += 1
 
     def _write(self, path: Path, blob: bytes) -> None:

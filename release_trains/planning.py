@@ -401,7 +401,6 @@ def executable_problems(
     """Every command the run would start (deployer, health probe, signals its gates and
     triggers read) whose executable is missing or cannot be run, one problem per executable
     and purpose with the services it concerns: found now, not halfway through a release."""
-    from .deployers.templates import render
     from .executables import problem as executable_problem
     from .release_settings import deployer_settings, health_settings
 
@@ -410,6 +409,10 @@ def executable_problems(
     def check(what: str, argv: Any, values: Mapping[str, str | None], service: str) -> None:
         if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
             return
+        # imported at first use: the deployers package (~10 ms) is not needed by trains that
+        # run no command
+        from .deployers.templates import render
+
         try:
             executable = render(argv[0], values)  # "./bin/{service}-deploy" is one per service
         except InputError:

@@ -62,6 +62,30 @@ def schema_errors(kind: str, data: Any) -> list[tuple[list[str | int], str]]:
     return out
 
 
+def passes_exactly(kind: str, data: Any) -> bool:
+    """True only when `data` is valid and that was decided by the fast path alone, whose answer
+    depends on nothing but the document, the schema files and this module (check_key): the
+    one kind of "valid" worth recording in the parsed-catalog cache. False: call
+    schema_errors (which may still find nothing)."""
+    return _quick_valid(kind, data)
+
+
+@cache
+def check_key(kind: str) -> str:
+    """Names the schema check of a `kind` of document in the parsed-catalog cache: the kind,
+    and a digest of every schema file (they refer to each other) and of this module's source
+    (the fast path is the judge). Any byte changed in either is another key, so an entry
+    checked under other schemas or another checker is checked again."""
+    import hashlib
+
+    h = hashlib.sha256(b"schema check 1\0" + kind.encode() + b"\0")
+    folder = resources.files("release_trains.schemas")
+    for name in sorted(SCHEMA_FILES.values()):
+        h.update(name.encode() + b"\0" + folder.joinpath(name).read_bytes() + b"\0")
+    h.update(Path(__file__).read_bytes())
+    return f"schema:{kind}:{h.hexdigest()}"
+
+
 def _non_string_key(data: Any) -> tuple[list[str | int], str]:
     """Where the first mapping key that is not a string sits, and what to do about it."""
     stack: list[tuple[Any, list[str | int]]] = [(data, [])]

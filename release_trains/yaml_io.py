@@ -10,12 +10,13 @@ followed), and the size limit (MAX_FILE_BYTES, 64 MiB) holds while reading: see 
 Line numbers are not collected while loading (that would cost time on every run); when a
 message needs one, `line_of` composes the file again and walks to the JSON path.
 
-With a `ParseCache` (parse_cache.py, opt-in), a YAML file whose exact bytes were loaded before by
-this same loader is read back from its JSON copy instead of parsed again.
+With a `ParseCache` (parse_cache.py, opt-in), a file whose exact bytes were loaded before by
+this same loader is read back from its JSON copy instead of parsed (and checked) again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -192,11 +193,79 @@ def json_path(parts: Iterable[PathItem]) -> str:
     return out
 
 
+class _Fallback(Exception):
+    """The direct builder met something it does not build exactly as the generic one does."""
+
+
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+# Scalar tags the direct builder hands to the loader's own constructor for the tag (the same
+# function the generic path calls); any other tag goes the generic way.
+_SCALAR_TAGS = frozenset(
+    "tag:yaml.org,2002:" + t for t in ("null", "bool", "int", "float", "timestamp")
+)
+
+
 class _NoAliasLoader(_Loader):
     """_Loader for a text without a `*`: it holds no alias (an alias is written `*name`), so
-    `alias_uses` stays 0 without a Python call per node to count it (10 % of a large load)."""
+    `alias_uses` stays 0 without a Python call per node to count it (10 % of a large load),
+    and every node is built once, so the tree can be built directly (`_build`)."""
 
     construct_object = _BaseLoader.construct_object
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        """The document built directly from the composed nodes; for anything unusual (a
+        merge key, another tag, an unhashable key, a duplicate key, a value its tag cannot
+        hold, very deep nesting) the generic constructor builds it from scratch instead, so
+        what is refused is refused with the very message (and the first problem in the very
+        order) it always was."""
+        try:
+            return self._build(node)
+        except (_Fallback, yaml.YAMLError, RecursionError):
+            pass
+        self.odd_numbers = False  # the generic pass notes them again
+        return super().construct_document(node)
+
+    def _build(self, node: yaml.Node) -> Any:
+        # PyYAML's generic constructor spends half a large load in per-node bookkeeping
+        # (generators for every collection, a memo of constructed nodes for aliases, a
+        # recursion guard). Without aliases none of it is needed: strings, the commonest
+        # node, are taken inline, other scalars go through the loader's own constructor.
+        scalar, sequence, mapping = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+        constructors = self.yaml_constructors
+        build = self._build
+        kind = type(node)
+        tag = node.tag
+        if kind is scalar:
+            if tag == _STR:
+                return node.value
+            if tag not in _SCALAR_TAGS:
+                raise _Fallback
+            return constructors[tag](self, node)
+        if kind is sequence:
+            if tag != _SEQ:
+                raise _Fallback
+            return [
+                v.value if type(v) is scalar and v.tag == _STR else build(v) for v in node.value
+            ]
+        if kind is mapping:
+            if tag != _MAP:
+                raise _Fallback
+            out: dict[Any, Any] = {}
+            for k, v in node.value:
+                if type(k) is not scalar:
+                    raise _Fallback  # a collection as a key: unhashable, the generic refuses it
+                if k.tag == _STR:
+                    key = k.value
+                elif k.tag in _SCALAR_TAGS:
+                    key = constructors[k.tag](self, k)
+                else:
+                    raise _Fallback  # a merge key (`<<`) and any other tag
+                out[key] = v.value if type(v) is scalar and v.tag == _STR else build(v)
+            if len(out) != len(node.value):
+                raise _Fallback  # a key written twice: the generic path names it and its line
+            return out
+        raise _Fallback
 
 
 def read_text(path: Path) -> str:
@@ -284,32 +353,56 @@ def read_at_most(fd: int, limit: int) -> bytes:
 
 
 def load_file(path: Path, *, cache: ParseCache | None = None, freeze: bool = False) -> Any:
-    """Load a YAML or JSON file (by extension) into plain Python data.
+    """Load a YAML or JSON file (by extension) into plain Python data (see load_source)."""
+    return load_source(path, cache=cache, freeze=freeze)[0]
 
-    `cache`: a YAML file whose exact bytes this loader has loaded before is read back from the
+
+def load_source(
+    path: Path, *, cache: ParseCache | None = None, freeze: bool = False
+) -> tuple[Any, bytes]:
+    """(document, the bytes that name its cache entry) of a YAML or JSON file (by extension),
+    for the checks a caller records there (ParseCache.checked): the file's exact bytes, for a
+    JSON file behind a prefix of their own (JSON_ENTRY_PREFIX).
+
+    `cache`: a file whose exact bytes this loader has loaded before is read back from the
     cache (an entry that is missing, stale or damaged is ignored, and the file parsed); what is
-    parsed is stored there. JSON files are not cached: json.loads is the cache's own reader.
+    parsed is stored there. JSON files are cached as well: their parse is as fast as reading an
+    entry, but a hit skips the loader's checks (numbers, depth: an entry is only stored after
+    they passed) and lets the caller skip the schema check recorded in the entry.
     `freeze`: move what was loaded (and everything alive before it) out of the cyclic garbage
     collector's view (`gc.freeze`), so that the collections the rest of a short-lived command
     sets off do not rescan a large catalog again and again; see `_gc_paused`."""
     raw = read_bytes(path)
     is_json = path.suffix.lower() == ".json"
-    if cache is not None and not is_json:
-        payload = cache.payload(raw)
+    source = JSON_ENTRY_PREFIX + raw if is_json else raw
+    if cache is not None:
+        payload = cache.payload(source)
         if payload is not None:
             with _gc_paused(freeze=freeze and len(payload) >= FREEZE_MIN_BYTES):
                 found, data = cache.decode(payload)
             if found:
-                return data
+                return data, source
     text = _decode(path, raw)
     if not text.strip():
         raise CatalogError(f"{path}: file is empty")
-    if is_json:
-        return _load_json(path, text, freeze=freeze)
-    data = _load_yaml(path, text, freeze=freeze)
+    data = (
+        _load_json(path, text, freeze=freeze) if is_json else _load_yaml(path, text, freeze=freeze)
+    )
     if cache is not None:
-        cache.put(raw, data)
-    return data
+        cache.put(source, data)
+    return data, source
+
+
+# The same bytes can read differently as JSON and as YAML 1.1 (`{"a": 1e3}`: 1000.0 in JSON,
+# the text "1e3" in YAML), so a JSON file's entry is keyed by its bytes behind this prefix. No
+# YAML file has these bytes and is stored: libyaml refuses the NUL byte, so it never parses.
+JSON_ENTRY_PREFIX = b"release-trains json\0"
+
+
+def collector_paused(*, freeze: bool = False) -> contextlib.AbstractContextManager[None]:
+    """`_gc_paused`, for callers that build large structures from what was loaded (see there:
+    `freeze` only in short-lived processes)."""
+    return _gc_paused(freeze=freeze)
 
 
 # Below this size a document is not worth freezing: the collector scans it in well under 1 ms.
@@ -332,17 +425,27 @@ def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
     the document exists), and the loader builds no cycle (the caller freezes only documents
     without aliases, the one way YAML can make one). For short-lived processes (the CLI): a
     server that loads per request should not freeze."""
+    global _freezing
+    if _freezing:  # inside a freezing pause (collector_paused): it collects and freezes once
+        yield
+        return
     enabled = gc.isenabled()
     if freeze:
         gc.collect()
     gc.disable()
+    _freezing = freeze
     try:
         yield
         if freeze:
             gc.freeze()
     finally:
+        _freezing = False
         if enabled:
             gc.enable()
+
+
+# Whether a freezing pause is open: the pauses of the files it loads need not collect first.
+_freezing = False
 
 
 # Only a run of 19 digits can be an integer out of range: rare, so the int hook (a Python call

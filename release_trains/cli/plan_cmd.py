@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +10,7 @@ import click
 
 from ..errors import EXIT_NO, EXIT_OK
 from ..planning import Plan, plan_for, save_plan
-from ..yaml_io import dump_json, write_atomic
+from ..yaml_io import collector_paused, dump_json, write_atomic
 from .complete import complete_train
 from .context import Options, cell, console, examples, pass_options, print_json, utcnow
 from .render import duration, local_note, local_services, outcome_style
@@ -47,36 +46,31 @@ def command(
     from ..planning import find_train, resolve_participants
 
     store = _read_store(opts)
-    try:
-        services = resolve_participants(catalog, find_train(catalog, train))
-        plan = plan_for(catalog, store, train, now=utcnow())
-    finally:
-        if store:
-            store.close()
-    if not dry_run:
-        save_plan(plan, opts.root)
-        if output:
-            write_atomic(output, dump_json(plan.to_json()))
-    if as_json:
-        print_json(plan.to_json())
-    else:
-        show(plan, local=local_services(catalog, [s.name for s in services]))
+    # Planning a large train allocates far more than it frees (orderings, sets of nearest
+    # dependencies, the JSON document): paused, the collector does not rescan that growing
+    # heap again and again (0.5 s of a 100,000-service plan); it resumes once the plan is out.
+    with collector_paused():
+        try:
+            services = resolve_participants(catalog, find_train(catalog, train))
+            plan = plan_for(catalog, store, train, now=utcnow())
+        finally:
+            if store:
+                store.close()
+        if not dry_run:
+            save_plan(plan, opts.root)
+            if output:
+                write_atomic(output, dump_json(plan.to_json()))
+        if as_json:
+            print_json(plan.to_json())
+        else:
+            show(plan, local=local_services(catalog, [s.name for s in services]))
     return EXIT_OK if plan.ready else EXIT_NO
 
 
 def _read_store(opts: Options) -> Store | None:
-    """cli.state.read_store, without importing the store (~8 ms of start-up) where its answer is
-    known in advance: no --state, no RELEASE_TRAINS_BUSY_TIMEOUT for it to check, and no
-    analysis/state/ folder, where the embedded store lives (CONTRACT.md): nothing ran here."""
-    if (
-        opts.state is None
-        and "RELEASE_TRAINS_BUSY_TIMEOUT" not in os.environ
-        and not (opts.root / "analysis" / "state").exists()
-    ):
-        return None
-    from .state import read_store
+    from .state import read_store_if_any
 
-    return read_store(opts)
+    return read_store_if_any(opts)
 
 
 def show(plan: Plan, *, local: Sequence[str] = ()) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 from ..catalog import load_catalog
 from ..errors import InputError
 from ..models import Catalog
-from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store, parse_url
 from .context import Options
+
+if TYPE_CHECKING:  # the store package costs ~40 ms to import: only where a store is opened
+    from ..state import Store
 
 MAX_BUSY_TIMEOUT_S = 86400.0  # a day: longer is a mistake, not a wait
 
@@ -17,6 +20,8 @@ MAX_BUSY_TIMEOUT_S = 86400.0  # a day: longer is a mistake, not a wait
 def busy_timeout_s() -> float:
     """How long to wait for another process's write lock: RELEASE_TRAINS_BUSY_TIMEOUT seconds,
     a finite number from 0 to a day (nan, inf, a negative or an absurd value: exit 2)."""
+    from ..state import DEFAULT_BUSY_TIMEOUT_S
+
     raw = os.environ.get("RELEASE_TRAINS_BUSY_TIMEOUT")
     if raw is None:
         return DEFAULT_BUSY_TIMEOUT_S
@@ -44,17 +49,36 @@ def state_origin(value: str | None) -> str:
 
 def check_state(opts: Options) -> None:
     """A bad --state / RELEASE_TRAINS_STATE is exit 2 naming which of the two it was."""
+    from ..state import parse_url
+
     parse_url(opts.state, opts.root, origin=state_origin(opts.state))
 
 
 def read_store(opts: Options) -> Store | None:
     """The store for reading; None when nothing has run yet (and nothing is created)."""
     check_state(opts)
+    from ..state import open_store
+
     return open_store(opts.state, opts.root, create=False, busy_timeout_s=busy_timeout_s())
+
+
+def read_store_if_any(opts: Options) -> Store | None:
+    """read_store, without importing the store (~40 ms of start-up) where its answer is known
+    in advance: no --state, no RELEASE_TRAINS_BUSY_TIMEOUT for it to check, and no
+    analysis/state/ folder, where the embedded store lives (CONTRACT.md): nothing ran here."""
+    if (
+        opts.state is None
+        and "RELEASE_TRAINS_BUSY_TIMEOUT" not in os.environ
+        and not (opts.root / "analysis" / "state").exists()
+    ):
+        return None
+    return read_store(opts)
 
 
 def write_store(opts: Options) -> Store:
     check_state(opts)
+    from ..state import open_store
+
     store = open_store(opts.state, opts.root, create=True, busy_timeout_s=busy_timeout_s())
     assert store is not None
     return store
@@ -66,7 +90,7 @@ def load_cli_catalog(opts: Options, *, services: bool = True) -> Catalog:
     from .cache import catalog_load_options
 
     load = catalog_load_options(opts.root)
-    store = read_store(opts)
+    store = read_store_if_any(opts)
     try:
         return load_catalog(opts.root, services=services, store=store, **load)
     finally:

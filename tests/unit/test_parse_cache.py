@@ -105,7 +105,7 @@ def test_every_catalog_and_config_file_is_cached_and_invalidated(sample_root: Pa
     plain, _ = check_catalog(sample_root)
     first, _ = check_catalog(sample_root, cache=cache)
     stored = cache.stats.stored
-    assert stored >= 4  # trains, services, specs, config (the snapshot is JSON)
+    assert stored >= 4  # trains, services, specs, config (and the JSON snapshot)
     warm, problems = check_catalog(sample_root, cache=cache)
     assert cache.stats.hits == stored and not problems.errors
     assert warm == first == plain
