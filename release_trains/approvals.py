@@ -34,7 +34,6 @@ from .journal import Journal
 from .lifecycle import RunStatus
 from .models import Catalog, Gate, GateCheck, Train
 from .planning import find_train
-from .rollback import deployed_steps
 from .state import AuditEntry, Run, Store
 from .state.approvals import Vote
 
@@ -344,6 +343,8 @@ def _fail(
     )
     why = f"rejected at approval gate {gate.label} by {who}: {reason}"
     wants = rollback_enabled(catalog, train)
+    from .rollback import deployed_steps  # here: `status` imports this module, not rollback
+
     deployed = bool(deployed_steps(store.steps(run.id)))
     if not wants:
         why += " (automatic rollback is disabled: no rollback ran)"

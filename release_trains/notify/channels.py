@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from ..deployers import http_transport
 from .messages import Notice, email_message, slack_body, webhook_body
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -104,6 +103,11 @@ def send(
 def _post(
     url: str, body: dict[str, Any], *, headers: dict[str, str], key: str, timeout_s: float
 ) -> str:
+    # Imported here, not at the top: the sender's module is imported by every command that
+    # can queue a notification (status and approve among them, through approvals and
+    # rollback), and httpcore with what it pulls in costs ~0.1 s of start-up they never use.
+    from ..deployers import http_transport
+
     reply = http_transport.request(
         "POST",
         url,
