@@ -5,12 +5,12 @@ alone, and start nothing while a freeze is in force."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
+from helpers import wait_until
 
 from release_trains import audit
 from release_trains.catalog import load_catalog
@@ -80,10 +80,7 @@ def _run_until(workers: list[JobWorker], stopping: threading.Event, done: Any) -
     for t in threads:
         t.start()
     try:
-        deadline = time.monotonic() + 60
-        while not done():
-            assert time.monotonic() < deadline, "the workers did not get there in 60 s"
-            time.sleep(0.02)
+        wait_until(done, timeout_s=60, what="the workers' starts")
     finally:
         stopping.set()
         for t in threads:
