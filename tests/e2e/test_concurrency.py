@@ -228,6 +228,9 @@ def test_two_trains_sharing_a_later_service_started_together_exactly_one_runs(
         won = "T2" if lost == "T1" else "T1"
         assert procs[won][0].poll() is None, "the winner is still running"
         loser = Result(procs[lost][0].returncode, "", procs[lost][2].read_text(encoding="utf-8"))
+        # The loser may be refused before the winner's first deploy command has started: wait
+        # for that deploy (it then waits on its hold), then check nothing else was deployed.
+        wait_until(lambda: p.called() != [], timeout_s=30, what="the winner's first deploy")
         assert p.called() == [("one" if won == "T1" else "two", TARGET)], (
             p.called()
         )  # only the winner deployed
