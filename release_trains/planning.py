@@ -405,6 +405,9 @@ def executable_problems(
     from .release_settings import deployer_settings, health_settings
 
     found: dict[tuple[str, str], list[str]] = {}  # (what, why) -> services
+    # what each executable path was found to be: a hundred services on one deploy script
+    # cost one look at the file system, not three hundred (status plans on every request)
+    judged: dict[str, str | None] = {}
 
     def check(what: str, argv: Any, values: Mapping[str, str | None], service: str) -> None:
         if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
@@ -417,7 +420,9 @@ def executable_problems(
             executable = render(argv[0], values)  # "./bin/{service}-deploy" is one per service
         except InputError:
             return  # a value the template needs is not known before the run
-        why = executable_problem(executable, catalog.root)
+        if executable not in judged:
+            judged[executable] = executable_problem(executable, catalog.root)
+        why = judged[executable]
         if why is not None:
             found.setdefault((what, why), []).append(service)
 
