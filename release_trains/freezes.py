@@ -24,7 +24,10 @@ from .schedule import iso, parse_instant, wait_text
 from .windows import in_force
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .state import Store
+    from .state.freezes import FreezeRecord
 
 PLATFORM = "platform freeze"  # the name a declared freeze goes by
 # The audit record's `train` for a freeze: it holds every train (the field is always a text).
@@ -67,11 +70,18 @@ class Freeze:
 def freeze_in_force(config: Config, store: Store | None, now: datetime) -> Freeze | None:
     """The freeze in force at `now`, if any. Where several are, the one ending last is named:
     that is how long the wait is."""
+    return freeze_among(config, store.unlifted_freezes() if store is not None else (), now)
+
+
+def freeze_among(config: Config, unlifted: Sequence[FreezeRecord], now: datetime) -> Freeze | None:
+    """freeze_in_force, with the store's unlifted platform freezes already read."""
+    from .state.freezes import in_force_at
+
     found = [
         Freeze(c.window.name, c.window.reason, c.until, c.start, "window")
         for c in in_force(config.freeze_windows, now)
     ]
-    declared = store.platform_freeze(iso(now)) if store is not None else None
+    declared = in_force_at(unlifted, iso(now))
     if declared is not None:
         found.append(
             Freeze(

@@ -20,18 +20,21 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
-from .freezes import Freeze, freeze_in_force
+from .freezes import Freeze, freeze_among
 from .gates import Health
 from .models import Catalog, Service, Train
 from .notify.outcomes import outcomes
 from .state import Event, Lock, Run, Step, Store, is_stale
+from .state.approvals import Vote
+from .state.freezes import FreezeRecord
+from .state.outbox import OutboxItem
 
 EVENTS_SHOWN = 10
 ATTENTION = frozenset({"failed", "rolled_back"})  # train statuses a cron wrapper must act on
@@ -350,6 +353,43 @@ def plan_now(catalog: Catalog, store: Store | None, train: str, *, now: datetime
     return plan_train(catalog, train, now=now, current_versions=known).to_json()
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What the store holds of a train's latest run that a snapshot shows, read in one
+    transaction (one state of the store). Immutable, so a server may keep it for as long as
+    nothing is committed (server/context.py) and build every request's snapshot from it."""
+
+    run: Run | None
+    plan: Mapping[str, Any] | None  # stored_plan(run), parsed once
+    locks: tuple[Lock, ...]
+    steps: tuple[Step, ...]
+    events: tuple[Event, ...]  # the latest EVENTS_SHOWN (or `events`), oldest first
+    votes: tuple[Vote, ...]
+    changes: tuple[Event, ...]  # the run's status changes
+    notifications: tuple[OutboxItem, ...]
+    freezes: tuple[FreezeRecord, ...]  # platform freezes not lifted (in force or expired)
+
+
+def recorded(store: Store, train: str, *, events: int = EVENTS_SHOWN) -> Recorded:
+    """Everything of TRAIN's latest run a snapshot shows, read in one transaction."""
+    with store.read_together():
+        run, locks = store.latest_run_and_locks(train)
+        freezes = tuple(store.unlifted_freezes())
+        if run is None:
+            return Recorded(None, None, tuple(locks), (), (), (), (), (), freezes)
+        return Recorded(
+            run=run,
+            plan=stored_plan(run),
+            locks=tuple(locks),
+            steps=tuple(store.steps(run.id)),
+            events=tuple(store.events(run.id, limit=events)),
+            votes=tuple(store.votes(run.id)) if "approvals" in store.tables else (),
+            changes=tuple(store.run_events(run.id, ("status",))),
+            notifications=tuple(store.notifications(run.id)),
+            freezes=freezes,
+        )
+
+
 def snapshot(
     catalog: Catalog,
     store: Store | None,
@@ -359,37 +399,36 @@ def snapshot(
     probe: HealthProbe | None = None,
     planned: Callable[[], Mapping[str, Any]] | None = None,
     events: int = EVENTS_SHOWN,
+    known: Recorded | None = None,
 ) -> Snapshot:
-    """Where TRAIN is now. `probe` replaces the recorded health with a live check;
-    `planned` supplies the plan document when no run stored one (default: plan_now)."""
+    """Where TRAIN is now: what the store records (`known`, else read now with `recorded`)
+    seen at `now`. `probe` replaces the recorded health with a live check; `planned` supplies
+    the plan document when no run stored one (default: plan_now)."""
+    from .approvals import document as approvals_document
+    from .approvals import gate_verdicts
     from .planning import find_train
+    from .timeline import timeline
 
     definition = find_train(catalog, train)  # UnknownTrainError (exit 2)
-    run, locks = store.latest_run_and_locks(train) if store else (None, [])
-    doc: Mapping[str, Any] = stored_plan(run) or {}
+    if known is None:
+        known = recorded(store, train, events=events) if store is not None else _NOTHING
+    run = known.run
+    doc: Mapping[str, Any] = known.plan or {}
     if not doc:  # never ran, or the run has not stored its plan yet (validating writes it)
         doc = planned() if planned else plan_now(catalog, store, train, now=now)
-    steps = store.steps(run.id) if store and run else []
-    services = _services(steps, now=now) if steps else _pending(doc)
+    services = _services(known.steps, now=now) if known.steps else _pending(doc)
     if probe is not None:
         services = [_probed(s, catalog, probe) for s in services]
-    taken = now.isoformat(timespec="milliseconds")
-    recent = tuple(store.events(run.id, limit=events)) if store and run else ()
+    recent = known.events
     driver = executor_state(
         run,
-        locks,
+        list(known.locks),
         now=now,
         stale_after_s=catalog.config.lock_stale_after_s,
         last_event_at=recent[-1].ts if recent else None,
     )
     phase = _phase(run, definition, doc, now=now)
-    from .approvals import document as approvals_document
-    from .approvals import gate_verdicts
-    from .timeline import timeline
-
-    votes = store.votes(run.id) if store and run and "approvals" in store.tables else []
-    changes = store.run_events(run.id, ("status",)) if store and run else []
-    decided = gate_verdicts(definition, run, votes)
+    decided = gate_verdicts(definition, run, list(known.votes))
     return Snapshot(
         train=train,
         description=definition.description,
@@ -405,13 +444,16 @@ def snapshot(
         started_at=run.started_at if run else None,
         finished_at=run.finished_at if run else None,
         waves=tuple(tuple(str(n) for n in w) for w in doc.get("waves", ()) if isinstance(w, list)),
-        taken_at=taken,
+        taken_at=now.isoformat(timespec="milliseconds"),
         executor=driver,
-        approvals=tuple(approvals_document(definition, run, votes)),
-        timeline=timeline(run, changes, estimated_s=phase.estimated_s, now=now),
-        notifications=outcomes(store.notifications(run.id)) if store and run else (),
-        freeze=freeze_in_force(catalog.config, store, now),
+        approvals=tuple(approvals_document(definition, run, list(known.votes))),
+        timeline=timeline(run, list(known.changes), estimated_s=phase.estimated_s, now=now),
+        notifications=outcomes(list(known.notifications)) if run else (),
+        freeze=freeze_among(catalog.config, known.freezes, now),
     )
+
+
+_NOTHING = Recorded(None, None, (), (), (), (), (), (), ())  # no store: nothing recorded
 
 
 def stored_plan(run: Run | None) -> Mapping[str, Any] | None:
@@ -423,7 +465,7 @@ def stored_plan(run: Run | None) -> Mapping[str, Any] | None:
     return doc if "participants" in doc else None
 
 
-def _services(steps: list[Step], *, now: datetime) -> list[ServiceProgress]:
+def _services(steps: Sequence[Step], *, now: datetime) -> list[ServiceProgress]:
     out = []
     for s in steps:
         end = s.finished_at

@@ -58,6 +58,13 @@ class Database(Protocol):
         read transaction takes three statements."""
         ...
 
+    def change_mark(self) -> object:
+        """A value that differs from the last one this connection gave whenever anyone has
+        committed to the store since, and only then: what a reader keys answers on that
+        stay true while nothing changed (server/unchanged.py). Meaningful on a connection
+        that never writes, compared with earlier values of the same connection."""
+        ...
+
     def close(self) -> None: ...
 
     # Introspection for schema.py (identity checks and migrations), inside a transaction.
@@ -163,6 +170,12 @@ class SQLiteDatabase:
             except sqlite3.DatabaseError as e:
                 raise self.translate(e) from None
 
+    def change_mark(self) -> object:
+        # SQLite's own counter: it moves when another connection commits (this one never
+        # writes where it is asked); values of two connections are not comparable
+        rows = self.select("PRAGMA data_version")
+        return int(rows[0][0])
+
     def tables(self, tx: Tx) -> set[str]:
         rows = tx.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
@@ -266,6 +279,7 @@ class StoreBase:
         self.step_columns = step_columns  # those an older store lacks read as their default
         self._read_only = read_only  # why writes are refused (an older schema), if they are
         self._fence: tuple[str, str] | None = None  # (lock id, train) every write must hold
+        self._together = threading.local()  # .tx: the read transaction of read_together
 
     @property
     def where(self) -> str:
@@ -293,11 +307,31 @@ class StoreBase:
             self._lost(fence[0], train=fence[1])
             raise  # _lost always raises
 
+    @contextmanager
+    def read_together(self) -> Iterator[None]:
+        """Every read this thread makes inside sees the same state of the store: one read
+        transaction instead of one per read. A status document is a dozen reads; apart, a
+        commit between two of them could show a step released under a run not yet started,
+        and each transaction is a round trip (PostgreSQL) or a turn at the GIL (SQLite)."""
+        if getattr(self._together, "tx", None) is not None:
+            yield  # already inside one
+            return
+        with self.db.tx(write=False) as tx:
+            self._together.tx = tx
+            try:
+                yield
+            finally:
+                self._together.tx = None
+
     def _read(self) -> AbstractContextManager[Tx]:
-        return self.db.tx(write=False)
+        held = getattr(self._together, "tx", None)
+        return contextlib.nullcontext(held) if held is not None else self.db.tx(write=False)
 
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """One read statement on its own (Database.select)."""
+        """One read statement on its own (Database.select), or in read_together's."""
+        held = getattr(self._together, "tx", None)
+        if held is not None:
+            return list(held.execute(sql, params).fetchall())
         return self.db.select(sql, params)
 
     def _lost(self, lock_id: str, *, train: str) -> None:

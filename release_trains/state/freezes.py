@@ -6,6 +6,7 @@ config (release_trains/freezes.py combines both)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,12 @@ class FreezeRecord:
         return self.lifted_at is None and (self.until is None or now < self.until)
 
 
+def in_force_at(unlifted: Sequence[FreezeRecord], now: str) -> FreezeRecord | None:
+    """The freeze of `unlifted` in force at `now`: the latest declared one not expired."""
+    found = [f for f in unlifted if f.in_force(now)]
+    return found[-1] if found else None
+
+
 def _record(row: Any) -> FreezeRecord:
     return FreezeRecord(*(row[i] for i in range(len(_COLUMNS))))
 
@@ -67,11 +74,14 @@ class FreezesMixin(StoreBase):
 
     def platform_freeze(self, now: str) -> FreezeRecord | None:
         """The freeze in force at `now`: the latest declared one not lifted nor expired."""
+        return in_force_at(self.unlifted_freezes(), now)
+
+    def unlifted_freezes(self) -> list[FreezeRecord]:
+        """Every declared freeze not lifted (expired ones too), oldest first."""
         if "freezes" not in self.tables:
-            return None  # an older store (read only) has never been frozen
+            return []  # an older store (read only) has never been frozen
         with self._read() as tx:
-            found = [f for f in _unlifted(tx) if f.in_force(now)]
-        return found[-1] if found else None
+            return _unlifted(tx)
 
     def lift_freezes(self, *, who: str, now: str) -> list[FreezeRecord]:
         """Lift every freeze in force at `now`, in one transaction; the ones lifted (none: no
