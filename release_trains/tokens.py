@@ -97,6 +97,18 @@ def authenticate(store: TokenStore | None, header: str | None, *, now: datetime)
     """The principal an `Authorization: Bearer TOKEN` header names; AuthenticationError (401)
     for no header, another scheme, or a token that is unknown or revoked. Its last-used time
     is updated when it is older than TOUCH_EVERY_S (so reads under load write almost never)."""
+    who, touch = identify(header, store.active_tokens() if store is not None else (), now=now)
+    if touch:
+        store.touch_token(who.name, now=now.isoformat(timespec="milliseconds"))  # type: ignore[union-attr]
+    return who
+
+
+def identify(
+    header: str | None, active: Sequence[TokenRecordLike], *, now: datetime
+) -> tuple[Principal, bool]:
+    """authenticate without the store: the principal among the `active` tokens, and whether
+    its last-used time is due to be written (the server keeps `active` while the store is
+    unchanged and writes that time in its thread pool)."""
     if not header:
         raise AuthenticationError(
             "no token: send `Authorization: Bearer TOKEN` (make one with `release-trains token "
@@ -109,15 +121,14 @@ def authenticate(store: TokenStore | None, header: str | None, *, now: datetime)
     wanted = digest(secret)
     found = None
     # every active hash is compared (no early exit), each in constant time
-    for record in store.active_tokens() if store is not None else ():
+    for record in active:
         if hmac.compare_digest(record.hash, wanted):
             found = record
     if found is None:
         raise AuthenticationError("the token is unknown or revoked")
     last = _parse(found.last_used_at)
-    if last is None or (now - last).total_seconds() >= TOUCH_EVERY_S:
-        store.touch_token(found.name, now=now.isoformat(timespec="milliseconds"))  # type: ignore[union-attr]
-    return Principal(found.name, found.role)
+    due = last is None or (now - last).total_seconds() >= TOUCH_EVERY_S
+    return Principal(found.name, found.role), due
 
 
 def _parse(ts: str | None) -> datetime | None:

@@ -37,5 +37,5 @@ def records(
 ) -> JSONResponse:
     ctx = context_of(request)
     window = Window.of(since, now=ctx.now())
-    with ctx.reading(request) as store:
+    with ctx.reading() as store:
         return JSONResponse(train_audit(ctx.root, store, train=train, window=window))

@@ -7,10 +7,13 @@ a store is a new connection and a check of its tables and schema version, which 
 of a status request's time. Each read transaction still sees what every other process has
 committed. A kept store is opened again when it is older than READ_STORE_MAX_AGE_S (so a
 `state migrate` run while serving is seen within that time) or, for SQLite, when its file was
-replaced or removed (another inode at the path). Writes open a store per request."""
+replaced or removed (another inode at the path). Writes open a store per request. Answers
+that stay true while nothing is committed (the tokens, the API trains, a train's records and
+its status document) are kept by unchanged.py, keyed on the store's change mark."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -21,10 +24,12 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from ..catalog import FILES, load_catalog
 from ..models import Catalog
 from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
+from .unchanged import Unchanged
 
 READ_STORE_MAX_AGE_S = 10.0
 
@@ -68,12 +73,39 @@ class ServerContext:
     # set when a route has queued a job: this process's workers (serve --workers) take it at
     # once rather than at their next poll of the queue
     queued: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    unchanged: Unchanged = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        opener = functools.partial(
+            open_store, self.state_url, self.root, create=False, busy_timeout_s=self.busy_timeout_s
+        )
+        # frozen: the one field set after __init__, once
+        object.__setattr__(self, "unchanged", Unchanged(opener, _file_id, READ_STORE_MAX_AGE_S))
+
+    def mark(self, request: Request) -> object | None:
+        """The store's change mark for this request (unchanged.py), read at its first use."""
+        if not hasattr(request.state, "mark"):
+            request.state.mark = self.unchanged.mark()
+        mark: object | None = request.state.mark
+        return mark
+
+    async def mark_async(self, request: Request) -> object | None:
+        """mark(), from a coroutine: on the event loop when that cannot block, else in the
+        thread pool."""
+        if not hasattr(request.state, "mark") and not self.unchanged.quick():
+            request.state.mark = await run_in_threadpool(self.unchanged.mark)
+        return self.mark(request)
 
     def now(self) -> datetime:
         return self.clock()
 
     def catalog(
-        self, *, services: bool = True, api: bool = True, store: Store | None = None
+        self,
+        *,
+        services: bool = True,
+        api: bool = True,
+        store: Store | None = None,
+        mark: object | None = None,
     ) -> Catalog:
         """The catalog as its files are now, with the trains defined through the API as the
         store holds them now (`store`: one the request has open already, else one is opened
@@ -81,16 +113,22 @@ class ServerContext:
         loaded is kept while none of its files changed (path, inode, size and modification
         time of each: an edit, or an atomic replace, loads it again) and no API train was
         created, changed or deleted (their names and update times). `api=False`: the YAML
-        catalog alone (what changing API trains checks against)."""
+        catalog alone (what changing API trains checks against). `mark`: the request's
+        (ServerContext.mark), to read the API trains only when the store changed."""
         if not api:
             return self._catalog(services, None)
         if store is not None:
-            return self._catalog(services, store)
+            return self._catalog(services, store, mark)
         with self.reading() as opened:
-            return self._catalog(services, opened)
+            return self._catalog(services, opened, mark)
 
-    def _catalog(self, services: bool, store: Store | None) -> Catalog:
-        trains = tuple((t.name, t.updated_at) for t in store.api_trains()) if store else ()
+    def _catalog(self, services: bool, store: Store | None, mark: object | None = None) -> Catalog:
+        trains: tuple[tuple[str, str], ...] = ()
+        if store is not None:
+            api = store.api_trains
+            trains = self.unchanged.get(
+                mark, "api trains", lambda: tuple((t.name, t.updated_at) for t in api())
+            )
         key = (*self._files_key(), trains)
         slot = (services, store is not None)
         with self._lock:
@@ -115,15 +153,9 @@ class ServerContext:
         return tuple(out)
 
     @contextmanager
-    def reading(self, request: Request | None = None) -> Iterator[Store | None]:
-        """The store for reading; None when nothing was ever written (nothing is created).
-        With `request`: the store its token was checked against (auth.needs keeps it open
-        until the request ends), so a request opens the store once, not twice: each open is
-        a new connection and a check of the store's tables, a fifth of a status request."""
-        held = getattr(request.state, "store", None) if request is not None else None
-        if held is not None:
-            yield held
-            return
+    def reading(self) -> Iterator[Store | None]:
+        """This thread's kept store for reading; None when nothing was ever written (nothing
+        is created)."""
         kept = self._take_read_store()
         try:
             yield kept.store if kept is not None else None

@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["freeze"])
 def get_freeze(request: Request, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     catalog = ctx.catalog(services=False)
-    with ctx.reading(request) as store:
+    with ctx.reading() as store:
         return JSONResponse(freeze_doc(catalog.config, store, ctx.now()))
 
 

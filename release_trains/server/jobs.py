@@ -39,7 +39,7 @@ def list_jobs(
     train: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
-    with context_of(request).reading(request) as store:
+    with context_of(request).reading() as store:
         if store is None:
             return JSONResponse({"jobs": []})
         return JSONResponse(
@@ -65,7 +65,7 @@ def get_job(
     who: Viewer,
     job_id: Annotated[int, Path(ge=1, le=2**62, description="The job's id.")],
 ) -> JSONResponse:
-    with context_of(request).reading(request) as store:
+    with context_of(request).reading() as store:
         job = store.job(job_id) if store is not None else None
         if store is None or job is None:
             raise UnknownTrainError(f"no job {job_id}")

@@ -27,7 +27,7 @@ Name = Annotated[str, Path(min_length=1, max_length=200)]
 )
 def train_snapshot(request: Request, train: Name, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
-    with ctx.reading(request) as store:
+    with ctx.reading() as store:
         run = store.latest_run(train) if store is not None else None
         catalog = ctx.catalog(services=stored_plan(run) is None, store=store)
         return JSONResponse(snapshot(catalog, store, train, now=ctx.now()).to_json())
@@ -60,5 +60,5 @@ def health(request: Request, service: Name, who: Viewer) -> JSONResponse:
 def perf(request: Request, service: Name, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     catalog = ctx.catalog()
-    with ctx.reading(request) as store:
+    with ctx.reading() as store:
         return JSONResponse(performance(catalog, store, service, now=ctx.now()))

@@ -49,6 +49,6 @@ def train(
     now = ctx.now()
     window = Window.of(since, now=now)
     catalog = ctx.catalog()
-    with ctx.reading(request) as store:
+    with ctx.reading() as store:
         report = train_report(catalog, store, train, now=now, window=window, runs=runs)
     return Response(render(report, format), media_type=MEDIA[format])

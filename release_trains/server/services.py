@@ -39,7 +39,7 @@ ServiceName = Annotated[
 def get_status(request: Request, service: ServiceName, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     catalog = ctx.catalog()
-    with ctx.reading(request) as store:
+    with ctx.reading() as store:
         return JSONResponse(service_status(catalog, store, service))
 
 
@@ -68,7 +68,7 @@ def get_history(
     now = ctx.now()
     window = Window.of(since, now=now)  # a bad value is 400 before anything is read
     catalog = ctx.catalog()
-    with ctx.reading(request) as store:
+    with ctx.reading() as store:
         report = service_report(catalog, store, service, now=now, window=window)
     return JSONResponse(report.to_json())
 

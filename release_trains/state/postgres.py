@@ -369,6 +369,12 @@ class PostgresDatabase:
             except psycopg.Error as e:
                 raise self._error(e) from None
 
+    def change_mark(self) -> object:
+        # The server's snapshot (xmin:xmax:in-progress ids): any commit that assigned a
+        # transaction id ends one listed or moves xmax, so an equal text means nothing was
+        # committed in between (any database of the server: more changes seen, never fewer)
+        return str(self.select("SELECT pg_current_snapshot()::text")[0][0])
+
     def _rollback(self) -> None:
         # a broken connection: the server rolled back already, we reconnect next time
         with contextlib.suppress(self._psycopg.Error):
