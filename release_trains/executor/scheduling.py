@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
-from ..freezes import freeze_in_force
+from ..freezes import freeze_among
 from ..models import Catalog, parse_duration
 from ..ordering import Ordering, remaining_path
 from ..planning import Plan
@@ -115,12 +115,12 @@ def _should_stop(ctx: RunContext, halt: Halt) -> bool:
         return True
     if ctx.settings.stop.is_set() and not halt.stopping:
         halt.stopping = "stopped by a signal (SIGTERM/Ctrl-C) before the next service"
-    request = ctx.store.pause_request(ctx.run_id)
+    request, freezes = ctx.store.stop_requests(ctx.run_id)
     if request and not halt.stopping:
         halt.stopping = f"paused by {request}"
     if not halt.stopping:
         now = ctx.settings.clock()
-        frozen = freeze_in_force(ctx.catalog.config, ctx.store, now)
+        frozen = freeze_among(ctx.catalog.config, freezes, now)
         if frozen is not None:  # a freeze began during the run: it holds the next service
             halt.stopping = f"frozen by {frozen.describe(now)}"
     return halt.stopping is not None

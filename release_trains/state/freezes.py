@@ -76,12 +76,28 @@ class FreezesMixin(StoreBase):
         """The freeze in force at `now`: the latest declared one not lifted nor expired."""
         return in_force_at(self.unlifted_freezes(), now)
 
+    def stop_requests(self, run_id: int) -> tuple[str | None, list[FreezeRecord]]:
+        """What may hold a running executor before its next service, in one statement (one
+        round trip on PostgreSQL, where the two reads were three): the run's pause request
+        and every platform freeze not lifted."""
+        f_columns = ", ".join(f"f.{c}" for c in _COLUMNS)
+        rows = self._select(
+            f"SELECT r.pause_requested, {f_columns} FROM runs r"
+            " LEFT JOIN freezes f ON f.lifted_at IS NULL WHERE r.id = ? ORDER BY f.id",
+            (run_id,),
+        )
+        if not rows:
+            return None, []
+        width = range(1, 1 + len(_COLUMNS))
+        freezes = [FreezeRecord(*(row[i] for i in width)) for row in rows if row[1] is not None]
+        return rows[0][0], freezes
+
     def unlifted_freezes(self) -> list[FreezeRecord]:
         """Every declared freeze not lifted (expired ones too), oldest first."""
         if "freezes" not in self.tables:
             return []  # an older store (read only) has never been frozen
-        with self._read() as tx:
-            return _unlifted(tx)
+        rows = self._select(f"{_SELECT} WHERE lifted_at IS NULL ORDER BY id")
+        return [_record(r) for r in rows]
 
     def lift_freezes(self, *, who: str, now: str) -> list[FreezeRecord]:
         """Lift every freeze in force at `now`, in one transaction; the ones lifted (none: no
