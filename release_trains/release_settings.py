@@ -112,7 +112,9 @@ class _NoEnvironment:
     def deployed_version(self, environment: str, service: str) -> str | None:
         return None
 
-    def set_deployed_version(self, environment: str, service: str, version: str | None) -> None:
+    def set_deployed_version(
+        self, environment: str, service: str, version: str | None
+    ) -> str | None:
         raise RuntimeError("checking settings never deploys")
 
 

@@ -225,8 +225,12 @@ class FakeEnvironment:
     def deployed_version(self, environment: str, service: str) -> str | None:
         return self.versions.get(environment, {}).get(service)
 
-    def set_deployed_version(self, environment: str, service: str, version: str | None) -> None:
-        self.versions.setdefault(environment, {})[service] = version
+    def set_deployed_version(
+        self, environment: str, service: str, version: str | None
+    ) -> str | None:
+        here = self.versions.setdefault(environment, {})
+        old, here[service] = here.get(service), version
+        return old
 
 
 def wait_until(

@@ -52,6 +52,9 @@ class DeployResult:
     ok: bool
     detail: str
     attempts: int = 1
+    # the version that runs now, known from the action itself rather than asked afterwards:
+    # the local deployer's committed write is the state it reports (confirm needs no read)
+    running: str | None = None
 
 
 class LocalEnvironment(Protocol):
@@ -61,7 +64,7 @@ class LocalEnvironment(Protocol):
 
     def set_deployed_version(
         self, environment: str, service: str, version: str | None
-    ) -> None: ...  # None: undeployed
+    ) -> str | None: ...  # None: undeployed; gives the version it replaces (one transaction)
 
 
 class Deployer(Protocol):
@@ -110,7 +113,7 @@ def confirm(
     so the caller can say so (health verification then decides)."""
     if not result.ok or not expected or not deployer.can_report_version():
         return result, False
-    running = deployer.current_version(service)
+    running = result.running or deployer.current_version(service)
     if running is None:
         return result, True
     if running == expected:

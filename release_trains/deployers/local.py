@@ -61,11 +61,10 @@ class LocalDeployer:
     def _set(self, req: DeployRequest, version: str | None) -> DeployResult:
         # The evidence names what the store held, which is the truth even if the request's
         # previous_version was stale.
-        old = self.store.deployed_version(req.environment, req.service)
-        self.store.set_deployed_version(req.environment, req.service, version)
+        old = self.store.set_deployed_version(req.environment, req.service, version)
         detail = _change(req, old, version)
         self.log(f"{req.service}: {detail}")
-        return DeployResult(True, detail)
+        return DeployResult(True, detail, running=version)
 
 
 PREFIX = "local deployer (deploys nothing):"

@@ -47,12 +47,16 @@ def current_versions(
     catalog: Catalog, store: Store | None, services: list[Service]
 ) -> dict[str, str]:
     """What runs now, per service: the deployer's answer, else what the store recorded."""
-    recorded = store.deployed_versions(catalog.config.environment) if store else {}
+    environment = catalog.config.environment
+    recorded = store.deployed_versions(environment) if store else {}
     here: LocalEnvironment = store if store is not None else NoStore()
     out: dict[str, str] = {}
     for s in services:
-        reported = deployer_for(catalog, s, store=here, log=lambda _: None).current_version(s.name)
-        version = reported or recorded.get(s.name)
+        deployer = deployer_for(catalog, s, store=here, log=lambda _: None)
+        if deployer.kind == "local":  # its answer is that record (of this environment)
+            version = recorded.get(s.name)  # so no read per service
+        else:
+            version = deployer.current_version(s.name) or recorded.get(s.name)
         if version:
             out[s.name] = version
     return out
@@ -64,5 +68,7 @@ class NoStore:
     def deployed_version(self, environment: str, service: str) -> str | None:
         return None
 
-    def set_deployed_version(self, environment: str, service: str, version: str | None) -> None:
+    def set_deployed_version(
+        self, environment: str, service: str, version: str | None
+    ) -> str | None:
         raise RuntimeError("a dry run never deploys")

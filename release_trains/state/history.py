@@ -59,13 +59,24 @@ class HistoryMixin(StoreBase):
 
     def set_deployed_version(
         self, environment: str, service: str, version: str | None, *, now: str | None = None
-    ) -> None:
+    ) -> str | None:
+        """Record `version` (None: undeployed) and return the version it replaces, read in
+        the same transaction (on PostgreSQL with the COMMIT's answer: one round trip)."""
         if now is None:
             from datetime import datetime, timezone
 
             now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        late = self.db.kind == "postgresql"  # SQLite gives a statement's rows before COMMIT
         with self._write() as tx:
+            old = tx.execute(
+                "SELECT version FROM deployed WHERE environment = ? AND service = ?",
+                (environment, service),
+            )
+            row = None if late else old.fetchone()
             set_deployed(tx, environment, service, version=version, now=now)
+        if late:
+            row = old.fetchone()
+        return row[0] if row else None
 
     def deployed_everywhere(self, service: str) -> dict[str, str | None]:
         """environment -> the version recorded for `service` there (None: undeployed)."""
