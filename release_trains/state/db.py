@@ -75,6 +75,16 @@ class Database(Protocol):
     def integrity_ok(self) -> bool: ...
 
 
+# What the server says when the audit chain's head is not the one a writer expected (chain.py)
+CHAIN_MOVED = "release-trains: the audit chain moved"
+
+
+class ChainMoved(Exception):
+    """Raised by a backend whose check of the expected audit chain head failed inside the
+    server (postgres.py): the transaction was rolled back; the writer reads the head and
+    writes again (RunsMixin.record)."""
+
+
 class FenceBroken(Exception):
     """Raised by a backend whose fence check fails inside the server (postgres.py): the
     transaction was rolled back; StoreBase._write turns it into LostLockError."""
@@ -280,6 +290,9 @@ class StoreBase:
         self._read_only = read_only  # why writes are refused (an older schema), if they are
         self._fence: tuple[str, str] | None = None  # (lock id, train) every write must hold
         self._together = threading.local()  # .tx: the read transaction of read_together
+        # the hash of the last audit record this store appended: on PostgreSQL the next one is
+        # chained to it without reading the head first (checked in the server: chain.py)
+        self._chain_head: str | None = None
 
     @property
     def where(self) -> str:

@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import InputError, StateBusyError, StateError, StateUnavailableError
-from .db import FenceBroken
+from .db import CHAIN_MOVED, ChainMoved, FenceBroken
 from .url import StateURL
 
 # The key of the store-wide write lock (pg_advisory_xact_lock): "rt-state" as a big-endian
@@ -309,6 +309,8 @@ class PostgresDatabase:
             )
         if isinstance(e, errors.DivisionByZero):
             return FenceBroken(text)  # the fence check (locks._FENCE_OR_ABORT) failed
+        if isinstance(e, errors.InvalidTextRepresentation) and CHAIN_MOVED in str(e):
+            return ChainMoved(text)  # the expected chain head (chain._HEAD_IS) was not it
         if isinstance(e, errors.SerializationFailure | errors.DeadlockDetected):
             return StateBusyError(
                 f"the state store {self.where} was busy ({text}); nothing was written, try again"

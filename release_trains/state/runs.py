@@ -18,7 +18,7 @@ from ..errors import StateError, TransitionError
 from ..lifecycle import RunStatus
 from . import chain
 from .chain import Adoption
-from .db import StoreBase, Tx
+from .db import ChainMoved, StoreBase, Tx
 from .history import add_event, set_deployed
 from .locks import check_holds, locks_in
 from .outbox import OutboxRow, insert_outbox
@@ -276,7 +276,38 @@ class RunsMixin(StoreBase):
         deployed (`deployed`: environment, version, time; as record_release writes it), the
         notifications that announce it (`outbox`: made from the new event's id, their
         idempotency key) and its
-        audit record (if audited; returned, for the caller to copy into its audit.log)."""
+        audit record (if audited; returned, for the caller to copy into its audit.log).
+
+        On PostgreSQL the audit record is chained to the last one this store wrote without
+        reading the head (chain.append_later's expected_head); when another process wrote one
+        since, the server refuses, nothing is written, and it is written again after reading
+        the head."""
+        args = (run_id, ts, kind, service, message, step, deployed, audit, origin, adopt, outbox)
+        hint = self._chain_head if self.db.kind == "postgresql" else None
+        try:
+            written = self._record(*args, expected_head=hint)
+        except ChainMoved:
+            written = self._record(*args, expected_head=None)
+        if written is not None:
+            self._chain_head = written.hash
+        return written
+
+    def _record(
+        self,
+        run_id: int,
+        ts: str,
+        kind: str,
+        service: str | None,
+        message: str,
+        step: Mapping[str, Any] | None,
+        deployed: tuple[str, str, str] | None,
+        audit: AuditEntry | None,
+        origin: str | None,
+        adopt: Callable[[], Adoption] | None,
+        outbox: Callable[[int], Sequence[OutboxRow]] | None,
+        *,
+        expected_head: str | None,
+    ) -> AuditRecord | None:
         with self._write() as tx:
             if step:
                 update_step(tx, run_id, service or "", step)
@@ -290,7 +321,12 @@ class RunsMixin(StoreBase):
             if audit is None:
                 return None
             committed = chain.append_later(
-                tx, audit, origin=origin, adopt=adopt, late=self.db.kind == "postgresql"
+                tx,
+                audit,
+                origin=origin,
+                adopt=adopt,
+                late=self.db.kind == "postgresql",
+                expected_head=expected_head,
             )
         return committed()  # read once committed: see chain.append_later
 

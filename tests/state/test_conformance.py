@@ -317,8 +317,9 @@ def test_events_add_limit_per_train_kind_and_service(
 
 def test_deployed_versions_set_read_everywhere(store: Store, opener: Callable[[], Store]) -> None:
     assert store.deployed_version("prod", "a") is None
-    store.set_deployed_version("prod", "a", "1.0.0", now=at(0))
-    store.set_deployed_version("prod", "a", "2.0.0", now=at(1))  # replaces
+    assert store.set_deployed_version("prod", "a", "1.0.0", now=at(0)) is None
+    # replaces, and says what it replaced (read in the same transaction)
+    assert store.set_deployed_version("prod", "a", "2.0.0", now=at(1)) == "1.0.0"
     store.set_deployed_version("prod", "b", "1.5.0", now=at(1))
     store.set_deployed_version("staging", "a", "2.1.0", now=at(1))
     store.set_deployed_version("dev", "a", None, now=at(2))  # undeployed there
@@ -646,6 +647,44 @@ def test_audit_records_chain_across_connections(store: Store, opener: Callable[[
     assert [r.hash for r in chain] == [first.hash, second.hash]
     assert [r.hash for r in opener().audit_chain(train="T")] == [first.hash, second.hash]
     assert opener().audit_chain(train="U") == []
+
+
+def test_an_audited_event_chains_after_a_record_another_connection_wrote_meanwhile(
+    store: Store, opener: Callable[[], Store]
+) -> None:
+    # On PostgreSQL a store chains its next record to the last one it wrote without reading
+    # the head; the server refuses when another connection appended since, and the record
+    # is written again after the real head: the chain stays one chain, nothing is lost.
+    run_id = new_run(store)
+
+    def audited(message: str) -> Any:
+        return store.record(
+            run_id,
+            ts=at(1),
+            kind="released",
+            service="a",
+            message=message,
+            step={"status": StepStatus.RELEASED},
+            audit=AuditEntry(at(1), "a@h1", "released", "T", "a", message),
+            origin="h1:/a",
+        )
+
+    first = audited("one")
+    between = opener().append_audit(
+        AuditEntry(at(2), "b@h2", "approve", "T", None, "x"), origin="h2:/b"
+    )
+    second = audited("two")
+    third = audited("three")
+    assert between.prev == first.hash
+    assert (second.prev, third.prev) == (between.hash, second.hash)
+    assert [r.hash for r in opener().audit_chain()] == [
+        first.hash,
+        between.hash,
+        second.hash,
+        third.hash,
+    ]
+    # the retried write is written once: one event and one step change each
+    assert [e.message for e in opener().events(run_id)] == ["one", "two", "three"]
 
 
 def test_approval_votes_one_per_person_with_their_event_and_audit_record(
