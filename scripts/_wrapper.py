@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable before `pip install`
 
-from release_trains.cli.main import main  # noqa: E402
+from release_trains.cli.main import main
 
 
 def run(argv: Sequence[str]) -> None:
