@@ -33,7 +33,7 @@ TrainName = Annotated[str, Path(min_length=1, max_length=200, description="The t
 # taken while nothing was committed to the store (server/unchanged.py): what it shows is
 # then still what the store holds, and only what it computes from the clock (the time
 # in-flight steps have taken so far, staleness, freeze windows) is up to this old; its
-# `taken_at` says when it was taken. 50 dashboards and pipelines polling one train then
+# `generated_at` says when it was taken. 50 dashboards and pipelines polling one train then
 # cost one document per tenth of a second, not one per request (B7).
 REUSE_STATUS_S = 0.1
 
@@ -210,7 +210,7 @@ async def train_status(request: Request, train: TrainName, who: Viewer) -> Respo
         return now, bytes(JSONResponse(_snapshot(request, train, now=now)).body)
 
     # the document itself, for pollers asking within REUSE_STATUS_S of when it was taken
-    # while nothing was committed (its taken_at says when; see REUSE_STATUS_S)
+    # while nothing was committed (its generated_at says when; see REUSE_STATUS_S)
     # a coroutine: a kept document is sent from the event loop; one to take goes to the
     # thread pool (it reads the store)
     key = ("status", train)

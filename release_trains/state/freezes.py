@@ -72,10 +72,6 @@ class FreezesMixin(StoreBase):
         assert row is not None
         return FreezeRecord(int(row[0]), reason, actor, now, until, None, None)
 
-    def platform_freeze(self, now: str) -> FreezeRecord | None:
-        """The freeze in force at `now`: the latest declared one not lifted nor expired."""
-        return in_force_at(self.unlifted_freezes(), now)
-
     def stop_requests(self, run_id: int) -> tuple[str | None, list[FreezeRecord]]:
         """What may hold a running executor before its next service, in one statement (one
         round trip on PostgreSQL, where the two reads were three): the run's pause request

@@ -282,53 +282,38 @@ class RunsMixin(StoreBase):
         reading the head (chain.append_later's expected_head); when another process wrote one
         since, the server refuses, nothing is written, and it is written again after reading
         the head."""
-        args = (run_id, ts, kind, service, message, step, deployed, audit, origin, adopt, outbox)
+
+        def write(expected_head: str | None) -> AuditRecord | None:
+            with self._write() as tx:
+                if step:
+                    update_step(tx, run_id, service or "", step)
+                if deployed is not None:
+                    environment, version, at = deployed
+                    set_deployed(tx, environment, service or "", version=version, now=at)
+                add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
+                if outbox is not None:
+                    row = tx.execute("SELECT MAX(id) FROM events WHERE run_id = ?", (run_id,))
+                    insert_outbox(tx, outbox(int(row.fetchone()[0])))
+                if audit is None:
+                    return None
+                committed = chain.append_later(
+                    tx,
+                    audit,
+                    origin=origin,
+                    adopt=adopt,
+                    late=self.db.kind == "postgresql",
+                    expected_head=expected_head,
+                )
+            return committed()  # read once committed: see chain.append_later
+
         hint = self._chain_head if self.db.kind == "postgresql" else None
         try:
-            written = self._record(*args, expected_head=hint)
-        except ChainMoved:
-            written = self._record(*args, expected_head=None)
+            written = write(hint)
+        except ChainMoved:  # another process appended since: nothing was written
+            written = write(None)
         if written is not None:
             self._chain_head = written.hash
         return written
-
-    def _record(
-        self,
-        run_id: int,
-        ts: str,
-        kind: str,
-        service: str | None,
-        message: str,
-        step: Mapping[str, Any] | None,
-        deployed: tuple[str, str, str] | None,
-        audit: AuditEntry | None,
-        origin: str | None,
-        adopt: Callable[[], Adoption] | None,
-        outbox: Callable[[int], Sequence[OutboxRow]] | None,
-        *,
-        expected_head: str | None,
-    ) -> AuditRecord | None:
-        with self._write() as tx:
-            if step:
-                update_step(tx, run_id, service or "", step)
-            if deployed is not None:
-                environment, version, at = deployed
-                set_deployed(tx, environment, service or "", version=version, now=at)
-            add_event(tx, run_id, ts=ts, kind=kind, service=service, message=message)
-            if outbox is not None:
-                row = tx.execute("SELECT MAX(id) FROM events WHERE run_id = ?", (run_id,))
-                insert_outbox(tx, outbox(int(row.fetchone()[0])))
-            if audit is None:
-                return None
-            committed = chain.append_later(
-                tx,
-                audit,
-                origin=origin,
-                adopt=adopt,
-                late=self.db.kind == "postgresql",
-                expected_head=expected_head,
-            )
-        return committed()  # read once committed: see chain.append_later
 
     def deploys_in_flight(self, services: Sequence[str]) -> list[Step]:
         """Steps of any run whose deployer command for one of `services` may still run."""

@@ -649,6 +649,19 @@ def test_audit_records_chain_across_connections(store: Store, opener: Callable[[
     assert opener().audit_chain(train="U") == []
 
 
+def test_reads_together_see_one_state_while_another_connection_commits(
+    store: Store, opener: Callable[[], Store]
+) -> None:
+    run_id = new_run(store)
+    writer = opener()
+    with store.read_together():
+        before = store.events(run_id)
+        writer.add_event(run_id, ts=at(1), kind="note", service=None, message="meanwhile")
+        assert store.events(run_id) == before  # the same state as the first read
+        assert store.unlifted_freezes() == []
+    assert [e.message for e in store.events(run_id)][-1] == "meanwhile"  # seen afterwards
+
+
 def test_an_audited_event_chains_after_a_record_another_connection_wrote_meanwhile(
     store: Store, opener: Callable[[], Store]
 ) -> None:
