@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import tokens
 from .context import ServerContext, context_of
+from .unchanged import Mark
 
 # auto_error=False: a missing header is our 401 problem document, not FastAPI's 403
 bearer = HTTPBearer(
@@ -48,7 +49,7 @@ def needs(role: str) -> Callable[..., Awaitable[tokens.Principal]]:
     return principal
 
 
-def _active_tokens(ctx: ServerContext, mark: object | None) -> tuple[tokens.TokenRecordLike, ...]:
+def _active_tokens(ctx: ServerContext, mark: Mark | None) -> tuple[tokens.TokenRecordLike, ...]:
     with ctx.reading() as store:
         if store is None:
             return ()

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from ..catalog import FILES, load_catalog
 from ..models import Catalog
 from ..state import DEFAULT_BUSY_TIMEOUT_S, Store, open_store
-from .unchanged import Unchanged
+from .unchanged import Mark, Unchanged
 
 READ_STORE_MAX_AGE_S = 10.0
 
@@ -82,14 +82,14 @@ class ServerContext:
         # frozen: the one field set after __init__, once
         object.__setattr__(self, "unchanged", Unchanged(opener, _file_id, READ_STORE_MAX_AGE_S))
 
-    def mark(self, request: Request) -> object | None:
+    def mark(self, request: Request) -> Mark | None:
         """The store's change mark for this request (unchanged.py), read at its first use."""
         if not hasattr(request.state, "mark"):
             request.state.mark = self.unchanged.mark()
-        mark: object | None = request.state.mark
+        mark: Mark | None = request.state.mark
         return mark
 
-    async def mark_async(self, request: Request) -> object | None:
+    async def mark_async(self, request: Request) -> Mark | None:
         """mark(), from a coroutine: on the event loop when that cannot block, else in the
         thread pool."""
         if not hasattr(request.state, "mark") and not self.unchanged.quick():
@@ -105,7 +105,7 @@ class ServerContext:
         services: bool = True,
         api: bool = True,
         store: Store | None = None,
-        mark: object | None = None,
+        mark: Mark | None = None,
     ) -> Catalog:
         """The catalog as its files are now, with the trains defined through the API as the
         store holds them now (`store`: one the request has open already, else one is opened
@@ -122,7 +122,7 @@ class ServerContext:
         with self.reading() as opened:
             return self._catalog(services, opened, mark)
 
-    def _catalog(self, services: bool, store: Store | None, mark: object | None = None) -> Catalog:
+    def _catalog(self, services: bool, store: Store | None, mark: Mark | None = None) -> Catalog:
         trains: tuple[tuple[str, str], ...] = ()
         if store is not None:
             api = store.api_trains

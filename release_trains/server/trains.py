@@ -36,6 +36,10 @@ TrainName = Annotated[str, Path(min_length=1, max_length=200, description="The t
 # `generated_at` says when it was taken. 50 dashboards and pipelines polling one train then
 # cost one document per tenth of a second, not one per request (B7).
 REUSE_STATUS_S = 0.1
+# While one request takes the document again because the kept one is older than that (the
+# store still unchanged), the others are given the kept one rather than waiting in line for
+# the new one, up to this old: the clock's part of what they see is then up to this old.
+REFRESHING_STATUS_S = 1.0
 
 QUEUED = (
     "`{train, job_id, kind, status, run_id}`: the work is queued for a worker (`serve "
@@ -201,12 +205,22 @@ def delete_train(request: Request, train: TrainName, who: Admin) -> Response:
 )
 async def train_status(request: Request, train: TrainName, who: Viewer) -> Response:
     ctx = context_of(request)
-    mark, now = await ctx.mark_async(request), ctx.now()
+    mark = await ctx.mark_async(request)
+
+    # ages on the server's clock as it is when looked at: a document taken after this request
+    # arrived (by another one it waited for) is as good for it; one from the future (the
+    # clock was set back) is taken again
+    def age(kept: tuple[datetime, bytes]) -> float:
+        return (ctx.now() - kept[0]).total_seconds()
 
     def fresh(kept: tuple[datetime, bytes]) -> bool:
-        return 0 <= (now - kept[0]).total_seconds() < REUSE_STATUS_S
+        return 0 <= age(kept) < REUSE_STATUS_S
+
+    def meanwhile(kept: tuple[datetime, bytes]) -> bool:
+        return 0 <= age(kept) < REFRESHING_STATUS_S
 
     def taken() -> tuple[datetime, bytes]:
+        now = ctx.now()
         return now, bytes(JSONResponse(_snapshot(request, train, now=now)).body)
 
     # the document itself, for pollers asking within REUSE_STATUS_S of when it was taken
@@ -214,9 +228,11 @@ async def train_status(request: Request, train: TrainName, who: Viewer) -> Respo
     # a coroutine: a kept document is sent from the event loop; one to take goes to the
     # thread pool (it reads the store)
     key = ("status", train)
-    kept = ctx.unchanged.peek(mark, key, fresh=fresh)
+    kept = ctx.unchanged.peek(mark, key, fresh=fresh, meanwhile=meanwhile)
     if kept is None:
-        kept = await run_in_threadpool(ctx.unchanged.get, mark, key, taken, fresh=fresh)
+        kept = await run_in_threadpool(
+            ctx.unchanged.get, mark, key, taken, fresh=fresh, meanwhile=meanwhile
+        )
     return Response(kept[1], media_type="application/json")
 
 

@@ -13,8 +13,10 @@ staleness, freeze windows) is never kept: it is computed from the kept records p
 The mark is read on one connection kept for that alone (a mark is only comparable with
 earlier ones of the same connection, and this one never writes), opened again like the read
 stores of context.py (after READ_STORE_MAX_AGE_S, or when the SQLite file was replaced,
-looked at every FILE_CHECK_S);
-each opening starts a new epoch, so marks of two connections never compare equal.
+looked at every FILE_CHECK_S). The marks it gives are a count that moves whenever the store's
+own mark does (and when the watcher is opened again), so they are ordered as they were read:
+an answer kept at a newer mark than a request's is as good for it (that mark was read while
+the request waited), and one computed at an older mark never replaces newer ones.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ FILE_CHECK_S = 0.5
 MAX_ANSWERS = 1024  # per mark: keys come from request paths (train names), so bounded
 
 Opener = Callable[[], Store | None]
+Mark = int
+_UNREAD = object()
 FileId = Callable[[Store], "tuple[int, int] | None"]
 
 
@@ -55,12 +59,15 @@ class Unchanged:
     _opened_at: float = 0.0
     _file_seen: float = 0.0  # when the SQLite file's identity was last checked
     _file: tuple[int, int] | None = None
-    _epoch: int = 0
-    _mark: object = None
+    _raw: object = _UNREAD  # the store's own change mark last read on the watcher
+    _seq: int = 0  # the mark given: moves with it, so marks are ordered as they were read
+    _mark: Mark | None = None  # the mark the kept answers were computed at
     _answers: dict[Hashable, object] = field(default_factory=dict)
 
-    def mark(self) -> object | None:
-        """The store's change mark now; None when there is no store (nothing is kept)."""
+    def mark(self) -> Mark | None:
+        """The store's change mark now: equal to the last one while nothing was committed,
+        greater after a commit (the watcher reads them one after another, and a new watcher
+        starts above the last one); None when there is no store (nothing is kept)."""
         with self._watch_lock:
             w = self._watcher
             now = time.monotonic()
@@ -78,65 +85,94 @@ class Unchanged:
                     return None
                 self._watcher, self._opened_at, self._file = w, time.monotonic(), self.file_id(w)
                 self._file_seen = self._opened_at
-                self._epoch += 1
+                self._raw = _UNREAD  # another connection's marks: never equal to its marks
             try:
-                return (self._epoch, w.db.change_mark())
+                raw = w.db.change_mark()
             except StateError:
                 w.close()  # the server went away: a new connection next time, nothing kept
                 self._watcher = None
                 return None
+            if raw != self._raw:
+                self._raw, self._seq = raw, self._seq + 1
+            return self._seq
 
     def get(
         self,
-        mark: object | None,
+        mark: Mark | None,
         key: Hashable,
         compute: Callable[[], T],
         *,
         fresh: Callable[[T], bool] | None = None,
+        meanwhile: Callable[[T], bool] | None = None,
     ) -> T:
         """What `compute` gives, kept for requests that find the store at `mark` (read before
         this call, by mark()) and, with `fresh`, while it says the kept value still is.
+        `meanwhile`: while another request computes the key again for the same mark (the
+        kept value is no longer fresh, the store is unchanged), the kept value is given if
+        this says it may be, rather than waiting for the new one.
         Values must be immutable: every request shares them."""
         if mark is None:
             return compute()
         with self._lock:
-            found, value = self._kept(mark, key, fresh)
+            found, value = self._kept(mark, key, fresh, meanwhile)
             if found:
                 return value  # type: ignore[no-any-return]
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:  # outside the answers' lock: other keys are answered meanwhile
             with self._lock:
-                found, value = self._kept(mark, key, fresh)
+                found, value = self._kept(mark, key, fresh, None)
                 if found:
                     return value  # type: ignore[no-any-return]
+                # what compute reads is at least as new as the newest mark read so far, so it
+                # is kept at that one: a request that waited here while others read a newer
+                # mark does not compute an answer only it could use. Older answers go now,
+                # not when it is done: compute may look other keys up (the status document
+                # uses the kept records), and those must be at least as new.
+                at = max(mark, self._seq)
+                if self._mark is None or at > self._mark:
+                    self._mark, self._answers = at, {}
             value = compute()
             with self._lock:
-                if self._mark != mark:  # answers of another mark are dropped (it is older,
-                    self._mark, self._answers = mark, {}  # or this one is: then they are)
-                if len(self._answers) < MAX_ANSWERS:
-                    self._answers[key] = value
+                if at == self._mark and len(self._answers) < MAX_ANSWERS:
+                    self._answers[key] = value  # (one computed at an older mark than the
+                    # kept answers' is not kept: they are newer)
                 if len(self._computing) > MAX_ANSWERS:
                     self._computing.clear()  # keys from request paths: bounded too
         return value
 
     def peek(
-        self, mark: object | None, key: Hashable, *, fresh: Callable[[T], bool] | None = None
+        self,
+        mark: Mark | None,
+        key: Hashable,
+        *,
+        fresh: Callable[[T], bool] | None = None,
+        meanwhile: Callable[[T], bool] | None = None,
     ) -> T | None:
         """What get would give without computing anything; None when it would compute."""
         if mark is None:
             return None
         with self._lock:
-            found, value = self._kept(mark, key, fresh)
+            found, value = self._kept(mark, key, fresh, meanwhile)
         return value if found else None
 
     def _kept(
-        self, mark: object, key: Hashable, fresh: Callable[[Any], bool] | None
+        self,
+        mark: Mark,
+        key: Hashable,
+        fresh: Callable[[Any], bool] | None,
+        meanwhile: Callable[[Any], bool] | None,
     ) -> tuple[bool, Any]:
-        """(found, value) under self._lock."""
-        if self._mark != mark or key not in self._answers:
+        """(found, value) under self._lock. Answers kept at a newer mark than the request's
+        are as good for it: that mark was read after the request's, while it was waiting,
+        so they are what a read made then would have given it."""
+        if self._mark is None or self._mark < mark or key not in self._answers:
             return False, None
         value = self._answers[key]
-        return (fresh is None or fresh(value)), value
+        if fresh is None or fresh(value):
+            return True, value
+        computing = self._computing.get(key)
+        refreshing = computing is not None and computing.locked()
+        return (refreshing and meanwhile is not None and meanwhile(value)), value
 
     def quick(self) -> bool:
         """Whether mark() can be called on the event loop: it will neither open a store nor

@@ -4,9 +4,11 @@ PostgreSQL; what is computed from the clock is kept no longer than REUSE_STATUS_
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -67,6 +69,139 @@ def test_an_answer_is_kept_until_anyone_commits(
     finally:
         kept.close()
         writer.close()
+
+
+@dataclass
+class _Db:
+    raw: int = 0
+    kind: str = "sqlite"
+
+    def change_mark(self) -> int:
+        return self.raw
+
+
+@dataclass
+class _Watcher:
+    """Stands for the watcher's store: the ordering of marks is the Unchanged's own logic."""
+
+    db: _Db = field(default_factory=_Db)
+
+    def close(self) -> None:
+        pass
+
+
+def _watched(db: _Db, opened: list[int]) -> Unchanged:
+    def open_watcher() -> Store:
+        opened.append(1)
+        return cast(Store, _Watcher(db))
+
+    return Unchanged(open_watcher, lambda s: None, 60.0)
+
+
+def _never(*_: object) -> Any:
+    raise AssertionError("computed: a kept answer was there to give")
+
+
+def test_marks_are_ordered_as_read_and_a_new_watcher_starts_above() -> None:
+    db, opened = _Db(raw=7), list[int]()
+    kept = _watched(db, opened)
+    first = kept.mark()
+    assert first is not None and kept.mark() == first  # nothing committed
+    db.raw = 3  # the store's own mark need not grow (data_version): ours does
+    second = kept.mark()
+    assert second is not None and second > first
+    kept.close()
+    third = kept.mark()  # a new connection, same store mark: still a new mark
+    assert third is not None and third > second and len(opened) == 2
+
+
+def test_a_request_that_read_an_older_mark_is_given_the_newer_answer() -> None:
+    db = _Db()
+    kept = _watched(db, [])
+    older = kept.mark()
+    db.raw += 1  # a commit while that request waited for a thread
+    newer = kept.mark()
+    assert kept.get(newer, "k", lambda: "after") == "after"
+    # what a read made after the older mark was read: as good for that request, not computed
+    assert kept.get(older, "k", _never) == "after"
+    assert kept.peek(older, "k") == "after"
+
+
+def test_an_answer_computed_at_an_older_mark_does_not_replace_newer_ones() -> None:
+    db = _Db()
+    kept = _watched(db, [])
+    older = kept.mark()
+    started, finish = threading.Event(), threading.Event()
+    result: list[str] = []
+
+    def slow() -> str:
+        started.set()
+        assert finish.wait(10)
+        return "old"
+
+    t = threading.Thread(target=lambda: result.append(kept.get(older, "k", slow)))
+    t.start()
+    assert started.wait(10)
+    db.raw += 1  # a commit after that computation began
+    newer = kept.mark()
+    assert kept.get(newer, "j", lambda: "new") == "new"
+    finish.set()
+    t.join(10)
+    assert result == ["old"]  # the request that computed it is answered with it
+    assert kept.peek(newer, "j") == "new"  # but the newer answers stay
+    assert kept.peek(newer, "k") is None  # and the older one is not given at the newer mark
+
+
+def test_an_answer_kept_at_a_newer_mark_uses_no_older_answer_of_another_key() -> None:
+    db = _Db()
+    kept = _watched(db, [])
+    older = kept.mark()
+    assert kept.get(older, "records", lambda: db.raw) == 0
+    db.raw += 1  # a commit; another request has read the new mark, not yet answered
+    newer = kept.mark()
+
+    def document() -> tuple[str, int]:  # as the status document uses the kept records
+        return "doc", kept.get(older, "records", lambda: db.raw)
+
+    # a request that read the older mark takes the document: it is kept for the newer mark
+    # (what it reads is that new), so the records in it must be too
+    assert kept.get(older, "doc", document) == ("doc", 1)
+    assert kept.get(newer, "doc", _never) == ("doc", 1)
+
+
+def test_while_one_request_refreshes_an_answer_the_others_are_given_the_kept_one() -> None:
+    db = _Db()
+    kept = _watched(db, [])
+    mark = kept.mark()
+    state = {"fresh": True}
+
+    def fresh(v: str) -> bool:
+        return state["fresh"]
+
+    assert kept.get(mark, "k", lambda: "first", fresh=fresh) == "first"
+    state["fresh"] = False  # the clock moved on: the kept answer is to be taken again
+    started, finish = threading.Event(), threading.Event()
+
+    def refresh() -> str:
+        started.set()
+        assert finish.wait(10)
+        return "second"
+
+    t = threading.Thread(target=lambda: kept.get(mark, "k", refresh, fresh=fresh))
+    t.start()
+    assert started.wait(10)
+    # while it is refreshed: the kept one if `meanwhile` allows it, else wait for the new one
+    assert kept.peek(mark, "k", fresh=fresh, meanwhile=lambda v: True) == "first"
+    assert kept.peek(mark, "k", fresh=fresh, meanwhile=lambda v: False) is None
+    db.raw += 1  # after a commit, never the kept one: it may show what no longer holds
+    assert kept.peek(kept.mark(), "k", fresh=fresh, meanwhile=lambda v: True) is None
+    finish.set()
+    t.join(10)
+    state["fresh"] = True
+    assert kept.peek(mark, "k", fresh=fresh) == "second"
+    # not refreshing any more: a stale answer is not given even where `meanwhile` allows it
+    state["fresh"] = False
+    assert kept.peek(mark, "k", fresh=fresh, meanwhile=lambda v: True) is None
 
 
 def test_a_status_document_shows_a_commit_of_another_process_at_once(tmp_path: Path) -> None:
