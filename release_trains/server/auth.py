@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import tokens
 from .context import ServerContext, context_of
-from .unchanged import Mark
 
 # auto_error=False: a missing header is our 401 problem document, not FastAPI's 403
 bearer = HTTPBearer(
@@ -36,9 +35,7 @@ def needs(role: str) -> Callable[..., Awaitable[tokens.Principal]]:
         ctx = context_of(request)
         now = ctx.now()
         mark = await ctx.mark_async(request)  # before any read: what is kept is as new
-        active = ctx.unchanged.peek(mark, "tokens")
-        if active is None:
-            active = await run_in_threadpool(_active_tokens, ctx, mark)
+        active = await ctx.unchanged.get_async(mark, "tokens", lambda: _active_tokens(ctx))
         who, due = tokens.identify(request.headers.get("authorization"), active, now=now)
         tokens.authorize(who, role)
         if due:
@@ -49,11 +46,9 @@ def needs(role: str) -> Callable[..., Awaitable[tokens.Principal]]:
     return principal
 
 
-def _active_tokens(ctx: ServerContext, mark: Mark | None) -> tuple[tokens.TokenRecordLike, ...]:
+def _active_tokens(ctx: ServerContext) -> tuple[tokens.TokenRecordLike, ...]:
     with ctx.reading() as store:
-        if store is None:
-            return ()
-        return ctx.unchanged.get(mark, "tokens", lambda: tuple(store.active_tokens()))
+        return () if store is None else tuple(store.active_tokens())
 
 
 def _touch(ctx: ServerContext, name: str, now: datetime) -> None:

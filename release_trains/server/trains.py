@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from .. import api_trains, audit, tokens
 from ..approvals import decide
@@ -224,15 +223,11 @@ async def train_status(request: Request, train: TrainName, who: Viewer) -> Respo
         return now, bytes(JSONResponse(_snapshot(request, train, now=now)).body)
 
     # the document itself, for pollers asking within REUSE_STATUS_S of when it was taken
-    # while nothing was committed (its generated_at says when; see REUSE_STATUS_S)
-    # a coroutine: a kept document is sent from the event loop; one to take goes to the
-    # thread pool (it reads the store)
-    key = ("status", train)
-    kept = ctx.unchanged.peek(mark, key, fresh=fresh, meanwhile=meanwhile)
-    if kept is None:
-        kept = await run_in_threadpool(
-            ctx.unchanged.get, mark, key, taken, fresh=fresh, meanwhile=meanwhile
-        )
+    # while nothing was committed (its generated_at says when; see REUSE_STATUS_S): sent
+    # from the event loop when kept, taken in the thread pool (it reads the store)
+    kept = await ctx.unchanged.get_async(
+        mark, ("status", train), taken, fresh=fresh, meanwhile=meanwhile
+    )
     return Response(kept[1], media_type="application/json")
 
 

@@ -17,15 +17,21 @@ looked at every FILE_CHECK_S). The marks it gives are a count that moves wheneve
 own mark does (and when the watcher is opened again), so they are ordered as they were read:
 an answer kept at a newer mark than a request's is as good for it (that mark was read while
 the request waited), and one computed at an older mark never replaces newer ones.
+
+Routes ask with get_async: a kept answer is given on the event loop, and a missing one is
+computed once in the thread pool for all the requests that ask meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import StateError
 from ..state import Store
@@ -63,6 +69,9 @@ class Unchanged:
     _seq: int = 0  # the mark given: moves with it, so marks are ordered as they were read
     _mark: Mark | None = None  # the mark the kept answers were computed at
     _answers: dict[Hashable, object] = field(default_factory=dict)
+    # get_async's computations under way, by key, with the mark each was asked at: touched
+    # on the event loop only
+    _flights: dict[Hashable, tuple[Mark, asyncio.Future[Any]]] = field(default_factory=dict)
 
     def mark(self) -> Mark | None:
         """The store's change mark now: equal to the last one while nothing was committed,
@@ -140,6 +149,47 @@ class Unchanged:
                     self._computing.clear()  # keys from request paths: bounded too
         return value
 
+    async def get_async(
+        self,
+        mark: Mark | None,
+        key: Hashable,
+        compute: Callable[[], T],
+        *,
+        fresh: Callable[[T], bool] | None = None,
+        meanwhile: Callable[[T], bool] | None = None,
+    ) -> T:
+        """get() for a coroutine on the event loop. A kept answer is given there; otherwise
+        one request computes it in the thread pool, and the others that ask for it meanwhile
+        at a mark no newer than that request's await the same computation on the loop: after
+        a commit, 50 pollers cost one thread hand-off, not 50 threads woken one by one. The
+        computation is a task of its own, so a request that goes away does not stop it for
+        the others. `compute` runs in the thread pool."""
+        if mark is None:
+            return await run_in_threadpool(compute)
+        with self._lock:
+            found, value = self._kept(mark, key, fresh, meanwhile)
+        if found:
+            return value  # type: ignore[no-any-return]
+        flight = self._flights.get(key)
+        if (
+            flight is None
+            or flight[0] < mark  # it may give an older answer
+            or flight[1].get_loop() is not asyncio.get_running_loop()  # a test's earlier app
+        ):
+            task = asyncio.ensure_future(
+                run_in_threadpool(self.get, mark, key, compute, fresh=fresh)
+            )
+            flight = self._flights[key] = (mark, task)
+
+            def landed(done: asyncio.Future[Any], key: Hashable = key, f: object = flight) -> None:
+                if self._flights.get(key) is f:
+                    del self._flights[key]
+                if not done.cancelled():
+                    done.exception()  # seen, even if every request that awaited it went away
+
+            task.add_done_callback(landed)
+        return await asyncio.shield(flight[1])
+
     def peek(
         self,
         mark: Mark | None,
@@ -170,9 +220,11 @@ class Unchanged:
         value = self._answers[key]
         if fresh is None or fresh(value):
             return True, value
+        if meanwhile is None:
+            return False, value
         computing = self._computing.get(key)
-        refreshing = computing is not None and computing.locked()
-        return (refreshing and meanwhile is not None and meanwhile(value)), value
+        refreshing = key in self._flights or (computing is not None and computing.locked())
+        return (refreshing and meanwhile(value)), value
 
     def quick(self) -> bool:
         """Whether mark() can be called on the event loop: it will neither open a store nor

@@ -4,6 +4,7 @@ PostgreSQL; what is computed from the clock is kept no longer than REUSE_STATUS_
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -202,6 +203,81 @@ def test_while_one_request_refreshes_an_answer_the_others_are_given_the_kept_one
     # not refreshing any more: a stale answer is not given even where `meanwhile` allows it
     state["fresh"] = False
     assert kept.peek(mark, "k", fresh=fresh, meanwhile=lambda v: True) is None
+
+
+def _gated(release: threading.Event, value: Any, calls: list[Any]) -> Any:
+    def compute() -> Any:
+        calls.append(value)
+        assert release.wait(10)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    return compute
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("not within 5 s")
+
+
+def test_requests_asking_while_an_answer_is_computed_await_that_one_computation() -> None:
+    db = _Db()
+    kept = _watched(db, [])
+    release, calls = threading.Event(), list[Any]()
+
+    async def main() -> None:
+        mark = kept.mark()
+        first = asyncio.ensure_future(kept.get_async(mark, "k", _gated(release, "a", calls)))
+        await _until(lambda: calls)  # being computed in the thread pool
+        others = [asyncio.ensure_future(kept.get_async(mark, "k", _never)) for _ in range(49)]
+        first.cancel()  # its request went away: the others still get the answer
+        release.set()
+        assert await asyncio.gather(*others) == ["a"] * 49
+        assert calls == ["a"]
+        assert await kept.get_async(kept.mark(), "k", _never) == "a"  # and it is kept
+
+    asyncio.run(main())
+
+
+def test_a_request_that_read_a_newer_mark_does_not_await_an_older_computation() -> None:
+    db = _Db()
+    kept = _watched(db, [])
+    release, calls = threading.Event(), list[Any]()
+
+    async def main() -> None:
+        older = asyncio.ensure_future(
+            kept.get_async(kept.mark(), "k", _gated(release, "before", calls))
+        )
+        await _until(lambda: calls)
+        db.raw += 1  # committed after that computation began: it may not show it
+        newer = asyncio.ensure_future(kept.get_async(kept.mark(), "k", lambda: "after"))
+        release.set()
+        assert await older == "before"
+        assert await newer == "after"
+
+    asyncio.run(main())
+
+
+def test_a_failed_computation_fails_those_that_awaited_it_and_is_not_kept() -> None:
+    db = _Db()
+    kept = _watched(db, [])
+    release, calls = threading.Event(), list[Any]()
+
+    async def main() -> None:
+        mark = kept.mark()
+        failing = _gated(release, LookupError("no such train"), calls)
+        tasks = [asyncio.ensure_future(kept.get_async(mark, "k", failing)) for _ in range(3)]
+        await _until(lambda: calls)
+        release.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert [type(r) for r in results] == [LookupError] * 3 and len(calls) == 1
+        assert await kept.get_async(mark, "k", lambda: "found") == "found"  # asked again
+
+    asyncio.run(main())
 
 
 def test_a_status_document_shows_a_commit_of_another_process_at_once(tmp_path: Path) -> None:
