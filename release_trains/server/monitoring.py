@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from ..monitoring import health_now, snapshot, stored_plan
+from ..monitoring import health_now, recorded, snapshot
 from ..reports import performance
 from . import schemas
 from .auth import Viewer
@@ -28,9 +28,11 @@ Name = Annotated[str, Path(min_length=1, max_length=200)]
 def train_snapshot(request: Request, train: Name, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     with ctx.reading() as store:
-        run = store.latest_run(train) if store is not None else None
-        catalog = ctx.catalog(services=stored_plan(run) is None, store=store)
-        return JSONResponse(snapshot(catalog, store, train, now=ctx.now()).to_json())
+        # read once, in one read transaction: the run decides whether the services' files
+        # are needed (no stored plan), and the snapshot shows that same run
+        known = recorded(store, train) if store is not None else None
+        catalog = ctx.catalog(services=known is None or known.plan is None, store=store)
+        return JSONResponse(snapshot(catalog, store, train, now=ctx.now(), known=known).to_json())
 
 
 @router.get(
