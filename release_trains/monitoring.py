@@ -27,7 +27,7 @@ from typing import Any
 
 from . import lifecycle
 from .errors import EXIT_NO, EXIT_OK, InputError
-from .freezes import Freeze, freeze_among
+from .freezes import Freeze, freeze_among, freeze_in_force
 from .gates import Health
 from .models import Catalog, Service, Train
 from .notify.outcomes import outcomes
@@ -342,6 +342,26 @@ class TrainSummary:
         }
 
 
+@dataclass(frozen=True)
+class Overview:
+    """`status` without a train: every train's line, and the freeze in force (it stops them
+    all, so it is said once, above them)."""
+
+    trains: list[TrainSummary]
+    freeze: Freeze | None
+    taken_at: datetime
+
+    @property
+    def exit_code(self) -> int:
+        return max((t.exit_code for t in self.trains), default=EXIT_OK)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trains": [t.to_json() for t in self.trains],
+            "freeze": self.freeze.to_json() if self.freeze else None,  # plan --json's shape
+        }
+
+
 # --- building a snapshot -------------------------------------------------------------------
 
 
@@ -564,6 +584,12 @@ def _phase(run: Run | None, train: Train, doc: Mapping[str, Any], *, now: dateti
 
 
 # --- every train at once -------------------------------------------------------------------
+
+
+def overview(catalog: Catalog, store: Store | None, *, now: datetime) -> Overview:
+    """Every train's status and progress, and the freeze in force, at `now`."""
+    trains = summaries(catalog, store, now=now)
+    return Overview(trains, freeze_in_force(catalog.config, store, now), now)
 
 
 def summaries(catalog: Catalog, store: Store | None, *, now: datetime) -> list[TrainSummary]:

@@ -13,14 +13,14 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_OK
+from ..freezes import Freeze
 from ..monitoring import (
+    Overview,
     Snapshot,
-    TrainSummary,
     health_probe,
+    overview,
+    recorded,
     snapshot,
-    stored_plan,
-    summaries,
 )
 from .complete import complete_train
 from .context import (
@@ -61,23 +61,25 @@ def command(opts: Options, train: str | None, as_json: bool, probe: bool) -> int
     # the start-up time on a large catalog) is read only to plan a train that never ran or
     # whose run has not stored its plan yet (validating writes it), or to probe.
     try:
-        run = store.latest_run(train) if store is not None and train is not None else None
-        planned = stored_plan(run) is not None
+        # the train's records read once, in one read transaction: they decide whether the
+        # services' files are needed, and the snapshot shows them
+        known = recorded(store, train) if store is not None and train is not None else None
+        planned = known is not None and known.plan is not None
         catalog = load_cli_catalog(opts, services=train is not None and (probe or not planned))
         if train is None:
-            rows = summaries(catalog, store, now=utcnow())
+            trains = overview(catalog, store, now=utcnow())
         else:
             live = health_probe(catalog, catalog.trains.get(train)) if probe else None
-            snap = snapshot(catalog, store, train, now=utcnow(), probe=live)
+            snap = snapshot(catalog, store, train, now=utcnow(), probe=live, known=known)
     finally:
         if store:
             store.close()
     if train is None:
         if as_json:
-            print_json({"trains": [r.to_json() for r in rows]})
+            print_json(trains.to_json())
         else:
-            show_list(rows)
-        return max((r.exit_code for r in rows), default=EXIT_OK)
+            show_list(trains)
+        return trains.exit_code
     if as_json:
         print_json(snap.to_json())
     else:
@@ -141,10 +143,13 @@ def plain(snap: Snapshot) -> list[str]:
 
 def freeze_line(snap: Snapshot) -> str | None:
     """The freeze in force, named as the start refusal names it (freezes.Freeze.describe)."""
-    if snap.freeze is None:
+    return _frozen(snap.freeze, datetime.fromisoformat(snap.taken_at))
+
+
+def _frozen(freeze: Freeze | None, now: datetime) -> str | None:
+    if freeze is None:
         return None
-    now = datetime.fromisoformat(snap.taken_at)
-    return f"frozen by {snap.freeze.describe(now)}: starts and resumes are refused"
+    return f"frozen by {freeze.describe(now)}: starts and resumes are refused"
 
 
 def approval_lines(snap: Snapshot) -> list[str]:
@@ -186,9 +191,15 @@ def _phase_line(snap: Snapshot) -> str:
     return line
 
 
-def show_list(rows: list[TrainSummary]) -> None:
+def show_list(trains: Overview) -> None:
     from rich.table import Table
 
+    rows = trains.trains
+    frozen = _frozen(trains.freeze, trains.taken_at)  # a reason is anyone's text: no markup
+    if frozen and is_tty():
+        console().print(frozen, style="bold red", markup=False)
+    elif frozen:
+        echo(frozen)
     if not is_tty():
         for r in rows:
             ran = "never ran" if r.run_id is None else f"run {r.run_id}, updated {r.updated_at}"

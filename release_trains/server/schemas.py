@@ -34,6 +34,7 @@ class TrainList(Open):
     """`status --json` without a train."""
 
     trains: list[TrainRow]
+    freeze: FreezeDoc | None  # the freeze in force (config window or platform), null if none
 
 
 class TrainDefinition(Open):

@@ -12,7 +12,7 @@ from .. import api_trains, audit, tokens
 from ..approvals import decide
 from ..errors import InputError, ReleaseTrainError
 from ..executor import dry_run as dry_run_steps
-from ..monitoring import snapshot, summaries
+from ..monitoring import overview, snapshot
 from ..pausing import pause_train
 from ..planning import find_train, plan_for
 from ..rollback import document as rollback_document
@@ -73,14 +73,13 @@ def _queue(
 @router.get(
     "",
     summary="Every train with its status and progress (`status --json` without a train)",
-    responses={**document("`{trains: [...]}`", schemas.TrainList), **errors()},
+    responses={**document("`{trains: [...], freeze}`", schemas.TrainList), **errors()},
 )
 def list_trains(request: Request, who: Viewer) -> JSONResponse:
     ctx = context_of(request)
     with ctx.reading() as store:
         catalog = ctx.catalog(services=False, store=store)
-        rows = summaries(catalog, store, now=ctx.now())
-    return JSONResponse({"trains": [r.to_json() for r in rows]})
+        return JSONResponse(overview(catalog, store, now=ctx.now()).to_json())
 
 
 @router.post(

@@ -224,6 +224,31 @@ def test_status_shows_the_freeze_in_force_as_plan_does(
     assert status_json(run_cli, sample_root)[1]["freeze"] is None
 
 
+def test_every_train_status_says_the_freeze_in_force_once_above_them(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status` without a train: `{trains, freeze}`, the freeze as `status TRAIN` has it."""
+    every = json.loads(run_cli("--root", sample_root, "status", "--json").out)
+    assert every["freeze"] is None and every["trains"]
+    assert "frozen" not in run_cli("--root", sample_root, "status").out
+
+    reason = "incident [b]42[/b]\x1b[31m"  # anyone's text: neither markup nor control codes
+    assert run_cli("--root", sample_root, "freeze", "--reason", reason).code == 0
+    result = run_cli("--root", sample_root, "status", "--json")
+    assert result.code == 0  # a freeze stops starts; it is not a train needing attention
+    every = json.loads(result.out)
+    assert every["freeze"] == status_json(run_cli, sample_root)[1]["freeze"]
+    assert every["freeze"]["reason"] == reason
+    first = run_cli("--root", sample_root, "status").out.splitlines()[0]
+    assert first.startswith("frozen by platform freeze (incident [b]42[/b]") and "\x1b" not in first
+    assert first.endswith("until unfrozen: starts and resumes are refused"), first
+    monkeypatch.setattr("release_trains.cli.status_cmd.is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "300")
+    table = run_cli("--root", sample_root, "status").out
+    assert "frozen by platform freeze (incident [b]42[/b]" in table and "Release trains" in table
+    assert "\x1b[31m" not in table
+
+
 def test_status_on_a_terminal_draws_tables(
     sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -95,8 +95,9 @@ def test_history_is_the_service_report_and_status_has_waves(tmp_path: Path) -> N
 
     status = client.get("/api/v1/release-trains/T/status", headers=auth).json()
     assert status["waves"] == [["a"], ["b"]]  # never ran: the plan made now
-    rows = client.get("/api/v1/release-trains", headers=auth).json()["trains"]
-    assert rows[0]["phase_started_at"] is None  # never ran
+    every = client.get("/api/v1/release-trains", headers=auth).json()
+    assert every["trains"][0]["phase_started_at"] is None  # never ran
+    assert every["freeze"] is None  # as `status --json` without a train has it
 
 
 def test_the_access_log_never_holds_a_token_from_an_address() -> None:
