@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,14 @@ REPO_ANALYSIS = PROJECT_ROOT / "analysis"
 
 
 E2E = Path(__file__).resolve().parent / "e2e"
+
+
+# A suite started in the background by a non-interactive shell (`cmd &`) inherits SIGINT
+# ignored, and so would every process it starts (an ignored signal stays ignored across
+# exec): the tests that press Ctrl-C on a real child would see it ignored and wait in vain.
+# A handler of our own is reset to the default in each child instead.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

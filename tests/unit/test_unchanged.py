@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -216,6 +217,13 @@ def _gated(release: threading.Event, value: Any, calls: list[Any]) -> Any:
     return compute
 
 
+def _on_a_loop_of_its_own(main: Any) -> None:
+    """asyncio.run(main()) in a thread of its own: in the whole suite, the browser tests'
+    Playwright keeps an event loop running in the test thread."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result(timeout=30)
+
+
 async def _until(condition: Any) -> None:
     for _ in range(1000):
         if condition():
@@ -240,7 +248,7 @@ def test_requests_asking_while_an_answer_is_computed_await_that_one_computation(
         assert calls == ["a"]
         assert await kept.get_async(kept.mark(), "k", _never) == "a"  # and it is kept
 
-    asyncio.run(main())
+    _on_a_loop_of_its_own(main)
 
 
 def test_a_request_that_read_a_newer_mark_does_not_await_an_older_computation() -> None:
@@ -259,7 +267,7 @@ def test_a_request_that_read_a_newer_mark_does_not_await_an_older_computation() 
         assert await older == "before"
         assert await newer == "after"
 
-    asyncio.run(main())
+    _on_a_loop_of_its_own(main)
 
 
 def test_a_failed_computation_fails_those_that_awaited_it_and_is_not_kept() -> None:
@@ -277,7 +285,7 @@ def test_a_failed_computation_fails_those_that_awaited_it_and_is_not_kept() -> N
         assert [type(r) for r in results] == [LookupError] * 3 and len(calls) == 1
         assert await kept.get_async(mark, "k", lambda: "found") == "found"  # asked again
 
-    asyncio.run(main())
+    _on_a_loop_of_its_own(main)
 
 
 def test_a_status_document_shows_a_commit_of_another_process_at_once(tmp_path: Path) -> None:
