@@ -238,6 +238,9 @@ def _snapshot(request: Request, train: str, *, now: datetime) -> dict[str, Any]:
 
         if store is None:
             return snapshot(ctx.catalog(store=None), None, train, now=now).to_json()
+        # an unknown train is a 404 before anything is kept for it: names from request paths
+        # would otherwise fill the kept answers (MAX_ANSWERS) until the next commit
+        find_train(ctx.catalog(services=False, store=store, mark=mark), train)
         # what the store records is kept while it is unchanged; the clock's part is not
         known = ctx.unchanged.get(mark, ("recorded", train), lambda: recorded(store, train))
         catalog = ctx.catalog(services=known.plan is None, store=store, mark=mark)

@@ -142,7 +142,7 @@ class Unchanged:
                     self._mark, self._answers = at, {}
             value = compute()
             with self._lock:
-                if at == self._mark and len(self._answers) < MAX_ANSWERS:
+                if at == self._mark and (key in self._answers or len(self._answers) < MAX_ANSWERS):
                     self._answers[key] = value  # (one computed at an older mark than the
                     # kept answers' is not kept: they are newer)
                 if len(self._computing) > MAX_ANSWERS:
@@ -228,13 +228,16 @@ class Unchanged:
 
     def quick(self) -> bool:
         """Whether mark() can be called on the event loop: it will neither open a store nor
-        wait for a server (its watcher is an open SQLite store that needs no reopening; a
-        PostgreSQL mark is a round trip, read in the thread pool)."""
+        wait for a server (its watcher is an open SQLite store that needs no reopening, nor
+        a look at whether its file was replaced, which may reopen it; a PostgreSQL mark is a
+        round trip, read in the thread pool)."""
         w = self._watcher
+        now = time.monotonic()
         return (
             w is not None
             and w.db.kind == "sqlite"
-            and time.monotonic() - self._opened_at < self.max_age_s
+            and now - self._opened_at < self.max_age_s
+            and now - self._file_seen < FILE_CHECK_S
         )
 
     def close(self) -> None:

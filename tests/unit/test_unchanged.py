@@ -19,7 +19,7 @@ from test_api_store_opens import _root
 from release_trains import tokens
 from release_trains.server import trains as train_routes
 from release_trains.server.app import create_app
-from release_trains.server.unchanged import Unchanged
+from release_trains.server.unchanged import FILE_CHECK_S, Unchanged
 from release_trains.state import Store, default_path, open_store
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
@@ -288,6 +288,70 @@ def test_a_failed_computation_fails_those_that_awaited_it_and_is_not_kept() -> N
     _on_a_loop_of_its_own(main)
 
 
+def test_at_the_cap_a_kept_answer_is_still_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("release_trains.server.unchanged.MAX_ANSWERS", 2)
+    kept = _watched(_Db(), [])
+    mark = kept.mark()
+    state = {"fresh": True}
+
+    def fresh(v: str) -> bool:
+        return state["fresh"]
+
+    assert kept.get(mark, "status", lambda: "first", fresh=fresh) == "first"
+    assert kept.get(mark, "other", lambda: "x") == "x"  # the cap is reached
+    assert kept.get(mark, "third", lambda: "y") == "y" and kept.peek(mark, "third") is None
+    state["fresh"] = False  # aged: taken again, and the new one is kept in its place
+    assert kept.get(mark, "status", lambda: "second", fresh=fresh) == "second"
+    state["fresh"] = True
+    assert kept.get(mark, "status", _never, fresh=fresh) == "second"
+
+
+def test_while_a_request_awaits_a_refresh_others_on_the_loop_get_the_kept_answer() -> None:
+    kept = _watched(_Db(), [])
+    release, calls = threading.Event(), list[Any]()
+    state = {"fresh": True}
+
+    def fresh(v: str) -> bool:
+        return state["fresh"]
+
+    def meanwhile(v: str) -> bool:
+        return True
+
+    async def main() -> None:
+        mark = kept.mark()
+        assert await kept.get_async(mark, "k", lambda: "first", fresh=fresh) == "first"
+        state["fresh"] = False
+        refresh = asyncio.ensure_future(
+            kept.get_async(mark, "k", _gated(release, "second", calls), fresh=fresh)
+        )
+        await asyncio.sleep(0)  # the refresh is a flight now, its thread maybe not started
+        got = await kept.get_async(mark, "k", _never, fresh=fresh, meanwhile=meanwhile)
+        assert got == "first"  # neither waiting for the refresh nor computing again
+        release.set()
+        assert await refresh == "second"
+
+    _on_a_loop_of_its_own(main)
+
+
+def test_the_mark_is_read_on_the_loop_only_while_nothing_may_reopen_the_watcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = {"now": 100.0}
+    monkeypatch.setattr("release_trains.server.unchanged.time.monotonic", lambda: clock["now"])
+    kept = _watched(_Db(), [])
+    assert not kept.quick()  # no watcher yet: opening it is for the thread pool
+    kept.mark()
+    assert kept.quick()
+    clock["now"] += FILE_CHECK_S  # the SQLite file is due a look (a restore reopens it)
+    assert not kept.quick()
+    kept.mark()  # looked at, in the thread pool
+    assert kept.quick()
+    db = _Db(kind="postgresql")
+    pg = _watched(db, [])
+    pg.mark()
+    assert not pg.quick()  # a round trip to the server
+
+
 def test_a_status_document_shows_a_commit_of_another_process_at_once(tmp_path: Path) -> None:
     root = _root(tmp_path)
     writer = _store(None, root)
@@ -319,6 +383,11 @@ def test_a_status_document_shows_a_commit_of_another_process_at_once(tmp_path: P
         clock["now"] += timedelta(seconds=train_routes.REUSE_STATUS_S * 2)
         later = status()
         assert later["generated_at"] == clock["now"].isoformat(timespec="milliseconds")
+
+        # an unknown train is a 404, and nothing is kept for it
+        assert client.get("/api/v1/release-trains/nope/status", headers=headers).status_code == 404
+        kept = client.app.state.context.unchanged
+        assert not any("nope" in str(k) for k in kept._answers)
 
         tokens.revoke(writer, "bot", now=T0.isoformat())  # the kept tokens go with it
         assert client.get(url, headers=headers).status_code == 401
