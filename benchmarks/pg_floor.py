@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pg  # noqa: E402  (benchmarks/pg.py)
+import pg  # benchmarks/pg.py, found through the path above
 
 CASES = {
     "round trip (SELECT 1)": "SELECT 1",
