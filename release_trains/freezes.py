@@ -125,19 +125,7 @@ def freeze_platform(
         reason=reason, actor=who, now=iso(now), until=iso(end) if end else None
     )
     detail = reason + (f" (until {iso(end)})" if end else " (until unfrozen)")
-    from . import audit  # the audit log pulls in the store: only the writers need it
-
-    audit.append(
-        audit_path,
-        store=store,
-        ts=iso(now),
-        actor=who,
-        action="freeze",
-        train=EVERY_TRAIN,
-        service=None,
-        detail=detail,
-    )
-    _announce(notify, store, event="frozen", reason=detail, now=now, wait=wait)
+    _audit_and_announce(store, audit_path, "freeze", who, detail, now, notify, wait=wait)
     return {
         "frozen": True,
         "freeze_id": record.id,
@@ -192,19 +180,7 @@ def unfreeze_platform(
     detail = "; ".join(
         f"lifted the freeze by {f.actor} since {f.started_at}: {f.reason}" for f in lifted
     )
-    from . import audit
-
-    audit.append(
-        audit_path,
-        store=store,
-        ts=iso(now),
-        actor=who,
-        action="unfreeze",
-        train=EVERY_TRAIN,
-        service=None,
-        detail=detail,
-    )
-    _announce(notify, store, event="unfrozen", reason=detail, now=now, wait=wait)
+    _audit_and_announce(store, audit_path, "unfreeze", who, detail, now, notify, wait=wait)
     remaining = freeze_doc(config, store, now)
     return {
         "frozen": remaining is not None,
@@ -215,14 +191,37 @@ def unfreeze_platform(
     }
 
 
-def _announce(
-    catalog: Catalog | None, store: Store, *, event: str, reason: str, now: datetime, wait: bool
+def _audit_and_announce(
+    store: Store,
+    audit_path: Path,
+    action: str,
+    who: str,
+    detail: str,
+    now: datetime,
+    catalog: Catalog | None,
+    *,
+    wait: bool,
 ) -> None:
+    """A freeze or unfreeze: audited (it holds every train), then announced as `frozen` /
+    `unfrozen` on the catalog's channels."""
+    from . import audit  # the audit log pulls in the store: only the writers need it
+
+    audit.append(
+        audit_path,
+        store=store,
+        ts=iso(now),
+        actor=who,
+        action=action,
+        train=EVERY_TRAIN,
+        service=None,
+        detail=detail,
+    )
     if catalog is None or not catalog.config.notifications:
         return
     from .notify.sender import announce_platform_event  # only when notifications are set up
 
-    announce_platform_event(catalog, store, event=event, reason=reason, ts=iso(now), wait=wait)
+    event = {"freeze": "frozen", "unfreeze": "unfrozen"}[action]
+    announce_platform_event(catalog, store, event=event, reason=detail, ts=iso(now), wait=wait)
 
 
 def freeze_doc(config: Config, store: Store | None, now: datetime) -> dict[str, Any] | None:

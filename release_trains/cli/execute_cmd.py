@@ -14,7 +14,7 @@ from ..errors import EXIT_OK
 from ..executor import Executor, RunOutcome, Settings, dry_run
 from ..identity import actor
 from .complete import complete_service, complete_train
-from .context import Options, console, examples, pass_options, print_json, utcnow
+from .context import Options, console, echo, examples, pass_options, print_json, utcnow
 from .live import LiveProgress
 from .render import local_note, local_services, outcome_style
 from .state import load_cli_catalog, read_store, write_store
@@ -243,7 +243,7 @@ def _run_due(opts: Options, *, max_parallel: int | None, as_json: bool, dry_run:
             if not doc["trains"]:
                 click.echo("no train is due")
             if doc["frozen"]:
-                click.echo(f"frozen: {doc['frozen']['name']}: nothing would start")
+                echo(f"frozen: {doc['frozen']['name']}: nothing would start")
         return EXIT_OK
     settings = Settings(
         clock=utcnow,
@@ -267,14 +267,11 @@ def _run_due(opts: Options, *, max_parallel: int | None, as_json: bool, dry_run:
                 line = f"{t.train}: started run {t.run_id}, {t.status}"
             else:
                 line = f"{t.train}: {t.outcome}"
-            click.echo(line + (f" ({t.reason})" if t.reason else ""))
+            echo(line + (f" ({t.reason})" if t.reason else ""))  # a reason is anyone's text
         if not report.trains and report.frozen is None:
             click.echo("no train is due")
     if report.frozen is not None:
-        click.echo(
-            f"frozen by {report.frozen.describe(report.now)}: no due train was started",
-            err=True,
-        )
+        echo(f"frozen by {report.frozen.describe(report.now)}: no due train was started", err=True)
     return report.exit_code
 
 

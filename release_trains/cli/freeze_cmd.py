@@ -7,7 +7,7 @@ import click
 from .. import audit
 from ..freezes import check_freeze_request, freeze_platform
 from ..identity import actor
-from .context import Options, examples, pass_options, print_json, utcnow
+from .context import Options, echo, examples, pass_options, print_json, utcnow
 from .params import Reason
 from .state import load_cli_catalog, write_store
 
@@ -51,5 +51,5 @@ def command(opts: Options, reason: str, until: str | None, as_json: bool) -> int
     if as_json:
         print_json(doc)
     else:
-        click.echo(doc["message"])
+        echo(doc["message"])  # it holds the reason: anyone's text
     return 0

@@ -10,7 +10,7 @@ from ..notify.sender import delivering
 from ..pausing import pause_train
 from ..planning import find_train
 from .complete import complete_train
-from .context import Options, examples, pass_options, print_json, utcnow
+from .context import Options, echo, examples, pass_options, print_json, utcnow
 from .params import Reason
 from .state import load_cli_catalog, write_store
 
@@ -47,5 +47,5 @@ def command(opts: Options, train: str, reason: str, as_json: bool) -> int:
     if as_json:
         print_json(doc)
     else:
-        click.echo(doc["message"])
+        echo(doc["message"])  # it holds the reason: anyone's text
     return 0

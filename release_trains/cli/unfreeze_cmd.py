@@ -7,7 +7,7 @@ import click
 from .. import audit
 from ..freezes import nothing_to_unfreeze, unfreeze_platform
 from ..identity import actor
-from .context import Options, examples, pass_options, print_json, utcnow
+from .context import Options, echo, examples, pass_options, print_json, utcnow
 from .state import load_cli_catalog, read_store, write_store
 
 
@@ -42,5 +42,5 @@ def command(opts: Options, as_json: bool) -> int:
     if as_json:
         print_json(doc)
     else:
-        click.echo(doc["message"])
+        echo(doc["message"])  # it holds the reason: anyone's text
     return 0

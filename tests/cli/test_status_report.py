@@ -233,7 +233,9 @@ def test_every_train_status_says_the_freeze_in_force_once_above_them(
     assert "frozen" not in run_cli("--root", sample_root, "status").out
 
     reason = "incident [b]42[/b]\x1b[31m"  # anyone's text: neither markup nor control codes
-    assert run_cli("--root", sample_root, "freeze", "--reason", reason).code == 0
+    frozen = run_cli("--root", sample_root, "freeze", "--reason", reason)
+    assert frozen.code == 0 and "\x1b" not in frozen.out
+    assert "frozen: incident [b]42[/b]\\x1b[31m (until unfrozen)" in frozen.out, frozen.out
     result = run_cli("--root", sample_root, "status", "--json")
     assert result.code == 0  # a freeze stops starts; it is not a train needing attention
     every = json.loads(result.out)
