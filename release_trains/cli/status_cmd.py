@@ -19,8 +19,8 @@ from ..monitoring import (
     Snapshot,
     health_probe,
     overview,
-    recorded,
     snapshot,
+    stored_plan,
 )
 from .complete import complete_train
 from .context import (
@@ -61,16 +61,17 @@ def command(opts: Options, train: str | None, as_json: bool, probe: bool) -> int
     # the start-up time on a large catalog) is read only to plan a train that never ran or
     # whose run has not stored its plan yet (validating writes it), or to probe.
     try:
-        # the train's records read once, in one read transaction: they decide whether the
-        # services' files are needed, and the snapshot shows them
-        known = recorded(store, train) if store is not None and train is not None else None
-        planned = known is not None and known.plan is not None
+        # the latest run decides whether the services' files are needed; the snapshot reads
+        # the records after the catalog is loaded, so its `now` is right after that read (an
+        # executor's lease is not judged by a read made before a slow catalog load)
+        run = store.latest_run(train) if store is not None and train is not None else None
+        planned = stored_plan(run) is not None
         catalog = load_cli_catalog(opts, services=train is not None and (probe or not planned))
         if train is None:
             trains = overview(catalog, store, now=utcnow())
         else:
             live = health_probe(catalog, catalog.trains.get(train)) if probe else None
-            snap = snapshot(catalog, store, train, now=utcnow(), probe=live, known=known)
+            snap = snapshot(catalog, store, train, now=utcnow(), probe=live)
     finally:
         if store:
             store.close()
