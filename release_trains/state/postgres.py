@@ -9,8 +9,11 @@ postgresql:// URL is opened: a command on a SQLite store (or none) never loads i
 
 Transactions (`tx`), each begun and ended explicitly (psycopg's autocommit is on only so that
 it sends no BEGIN of its own), their statements sent in batches (PostgresTx): a statement is
-queued, and the queue goes to the server as one multi-statement query when a result is read
-and with the COMMIT, so a transaction costs one round trip per read it waits for plus one.
+queued, and the queue goes to the server in one round trip (psycopg's pipeline mode, each
+statement with parameters as a prepared statement of the session) when a result is read and
+with the COMMIT, so a transaction costs one round trip per read it waits for plus one. Behind
+PgBouncer, use its session pooling, or 1.21 or later with `max_prepared_statements` set: its
+transaction pooling would hand a session's prepared statements to another client.
 One-statement reads (`select`) run on their own, without BEGIN/COMMIT: one round trip.
 - write: READ COMMITTED, and `SELECT pg_advisory_xact_lock(ADVISORY_KEY)` first thing, so write
   transactions run one at a time store-wide, like SQLite's BEGIN IMMEDIATE. Each statement after
@@ -168,20 +171,23 @@ class PostgresCursor:
 class PostgresTx:
     """One transaction (what PostgresDatabase.tx yields), its statements sent in batches.
 
-    `execute` only queues a statement; the queue goes to the server as one simple query
-    (several statements, parameters bound by psycopg's ClientCursor, which quotes them) when
-    a result is read, and at the end with the COMMIT. A write transaction that reads nothing
-    (BEGIN, the write lock, the fence, its statements, COMMIT) is therefore one round trip,
-    where one round trip per statement cost ~0.3-1 ms each on this machine. A statement the
-    server refuses aborts the transaction there: the server skips the rest of the batch, the
-    error is raised where the batch was sent (at the latest for the COMMIT), and the caller
-    rolls back: nothing is written, as when each statement went alone.
+    `execute` only queues a statement; the queue goes to the server in one round trip, in
+    psycopg's pipeline mode, when a result is read and at the end with the COMMIT. A write
+    transaction that reads nothing (BEGIN, the write lock, the fence, its statements, COMMIT)
+    is therefore one round trip, where one round trip per statement cost ~0.3-1 ms each on
+    this machine. A statement with parameters goes as a prepared statement of the session
+    (psycopg prepares it on first sight and keeps up to `prepared_max` of them), so the
+    server parses and plans each of the store's few dozen statements once per connection,
+    not once per run: that halved the server's share of a release's transactions (B3 on
+    PostgreSQL, benchmarks/README.md). A statement the server refuses aborts the transaction
+    there: the server skips the rest of the batch, the error is raised where the batch was
+    sent (at the latest for the COMMIT), and the caller rolls back: nothing is written, as
+    when each statement went alone.
     """
 
-    def __init__(self, conn: Any, client_cursor: Any) -> None:
+    def __init__(self, conn: Any) -> None:
         self._conn = conn
-        self._client_cursor = client_cursor
-        self._queue: list[tuple[str, tuple[Any, ...], PostgresCursor | None]] = []
+        self._queue: list[tuple[str, tuple[Any, ...] | None, PostgresCursor | None]] = []
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PostgresCursor:
         cursor = PostgresCursor(self)
@@ -189,25 +195,29 @@ class PostgresTx:
         return cursor
 
     def queue(self, sql: str) -> None:
-        """A statement without parameters whose result nobody reads (BEGIN, COMMIT)."""
-        self._queue.append((sql.replace("%", "%%"), (), None))
+        """A statement without parameters whose result nobody reads (BEGIN, COMMIT): sent as
+        it is, never prepared."""
+        self._queue.append((sql, None, None))
 
     def flush(self) -> None:
         queue, self._queue = self._queue, []
         if not queue:
             return
-        with self._client_cursor(self._conn) as cur:
-            # a line break before each `;`: a `--` comment ending a statement cannot hide it
-            sql = "\n;\n".join(q[0] for q in queue)
-            cur.execute(sql, tuple(p for q in queue for p in q[1]))
-            for i, (_, _, target) in enumerate(queue):
-                if i:
-                    more = cur.nextset()
-                    assert more, "one result per statement"
-                if target is not None:
-                    result = cur.pgresult  # rows only from a statement that returns them
-                    rows = cur.fetchall() if result is not None and result.nfields else []
-                    target._done(list(rows), cur.rowcount)
+        conn = self._conn
+        sent = []
+        with conn.pipeline():  # on leaving: one sync, every result read, the first error raised
+            for sql, params, _ in queue:
+                cur = conn.cursor()
+                if params is None:
+                    cur.execute(sql, prepare=False)
+                else:
+                    cur.execute(sql, params, prepare=True)
+                sent.append(cur)
+        for cur, (_, _, target) in zip(sent, queue, strict=True):
+            if target is not None:
+                result = cur.pgresult  # rows only from a statement that returns them
+                rows = cur.fetchall() if result is not None and result.nfields else []
+                target._done(list(rows), cur.rowcount)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = [tuple(r) for r in rows]
@@ -348,7 +358,7 @@ class PostgresDatabase:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._connect()  # the server dropped us (a restart): a new session
             conn = self._conn
-            tx = PostgresTx(conn, psycopg.ClientCursor)
+            tx = PostgresTx(conn)
             # the transaction and (a writer) the store's write lock go with its first batch
             tx.queue(_BEGIN_WRITE if write else _BEGIN_READ)
             if write:

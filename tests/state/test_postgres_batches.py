@@ -1,5 +1,6 @@
 """The PostgreSQL backend sends a transaction's statements in batches (state/postgres.py):
-a statement is queued and sent with the next one whose result is read, or with the COMMIT.
+a statement is queued and sent with the next one whose result is read, or with the COMMIT,
+as a prepared statement of the session.
 These tests pin what that must not change: results go to the statement that asked for them,
 a statement the server refuses rolls the whole transaction back, text that looks like a
 placeholder is text, and a write has committed when `tx()` returns."""
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from release_trains.errors import StateError
+from release_trains.errors import StateError, StateUnavailableError
 from release_trains.state import Store, open_store
 
 
@@ -67,8 +68,8 @@ def test_a_refused_statement_rolls_back_every_statement_of_its_transaction(
 
 
 def test_quotes_backslashes_question_marks_and_percent_signs_stay_text(store: Store) -> None:
-    """Parameters are bound into the batch by psycopg (ClientCursor), which quotes them: a
-    value cannot end its literal nor add a statement."""
+    """Parameters go to the server apart from the statement (bound to its prepared form): a
+    value cannot end a literal nor add a statement, and `?`/`%` in a literal stay text."""
     tricky = "50% done; what? it's 'quoted' -- not a comment %s ? \\' ); DROP TABLE runs; --"
     with store.db.tx() as tx:
         tx.execute(
@@ -100,3 +101,35 @@ def test_a_comment_ending_one_statement_does_not_swallow_the_next(store: Store) 
         first = tx.execute("SELECT 1 -- a comment to the end of the line")
         second = tx.execute("SELECT ?", (2,))
         assert first.fetchone()[0] == 1 and second.fetchone()[0] == 2
+
+
+def test_a_statement_is_prepared_once_per_session_and_reused(store: Store) -> None:
+    """The server parses and plans each of the store's statements once per connection: the
+    second transaction runs the statement the first one prepared."""
+    insert = "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)"
+    for service in ("a", "b", "c"):
+        with store.db.tx() as tx:
+            tx.execute(insert, ("prod", service, "1.0", "t"))
+    with store.db.tx(write=False) as tx:
+        prepared = tx.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE ?",
+            ("INSERT INTO deployed%",),
+        ).fetchall()
+    assert len(prepared) == 1  # one, made by the first transaction, run by all three
+    assert _count(store) == 3
+
+
+def test_a_new_session_prepares_again_after_the_server_dropped_the_old_one(
+    store: Store, postgres_db_url: str, tmp_path: Path
+) -> None:
+    store.set_deployed_version("prod", "a", "1.0", now="t")  # prepared in this session
+    pid = store.db.select("SELECT pg_backend_pid()")[0][0]
+    other = open_store(postgres_db_url, tmp_path, create=False)
+    assert other is not None
+    other.db.select("SELECT pg_terminate_backend(?)", (pid,))
+    other.close()
+    with pytest.raises(StateUnavailableError):  # the change the server never saw is reported
+        store.set_deployed_version("prod", "b", "1.0", now="t")
+    # the next transaction opens a new session, whose statements are prepared anew
+    store.set_deployed_version("prod", "b", "1.0", now="t")
+    assert store.deployed_versions("prod") == {"a": "1.0", "b": "1.0"}
