@@ -4,8 +4,8 @@
 
 Generates N independent services on the local deployer (generate.py, degree 0), then runs
 `release-trains execute` in this process against a fresh SQLite file and a fresh database of
-a private PostgreSQL server (tests/pg_server.py: its throwaway settings, fsync off, as SQLite's
-WAL + synchronous=NORMAL does not sync each commit either). Counts the store transactions each
+a private PostgreSQL server (tests/pg_server.py: its throwaway settings, fsync off: this counts
+transactions, and B3 times the durable commits of both stores). Counts the store transactions each
 execute opens (write and read) by wrapping the backends' `tx`, and times it against `plan
 --dry-run` of the same catalog, as B3 does: per service = (execute - plan) / N. Prints one JSON
 document.

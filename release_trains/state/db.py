@@ -146,8 +146,11 @@ class SQLiteDatabase:
         self._pragma("PRAGMA journal_mode = WAL")
 
     def finish_open(self) -> None:
-        # WAL + NORMAL: a commit survives a killed process; power loss may lose the last one
-        self._pragma("PRAGMA synchronous = NORMAL")
+        # WAL + FULL (SQLite's own default): a commit is on the disk when it returns, as with
+        # PostgreSQL's default, so the intent recorded before a deploy survives a power cut
+        # and a resumed run never deploys again what it had started. NORMAL would survive a
+        # killed process only, for one fsync less per commit (~0.2-0.3 ms here, B3).
+        self._pragma("PRAGMA synchronous = FULL")
 
     def _pragma(self, sql: str) -> None:
         with self._mutex:
