@@ -133,3 +133,18 @@ def test_a_new_session_prepares_again_after_the_server_dropped_the_old_one(
     # the next transaction opens a new session, whose statements are prepared anew
     store.set_deployed_version("prod", "b", "1.0", now="t")
     assert store.deployed_versions("prod") == {"a": "1.0", "b": "1.0"}
+
+
+def test_a_batch_that_fails_while_being_sent_or_after_a_read_writes_nothing(store: Store) -> None:
+    """An error raised by the client in the middle of sending a batch (a value the driver
+    cannot send), or by the caller after a batch went out, rolls back what went before."""
+    insert = "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)"
+    with pytest.raises(StateError), store.db.tx() as tx:
+        tx.execute(insert, ("prod", "a", "1.0", "t"))
+        tx.execute(insert, ("prod", "b", object(), "t"))
+    with pytest.raises(RuntimeError), store.db.tx() as tx:
+        tx.execute(insert, ("prod", "c", "1.0", "t"))
+        assert tx.execute("SELECT COUNT(*) FROM deployed").fetchone()[0] == 1  # sent, uncommitted
+        raise RuntimeError("the caller gives up")
+    store.set_deployed_version("prod", "d", "1.0", now="t")  # the session is usable
+    assert store.deployed_versions("prod") == {"d": "1.0"}
