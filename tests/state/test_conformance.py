@@ -927,3 +927,18 @@ def test_state_copy_sqlite_to_postgresql(tmp_path: Path, postgres_db_url: str, r
 
 def test_state_copy_postgresql_to_sqlite(tmp_path: Path, postgres_db_url: str, run_cli) -> None:
     _copy_between(postgres_db_url, f"sqlite://{tmp_path / 'dst.db'}", tmp_path, run_cli)
+
+
+def test_a_sqlite_store_syncs_every_commit_as_postgresql_does(tmp_path: Path) -> None:
+    """WAL with synchronous = FULL: a commit is on the disk when it returns, so the intent
+    written before a deploy survives a power cut (NORMAL would survive a killed process only).
+    Every connection sets it: the one that made the store and the ones opened later."""
+    url = f"sqlite://{tmp_path / 'state' / 'release-trains.db'}"
+    for create in (True, False):
+        store = open_store(url, tmp_path, create=create)
+        assert store is not None
+        try:
+            assert store.db.select("PRAGMA journal_mode")[0][0] == "wal"
+            assert store.db.select("PRAGMA synchronous")[0][0] == 2  # FULL
+        finally:
+            store.close()
