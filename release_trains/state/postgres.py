@@ -107,12 +107,21 @@ def _row_factory(cursor: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
+def _changes_schema(sql: str) -> bool:
+    return sql.lstrip()[:6].upper() in ("CREATE", "ALTER", "DROP")
+
+
+@functools.lru_cache(maxsize=1024)
 def to_pyformat(sql: str) -> str:
     """The store's SQL (`?` placeholders) as psycopg wants it (`%s`, a literal `%` doubled).
 
     A `?` inside a quoted string or identifier is text, not a placeholder; a `%` is doubled
     everywhere, since psycopg reads `%` even inside literals when parameters are passed (and we
     always pass them, an empty tuple included).
+
+    Parameters are bound by the server to the prepared statement, typed from where they stand:
+    a parameter the server cannot type alone (`? IS NULL`, `SELECT ? + ?`: a text is sent
+    untyped and a small int as smallint) must be given a type by its context or a CAST.
     """
     out: list[str] = []
     quote: str | None = None
@@ -177,27 +186,34 @@ class PostgresTx:
     is therefore one round trip, where one round trip per statement cost ~0.3-1 ms each on
     this machine. A statement with parameters goes as a prepared statement of the session
     (psycopg prepares it on first sight and keeps up to `prepared_max` of them), so the
-    server parses and plans each of the store's few dozen statements once per connection,
-    not once per run: that halved the server's share of a release's transactions (B3 on
-    PostgreSQL, benchmarks/README.md). A statement the server refuses aborts the transaction
+    server parses and plans each of the store's few dozen statements once per session (and
+    again after a ROLLBACK, after which psycopg starts its cache afresh), not once per run:
+    the time a release's transactions wait for the server fell by ~40 % (B3 on PostgreSQL,
+    benchmarks/README.md). A statement the server refuses aborts the transaction
     there: the server skips the rest of the batch, the error is raised where the batch was
     sent (at the latest for the COMMIT), and the caller rolls back: nothing is written, as
     when each statement went alone.
     """
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, error: type[Exception]) -> None:
         self._conn = conn
-        self._queue: list[tuple[str, tuple[Any, ...] | None, PostgresCursor | None]] = []
+        self._error = error  # psycopg.Error (psycopg is imported by PostgresDatabase alone)
+        self._queue: list[tuple[str, tuple[Any, ...] | None, bool, PostgresCursor | None]] = []
+        # A CREATE, ALTER or DROP was sent: nothing after it is prepared, and the session
+        # ends with the transaction (see tx()).
+        self.changed_schema = False
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PostgresCursor:
         cursor = PostgresCursor(self)
-        self._queue.append((to_pyformat(sql), tuple(params), cursor))
+        # from a schema change on, nothing more is prepared in this session (see tx())
+        self.changed_schema = self.changed_schema or _changes_schema(sql)
+        self._queue.append((to_pyformat(sql), tuple(params), not self.changed_schema, cursor))
         return cursor
 
     def queue(self, sql: str) -> None:
         """A statement without parameters whose result nobody reads (BEGIN, COMMIT): sent as
         it is, never prepared."""
-        self._queue.append((sql, None, None))
+        self._queue.append((sql, None, False, None))
 
     def flush(self) -> None:
         queue, self._queue = self._queue, []
@@ -205,15 +221,25 @@ class PostgresTx:
             return
         conn = self._conn
         sent = []
-        with conn.pipeline():  # on leaving: one sync, every result read, the first error raised
-            for sql, params, _ in queue:
-                cur = conn.cursor()
-                if params is None:
-                    cur.execute(sql, prepare=False)
-                else:
-                    cur.execute(sql, params, prepare=True)
-                sent.append(cur)
-        for cur, (_, _, target) in zip(sent, queue, strict=True):
+        first: Exception | None = None  # the error that ended the batch: the one reported
+        try:
+            with conn.pipeline():  # on leaving: one sync, every result read
+                for sql, params, prepare, _ in queue:
+                    cur = conn.cursor()
+                    try:
+                        cur.execute(sql, params, prepare=prepare)
+                    except self._error as e:
+                        # a refusal read back while sending, or a value the driver cannot
+                        # send: stop there and leave the block normally (leaving it on an
+                        # exception makes psycopg log the statements it skipped to stderr)
+                        first = e
+                        break
+                    sent.append(cur)
+        except self._error as e:
+            raise (first or e) from None
+        if first is not None:
+            raise first
+        for cur, (_, _, _, target) in zip(sent, queue, strict=True):
             if target is not None:
                 result = cur.pgresult  # rows only from a statement that returns them
                 rows = cur.fetchall() if result is not None and result.nfields else []
@@ -358,7 +384,7 @@ class PostgresDatabase:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._connect()  # the server dropped us (a restart): a new session
             conn = self._conn
-            tx = PostgresTx(conn)
+            tx = PostgresTx(conn, psycopg.Error)
             # the transaction and (a writer) the store's write lock go with its first batch
             tx.queue(_BEGIN_WRITE if write else _BEGIN_READ)
             if write:
@@ -373,6 +399,12 @@ class PostgresDatabase:
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                if tx.changed_schema:
+                    # psycopg forgets its prepared statements when it sees a CREATE, ALTER or
+                    # DROP and deallocates them with the next statement it sends, which in a
+                    # pipeline may follow a statement just prepared: a new session starts clean
+                    conn.close()
 
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         psycopg = self._psycopg

@@ -7,6 +7,7 @@ placeholder is text, and a write has committed when `tx()` returns."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,3 +149,40 @@ def test_a_batch_that_fails_while_being_sent_or_after_a_read_writes_nothing(stor
         raise RuntimeError("the caller gives up")
     store.set_deployed_version("prod", "d", "1.0", now="t")  # the session is usable
     assert store.deployed_versions("prod") == {"d": "1.0"}
+
+
+def test_a_refused_statement_early_in_a_long_batch_logs_nothing(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's refusal can come back while the rest of the batch is still being sent;
+    the error is reported once, as the caller's error, and psycopg logs nothing of the
+    statements the server skipped (it would print them to stderr)."""
+    store.set_deployed_version("prod", "a", "1.0", now="t")
+    insert = "INSERT INTO deployed (environment, service, version, updated_at) VALUES (?, ?, ?, ?)"
+    caplog.set_level(logging.WARNING, logger="psycopg")
+    for _ in range(20):
+        with pytest.raises(StateError, match="duplicate key"), store.db.tx() as tx:
+            tx.execute(insert, ("prod", "a", "2.0", "t"))  # refused: the key exists
+            for i in range(40):
+                tx.execute("UPDATE deployed SET version = ? WHERE service = ?", (f"{i}", "zz"))
+    assert [r.getMessage() for r in caplog.records] == []
+    assert store.deployed_versions("prod") == {"a": "1.0"}
+
+
+def test_statements_after_a_schema_change_run_in_that_transaction_and_the_next(
+    store: Store,
+) -> None:
+    """psycopg forgets its prepared statements when it sees a DROP or ALTER and deallocates
+    them with the next statement it sends; in a pipeline that can wipe one prepared in
+    between. Nothing after a schema change is prepared, and the session ends with it."""
+    with store.db.tx() as tx:
+        tx.execute("CREATE TABLE IF NOT EXISTS scratch_t (a integer)")
+        tx.execute("DROP TABLE IF EXISTS scratch_t")
+        assert tx.execute("SELECT 1").fetchone()[0] == 1
+        assert tx.execute("SELECT CAST(? AS integer) + 1", (1,)).fetchone()[0] == 2
+        assert tx.execute("SELECT CAST(? AS integer) + 1", (2,)).fetchone()[0] == 3
+    for n in range(3):
+        with store.db.tx() as tx:
+            assert tx.execute("SELECT CAST(? AS integer) + 1", (n,)).fetchone()[0] == n + 1
+    store.set_deployed_version("prod", "a", "1.0", now="t")
+    assert store.deployed_version("prod", "a") == "1.0"
