@@ -33,7 +33,8 @@ some record on (each hash recomputed) or removes its last records. The machine t
 rewritten records still holds the original lines in its audit.log and its verify names them;
 other machines cannot tell. Records of another machine missing from its own file are that
 machine's to find. And a machine's file write that failed after the store committed (a full
-disk) shows as a cut line on that machine.
+disk, a process killed in between) shows as a cut line on that machine until the next command
+that writes there appends it from the store (`catch_up`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ class ChainStore(Protocol):
         origin: str | None,
         adopt: Callable[[], Adoption] | None = None,
     ) -> AuditRecord: ...
+
+
+class TailStore(Protocol):
+    def audit_written_after(
+        self, *, origin: str, after_hash: str, limit: int
+    ) -> list[AuditRecord]: ...
 
 
 class AuditLogError(InputError):
@@ -104,6 +111,56 @@ def write(path: Path, commit: Commit) -> AuditRecord | None:
             return record
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# A process killed between the store's commit and the file's append leaves one record out;
+# more than this many missing is no crash's doing, and is left for `audit --verify` to name.
+CATCH_UP_MAX = 100
+_TAIL_READ_MAX = 1 << 20  # the last line is looked for in the file's last MiB
+
+
+def catch_up(path: Path, store: TailStore, *, host: str | None = None) -> int:
+    """Append to this machine's audit.log the records written to it that the store committed
+    after its last line: what a process killed between the store's commit and the file's
+    append (`write`) left out. The line is the record's own bytes, so the file ends as that
+    process would have left it. Nothing is done without a file, or when its last line is not a
+    record of the chain (an edit `audit --verify` names). How many lines were appended."""
+    if not path.exists():
+        return 0
+    origin = chain_origin(path, host=host if host is not None else this_host())
+    with open(path, "r+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # a live writer finishes its append first
+        try:
+            size = f.seek(0, os.SEEK_END)
+            last = _last_line(f, size)
+            if last is None:
+                return 0
+            missing = store.audit_written_after(
+                origin=origin, after_hash=digest(last), limit=CATCH_UP_MAX + 1
+            )
+            if not missing or len(missing) > CATCH_UP_MAX:
+                return 0
+            lead = b"" if _last_byte(f, size) == b"\n" else b"\n"
+            f.write(lead + b"".join(r.line() + b"\n" for r in missing))
+            f.flush()
+            return len(missing)
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _last_line(f: Any, size: int) -> bytes | None:
+    """The file's last non-empty line (without its newline), read from its last MiB."""
+    start = max(0, size - _TAIL_READ_MAX)
+    f.seek(start)
+    tail = f.read(size - start).rstrip(b"\n")
+    f.seek(0, os.SEEK_END)
+    if not tail:
+        return None
+    cut = tail.rfind(b"\n")
+    if cut < 0 and start > 0:
+        return None  # a last line longer than what was read: left to verify
+    line: bytes = tail[cut + 1 :]
+    return line
 
 
 def append(

@@ -236,6 +236,17 @@ def records(tx: Tx, *, train: str | None = None) -> list[AuditRecord]:
     return [audit_record_of(r) for r in rows]
 
 
+def written_after(tx: Tx, *, origin: str, after_hash: str, limit: int) -> list[AuditRecord]:
+    """The records of `origin` after the record whose hash is `after_hash`, in chain order (at
+    most `limit`); none when no record has that hash."""
+    rows = tx.execute(
+        f"{SELECT} WHERE origin = ? AND id > (SELECT id FROM audit_records WHERE hash = ?)"
+        " ORDER BY id LIMIT ?",
+        (origin, after_hash, limit),
+    ).fetchall()
+    return [audit_record_of(r) for r in rows]
+
+
 def legacy_anchor(tx: Tx, tables: Iterable[str]) -> tuple[str, int] | None:
     """The issue-10 anchor of a version-1 store (hash of the last line, count), if any."""
     if "audit_anchor" not in set(tables):

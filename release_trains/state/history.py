@@ -192,6 +192,13 @@ class HistoryMixin(StoreBase):
         with self._read() as tx:
             return bool(chain.head(tx))
 
+    def audit_written_after(self, *, origin: str, after_hash: str, limit: int) -> list[AuditRecord]:
+        """The records of `origin` (an audit.log) the chain holds after the record `after_hash`."""
+        if "audit_records" not in self.tables:
+            return []
+        with self._read() as tx:
+            return chain.written_after(tx, origin=origin, after_hash=after_hash, limit=limit)
+
     def audit_chain(self, *, train: str | None = None) -> list[AuditRecord]:
         """Every audit record (of `train`), in chain order; [] on a store without the table."""
         if "audit_records" not in self.tables:

@@ -346,3 +346,60 @@ def test_audit_of_an_unknown_train_is_bad_input_with_a_hint(
     listed = run_cli("--root", sample_root, "audit", "--json", "--train", "retired-train")
     assert listed.code == 0 and len(json.loads(listed.out)) == 1, listed
     assert log.exists()
+
+
+# --- a record the store committed and the file never got (a process killed in between) -------
+
+
+def _committed_not_appended(root: Path, store: Store, i: int, *, host: str = HOST) -> None:
+    """What audit.write leaves when its process is killed after the store's commit."""
+    entry = audit.AuditEntry(
+        f"2026-12-01T09:00:{i:02d}.000+00:00", "tester@ci", "status", TRAIN, None, f"record {i}"
+    )
+    store.append_audit(entry, origin=audit.origin_for(root, host=host))
+
+
+def test_catch_up_appends_what_a_killed_process_committed_and_the_log_verifies(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    _append(tmp_path, store, 3)
+    _committed_not_appended(tmp_path, store, 3)
+    # another machine's record after it, in its own file: not this file's to catch up
+    _append(tmp_path / "machine-b", store, 1, start=4, host="machine-b")
+    before = _verify(tmp_path, store)
+    assert not before.ok and "cut off the end" in before.message, before
+    assert audit.catch_up(audit.path_for(tmp_path), store, host=HOST) == 1
+    lines = _lines(tmp_path)
+    mine = [r for r in store.audit_chain() if r.origin == audit.origin_for(tmp_path, host=HOST)]
+    assert lines == [r.line() + b"\n" for r in mine]  # the record's own bytes, in chain order
+    assert _verify(tmp_path, store).ok
+    assert audit.catch_up(audit.path_for(tmp_path), store, host=HOST) == 0  # nothing twice
+
+
+def test_catch_up_leaves_an_edited_last_line_for_verify_to_name(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _append(tmp_path, store, 3)
+    _committed_not_appended(tmp_path, store, 3)
+    lines = _lines(tmp_path)
+    _write(tmp_path, [*lines[:-1], _edit(lines[-1])])
+    assert audit.catch_up(audit.path_for(tmp_path), store, host=HOST) == 0
+    assert len(_lines(tmp_path)) == 3
+    result = _verify(tmp_path, store)
+    assert not result.ok and result.bad_line == 3, result
+
+
+def test_a_command_that_writes_first_catches_up_this_machines_log(
+    sample_root: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill -9 between the store's commit and the file's append (the last record of a run,
+    say) shows in `audit --verify` until the next command that writes on this machine."""
+    monkeypatch.setenv("RELEASE_TRAINS_HOST", HOST)
+    assert run_cli("--root", sample_root, "execute", TRAIN).code == 0
+    store = _store(sample_root)
+    _committed_not_appended(sample_root, store, 59)
+    store.close()
+    assert run_cli("--root", sample_root, "audit", "--verify").code == 1
+    # a train that is completed: execute refuses (exit 3), having caught up the log first
+    assert run_cli("--root", sample_root, "execute", TRAIN).code == 3
+    assert run_cli("--root", sample_root, "audit", "--verify").code == 0
