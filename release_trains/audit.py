@@ -69,6 +69,8 @@ class ChainStore(Protocol):
 
 
 class TailStore(Protocol):
+    """What catch_up reads of the chain (release_trains.state.Store)."""
+
     def audit_written_after(
         self, *, origin: str, after_hash: str, limit: int
     ) -> list[AuditRecord]: ...
@@ -103,11 +105,7 @@ def write(path: Path, commit: Commit) -> AuditRecord | None:
             record = commit(lambda: _adoption(f))
             if record is None:
                 return None
-            size = f.seek(0, os.SEEK_END)
-            # A last line cut mid-way keeps its own line, so it shows as broken, not merged.
-            lead = b"\n" if size and _last_byte(f, size) != b"\n" else b""
-            f.write(lead + record.line() + b"\n")
-            f.flush()
+            _append_lines(f, [record])
             return record
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
@@ -116,7 +114,7 @@ def write(path: Path, commit: Commit) -> AuditRecord | None:
 # A process killed between the store's commit and the file's append leaves one record out;
 # more than this many missing is no crash's doing, and is left for `audit --verify` to name.
 CATCH_UP_MAX = 100
-_TAIL_READ_MAX = 1 << 20  # the last line is looked for in the file's last MiB
+_TAIL_READ_MAX = 1 << 20  # the last line is looked for in the file's last MiB at most
 
 
 def catch_up(path: Path, store: TailStore, *, host: str | None = None) -> int:
@@ -131,8 +129,7 @@ def catch_up(path: Path, store: TailStore, *, host: str | None = None) -> int:
     with open(path, "r+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # a live writer finishes its append first
         try:
-            size = f.seek(0, os.SEEK_END)
-            last = _last_line(f, size)
+            last = _last_line(f, f.seek(0, os.SEEK_END))
             if last is None:
                 return 0
             missing = store.audit_written_after(
@@ -140,27 +137,38 @@ def catch_up(path: Path, store: TailStore, *, host: str | None = None) -> int:
             )
             if not missing or len(missing) > CATCH_UP_MAX:
                 return 0
-            lead = b"" if _last_byte(f, size) == b"\n" else b"\n"
-            f.write(lead + b"".join(r.line() + b"\n" for r in missing))
-            f.flush()
+            _append_lines(f, missing)
             return len(missing)
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _last_line(f: Any, size: int) -> bytes | None:
-    """The file's last non-empty line (without its newline), read from its last MiB."""
-    start = max(0, size - _TAIL_READ_MAX)
-    f.seek(start)
-    tail = f.read(size - start).rstrip(b"\n")
-    f.seek(0, os.SEEK_END)
-    if not tail:
-        return None
-    cut = tail.rfind(b"\n")
-    if cut < 0 and start > 0:
-        return None  # a last line longer than what was read: left to verify
-    line: bytes = tail[cut + 1 :]
-    return line
+    """The file's last non-empty line (without its newline): read from the end, 64 KiB and
+    then twice as much each time, up to _TAIL_READ_MAX (a longer line is left to verify)."""
+    window = 1 << 16
+    try:
+        while True:
+            start = max(0, size - window)
+            f.seek(start)
+            tail = f.read(size - start).rstrip(b"\n")
+            cut = tail.rfind(b"\n")
+            if cut >= 0 or start == 0:
+                return tail[cut + 1 :] or None
+            if window >= _TAIL_READ_MAX:
+                return None
+            window *= 2
+    finally:
+        f.seek(0, os.SEEK_END)
+
+
+def _append_lines(f: Any, records: Sequence[AuditRecord]) -> None:
+    """The records' lines at the end of the file. A last line cut mid-way keeps its own line,
+    so it shows as broken, not merged."""
+    size = f.seek(0, os.SEEK_END)
+    lead = b"\n" if size and _last_byte(f, size) != b"\n" else b""
+    f.write(lead + b"".join(r.line() + b"\n" for r in records))
+    f.flush()
 
 
 def append(

@@ -377,6 +377,19 @@ def test_catch_up_appends_what_a_killed_process_committed_and_the_log_verifies(
     assert audit.catch_up(audit.path_for(tmp_path), store, host=HOST) == 0  # nothing twice
 
 
+def test_catch_up_finds_a_last_line_longer_than_its_first_read(tmp_path: Path) -> None:
+    """The last line is read from the end in growing windows (64 KiB first)."""
+    store = _store(tmp_path)
+    _append(tmp_path, store, 2)
+    audit.append(
+        audit.path_for(tmp_path), store=store, host=HOST, ts="2026-12-01T09:01:00.000+00:00",
+        actor="tester@ci", action="deploy", train=TRAIN, service="big", detail="x" * 200_000,
+    )  # fmt: skip
+    _committed_not_appended(tmp_path, store, 3)
+    assert audit.catch_up(audit.path_for(tmp_path), store, host=HOST) == 1
+    assert _verify(tmp_path, store).ok
+
+
 def test_catch_up_leaves_an_edited_last_line_for_verify_to_name(tmp_path: Path) -> None:
     store = _store(tmp_path)
     _append(tmp_path, store, 3)
